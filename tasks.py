@@ -1,0 +1,15 @@
+"""Invoke entry point: the root collection of the dev-stack tasks.
+
+Run ``inv --list`` for the tasks and ``inv --help <task>`` for their flags.
+"""
+from pathlib import Path
+
+# Invoke imports this file as the module ``tasks`` before it would look at the ``tasks/`` folder, so
+# that folder can never be imported as a package of its own. Giving this module a ``__path__`` makes
+# it the package: ``tasks.worker`` resolves to ``tasks/worker.py`` under ``inv`` and under pytest
+# alike (pytest finds this file first too: a plain module wins over a folder with no __init__.py).
+__path__ = [str(Path(__file__).resolve().parent / "tasks")]
+
+from tasks.collection import build_namespace  # noqa: E402
+
+ns = build_namespace()

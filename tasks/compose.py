@@ -1,0 +1,147 @@
+"""The one place that talks to Docker Compose: finding it, running it, reading its state."""
+from __future__ import annotations
+
+import os
+import shlex
+from functools import cached_property
+
+import yaml
+
+from tasks import composecli, envfile, runner
+from tasks.composecli import ContainerState
+from tasks.failures import Failure, UserError, classify, explain
+from tasks.settings import Settings
+
+
+class Compose:
+    """Compose for this project: resolved command, environment and files."""
+
+    def __init__(self, settings: Settings, *, require_env: bool = True):
+        self.settings = settings
+        if require_env:
+            self.dotenv = envfile.load(settings.env_file, settings.env_example)
+        elif settings.env_file.is_file():
+            self.dotenv = envfile.read(settings.env_file)
+        else:
+            self.dotenv = envfile.EnvFile(settings.env_file)
+        #: What Compose interpolates with: .env overlaid by the process environment.
+        self.env = envfile.effective(self.dotenv)
+
+    # -- finding Compose -------------------------------------------------------------------
+    @cached_property
+    def base(self) -> list[str]:
+        """The Compose command: configured, else `docker compose`, else `docker-compose`."""
+        candidates = (
+            [shlex.split(self.settings.compose_command)]
+            if self.settings.compose_command
+            else [["docker", "compose"], ["docker-compose"]]
+        )
+        if not self.settings.compose_command and not _which("docker") and not _which("docker-compose"):
+            raise UserError("the Docker CLI (`docker`) was not found on PATH: install Docker Desktop or Docker Engine")
+        found = None
+        for base in candidates:
+            if not _which(base[0]):
+                continue
+            result = runner.run([*base, "version", "--short"], capture=True)
+            version = composecli.parse_version(result.stdout) if result.ok else None
+            if version is None:
+                continue
+            found = (base, version)
+            break
+        if found is None:
+            tried = " or ".join(f"`{' '.join(b)}`" for b in candidates)
+            raise UserError(
+                f"Docker Compose was not found ({tried} failed): install the Compose v2 plugin "
+                f"(>= {composecli.format_version(composecli.MIN_VERSION)}) or set compose.command"
+            )
+        base, version = found
+        if version < composecli.MIN_VERSION:
+            raise UserError(
+                f"Docker Compose {composecli.format_version(version)} is too old (`{' '.join(base)}`): "
+                f"these tasks need {composecli.format_version(composecli.MIN_VERSION)} or newer"
+            )
+        self.version = version
+        return base
+
+    # -- project facts ---------------------------------------------------------------------
+    def files(self) -> list[str]:
+        return composecli.compose_files(self.env, self.settings.compose_files)
+
+    def explicit_files(self) -> list[str]:
+        """Files to pass with -f: only when configured, so COMPOSE_FILE keeps working otherwise."""
+        return composecli.split_list(self.settings.compose_files, os.pathsep)
+
+    @cached_property
+    def project_name(self) -> str:
+        """As Compose decides it: COMPOSE_PROJECT_NAME, the file's top-level `name`, the folder."""
+        name = self.env.get("COMPOSE_PROJECT_NAME")
+        if not name:
+            first = self.settings.root / self.files()[0]
+            try:
+                name = (yaml.safe_load(first.read_text(encoding="utf-8")) or {}).get("name")
+            except (OSError, yaml.YAMLError):
+                name = None
+        return composecli.normalize_project_name(str(name or self.settings.root.name))
+
+    # -- running ---------------------------------------------------------------------------
+    def argv(self, *args: str, files: list[str] | None = None, profiles: list[str] | tuple[str, ...] = ()) -> list[str]:
+        return composecli.compose_argv(
+            self.base, args, files=self.explicit_files() if files is None else files, profiles=profiles
+        )
+
+    def run(self, *args: str, capture: bool = False, files: list[str] | None = None,
+            profiles: list[str] | tuple[str, ...] = ()) -> runner.Completed:
+        """Run a Compose command in the project root; never raises for a non-zero exit."""
+        return runner.run(self.argv(*args, files=files, profiles=profiles), cwd=self.settings.root, capture=capture)
+
+    def check(self, *args: str, what: str, files: list[str] | None = None,
+              profiles: list[str] | tuple[str, ...] = (), ok_codes: tuple[int, ...] = (0,)) -> runner.Completed:
+        """Run a streamed Compose command; on failure raise one line saying why and what to do."""
+        result = self.run(*args, files=files, profiles=profiles)
+        if result.returncode not in ok_codes:
+            raise UserError(f"{what} failed: {self.diagnose(result)}")
+        return result
+
+    def capture(self, *args: str, what: str, files: list[str] | None = None,
+                profiles: list[str] | tuple[str, ...] = ()) -> runner.Completed:
+        result = self.run(*args, capture=True, files=files, profiles=profiles)
+        if not result.ok:
+            raise UserError(f"{what} failed: {self.diagnose(result)}")
+        return result
+
+    def diagnose(self, result: runner.Completed) -> str:
+        """Why a Compose command failed, in one line; asks the engine when the output says nothing."""
+        failure = classify(result.stderr)
+        if failure is Failure.UNKNOWN:
+            failure = self.engine_failure()
+        if failure is Failure.UNKNOWN and not self.has_service(self.settings.service):
+            return explain(Failure.UNKNOWN_SERVICE, f"no such service: {self.settings.service}")
+        if failure is Failure.UNKNOWN:
+            detail = explain(Failure.UNKNOWN, result.stderr) if result.stderr.strip() else ""
+            return detail or f"exit code {result.returncode} (see Compose's output above)"
+        return explain(failure, result.stderr, self.env.get("DOCKER_HOST"))
+
+    def engine_failure(self) -> Failure:
+        """DAEMON_DOWN or PERMISSION when the engine cannot be reached, else UNKNOWN."""
+        info = runner.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture=True)
+        # `docker info --format` may exit 0 with the error text in its output: read the text too.
+        failure = classify(info.stdout + info.stderr)
+        if failure is Failure.UNKNOWN and (not info.ok or not info.stdout.strip()):
+            return Failure.DAEMON_DOWN
+        return failure
+
+    def has_service(self, service: str) -> bool:
+        result = self.run("config", "--services", capture=True, profiles=["*"])
+        return not result.ok or service in result.stdout.split()
+
+    def ps(self, service: str | None = None) -> list[ContainerState]:
+        """All containers of the project (or one service), stopped ones included: one `ps` call."""
+        args = ["ps", "-a", "--format", "json"] + ([service] if service else [])
+        result = self.capture(*args, what="docker compose ps")
+        return composecli.parse_ps(result.stdout)
+
+
+def _which(program: str) -> bool:
+    import shutil
+
+    return shutil.which(program) is not None

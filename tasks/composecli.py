@@ -1,0 +1,134 @@
+"""Pure Compose knowledge: command lines, versions, `ps` output, files and profiles.
+
+Nothing here runs a process, so all of it is unit-tested without Docker.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+#: Oldest Compose the tasks support: `ps --format json`, `--profile '*'`, `up --wait` and service
+#: names enabling their profile all work from here on.
+MIN_VERSION = (2, 20, 0)
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """``5.6.1``, ``v2.20.3``, ``Docker Compose version v2.27.0-desktop.1``, ``1.29.2, build ...``."""
+    match = _VERSION.search(text or "")
+    if not match:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def format_version(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def compose_argv(
+    base: list[str],
+    args: list[str] | tuple[str, ...],
+    *,
+    files: list[str] | tuple[str, ...] = (),
+    profiles: list[str] | tuple[str, ...] = (),
+) -> list[str]:
+    """``docker compose [-f F]... [--profile P]... ARGS`` as an argument list (never a shell string)."""
+    argv = list(base)
+    for path in files:
+        argv += ["-f", str(path)]
+    for profile in profiles:
+        argv += ["--profile", profile]
+    return argv + list(args)
+
+
+def split_list(value: str | None, separator: str) -> list[str]:
+    return [item.strip() for item in (value or "").split(separator) if item.strip()]
+
+
+def active_profiles(env: dict[str, str], extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Profiles to pass with ``--profile`` so that adding ``extra`` keeps COMPOSE_PROFILES in force.
+
+    Compose ignores COMPOSE_PROFILES as soon as one ``--profile`` is given, so the ones the user set
+    there are passed along explicitly.
+    """
+    profiles = split_list(env.get("COMPOSE_PROFILES"), ",")
+    for profile in extra:
+        if profile not in profiles:
+            profiles.append(profile)
+    return profiles
+
+
+def compose_files(env: dict[str, str], configured: str, default: str = "docker-compose.yml") -> list[str]:
+    """The compose files Compose would read: configured, else COMPOSE_FILE, else the default.
+
+    Needed whenever an override file is added with ``-f``: Compose then ignores COMPOSE_FILE.
+    """
+    separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+    return split_list(configured, os.pathsep) or split_list(env.get("COMPOSE_FILE"), separator) or [default]
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """One container as ``docker compose ps -a --format json`` describes it."""
+
+    name: str
+    service: str
+    state: str  # running, exited, created, restarting, paused, dead
+    health: str  # healthy, unhealthy, starting, or "" without a healthcheck
+    status: str  # e.g. "Up 5 minutes (healthy)", "Exited (0) 3 seconds ago"
+    exit_code: int | None
+    labels: dict[str, str]
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def parse_labels(value) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    labels = {}
+    for item in (value or "").split(","):
+        key, sep, val = item.partition("=")
+        if sep:
+            labels[key.strip()] = val
+    return labels
+
+
+def parse_ps(output: str) -> list[ContainerState]:
+    """Both shapes: one JSON array (Compose < 2.21) or one JSON object per line (>= 2.21)."""
+    text = output.strip()
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+        rows = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    states = []
+    for row in rows:
+        exit_code = row.get("ExitCode")
+        states.append(
+            ContainerState(
+                name=row.get("Name", ""),
+                service=row.get("Service", ""),
+                state=(row.get("State") or "").lower(),
+                health=(row.get("Health") or "").lower(),
+                status=row.get("Status", ""),
+                exit_code=int(exit_code) if isinstance(exit_code, (int, str)) and str(exit_code).lstrip("-").isdigit() else None,
+                labels=parse_labels(row.get("Labels")),
+            )
+        )
+    return states
+
+
+_PROJECT_NAME_CHARS = re.compile(r"[^a-z0-9_-]")
+
+
+def normalize_project_name(name: str) -> str:
+    """Compose's rule: lower case, only ``a-z0-9_-``, must start with a letter or digit."""
+    return _PROJECT_NAME_CHARS.sub("", name.lower()).lstrip("_-")

@@ -1,0 +1,131 @@
+"""`inv dev.worker`: hand the queue from the background worker to a dev worker and back.
+
+Replaces `scripts/dev-worker.sh` and fixes what it leaves to luck: SIGTERM/SIGHUP, a killed session
+(recorded on disk, recovered by the next command), two dev workers at once (refused), Ctrl+C exit codes.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+
+import psutil
+from invoke import Collection, task
+from invoke.exceptions import Exit
+
+from tasks import handover, runner
+from tasks.compose import Compose
+from tasks.devsession import ForegroundChild, exit_code, say
+from tasks.failures import UserError
+from tasks.settings import settings
+
+
+def dev_environment(values: dict[str, str], environ: dict[str, str], scheduler: bool) -> dict[str, str]:
+    """The dev worker's environment: the shell's, .env's, and host addresses of the published ports.
+
+    Inside Compose the worker reaches `postgres`/`redis` by service name; on the host it uses the
+    ports published on 127.0.0.1. Anything already set in the shell wins.
+    """
+    env = dict(values)
+    host_side = {
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": values.get("REDIS_HOST_PORT", "6379"),
+        "PGHOST": "127.0.0.1",
+        "PGPORT": values.get("POSTGRES_HOST_PORT", "5432"),
+        "PGUSER": values.get("POSTGRES_USER", "devstack"),
+        "PGPASSWORD": values.get("POSTGRES_PASSWORD", ""),
+        "PGDATABASE": values.get("POSTGRES_DB", "devstack"),
+        "WORKER_NAME": "dev",
+    }
+    env.update(host_side)
+    env.update(environ)
+    if not scheduler:
+        env["ENABLE_SCHEDULER"] = "false"
+    return env
+
+
+def _restore(compose: Compose, directory) -> None:
+    """Bring the background worker back if the record says so; keep the record if that fails."""
+    s = compose.settings
+    record = handover.read_record(directory)
+    if record is None or not record.worker_was_running:
+        say(f"the background {s.service} was not running before; leaving it stopped")
+        handover.remove_record(directory)
+        return
+    say(f"restoring the background {s.service} ...")
+    try:
+        result = compose.run("up", "-d", s.service, capture=True, profiles=[s.profile])
+        problem = None if result.ok else compose.diagnose(result)
+    except UserError as error:
+        problem = str(error.message).removeprefix("error: ")
+    if problem:
+        say(f"warning: could not restore the background {s.service} ({problem}); "
+            "run `inv worker.up` when Docker is back (the next inv command also retries)")
+        return
+    handover.remove_record(directory)
+    say(f"background {s.service} restored")
+
+
+@task(
+    help={
+        "scheduler": "Run the scheduler in the dev worker as .env says (default); "
+        "--no-scheduler turns it off for this session.",
+    }
+)
+def worker(c, scheduler=True):
+    """Run the dev worker in the foreground; the background worker steps aside and comes back on exit."""
+    s = settings(c)
+    compose = Compose(s)
+    directory = handover.state_dir(compose)
+    lock = handover.SessionLock(directory)
+    lock.acquire()
+    child = ForegroundChild([], cwd=s.app_dir, env=dev_environment(compose.dotenv.values, dict(os.environ), scheduler))
+    child.install_handlers()
+    returncode = 0
+    try:
+        # We hold the lock, so any record here is from a session that died: adopt its promise.
+        stale = handover.read_record(directory)
+        adopted = bool(stale and stale.worker_was_running)
+        if stale is not None:
+            orphan = handover.terminate_orphan(stale)
+            say(f"a previous session (pid {stale.pid}, since {stale.since}) was killed"
+                + ("; stopped its leftover dev worker" if orphan else "")
+                + (f"; the background {s.service} comes back when this one ends" if adopted else ""))
+        running = False
+        try:
+            running = any(ct.running for ct in compose.ps(s.service))
+        except UserError as error:
+            say(f"warning: {str(error.message).removeprefix('error: ')}; starting the dev worker anyway")
+        record = handover.new_record(worker_was_running=running or adopted)
+        handover.write_record(directory, record)
+        if running:
+            say(f"stopping the background {s.service} (it finishes its current job) ...")
+            result = compose.run("stop", s.service, capture=True)
+            if not result.ok:
+                raise UserError(f"could not stop the background {s.service} ({compose.diagnose(result)}); "
+                                "not starting a second worker on the same queue")
+        if child.received:
+            say("interrupted before the dev worker started")
+            returncode = 128 + int(child.received[0])
+        else:
+            child.argv = runner.resolve(shlex.split(s.app_dev))
+            proc = child.start()
+            record.dev_pid = proc.pid
+            try:
+                record.dev_started = psutil.Process(proc.pid).create_time()
+            except psutil.Error:
+                pass
+            handover.write_record(directory, record)
+            say(f"dev worker running (`{s.app_dev}`, pid {proc.pid}); Ctrl+C stops it"
+                + (f" and brings the background {s.service} back" if record.worker_was_running else ""))
+            returncode = child.wait()
+            say(f"dev worker exited (code {returncode})")
+    finally:
+        _restore(compose, directory)
+        child.restore_handlers()
+        lock.release()
+    code = exit_code(returncode, child.received)
+    if code:
+        raise Exit(code=code)
+
+
+ns = Collection("dev", worker)

@@ -1,0 +1,84 @@
+"""Running the developer's worker in the foreground with signals forwarded (the process part of dev.worker).
+
+Invoke does nothing on SIGTERM and turns Ctrl+C into exit 254, so this module runs the child itself.
+POSIX: the child gets its own session, so only this process receives terminal signals; each one is
+forwarded to the child's whole process group (npm -> tsx -> node), which is never left orphaned by a
+normal exit path. Windows: Ctrl+C and console close reach the child from the console itself; this
+process only waits (a killed console is then recovered by the next command from the handover record).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+IS_WINDOWS = os.name == "nt"
+
+#: Signals that end a dev session. SIGHUP (closed terminal) exists only on POSIX.
+FORWARDED = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+if hasattr(signal, "SIGBREAK"):
+    FORWARDED.append(signal.SIGBREAK)
+
+
+def say(message: str) -> None:
+    """Print, ignoring a terminal that is already gone (SIGHUP): the restore must go on regardless."""
+    try:
+        print(f"[dev.worker] {message}", flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+class ForegroundChild:
+    """The dev worker process, with this process's ending signals forwarded to it."""
+
+    def __init__(self, argv: list[str], *, cwd, env):
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+        self.received: list[int] = []
+        self._previous = {}
+
+    def _forward(self, signum, _frame):
+        self.received.append(signum)
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if IS_WINDOWS:
+            return  # the console delivered it to the child already
+        try:
+            os.killpg(self.proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def install_handlers(self) -> None:
+        for signum in FORWARDED:
+            self._previous[signum] = signal.signal(signum, self._forward)
+
+    def restore_handlers(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def start(self) -> subprocess.Popen:
+        kwargs = {} if IS_WINDOWS else {"start_new_session": True}
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, **kwargs)
+        return self.proc
+
+    def wait(self) -> int:
+        assert self.proc is not None
+        while True:
+            try:
+                return self.proc.wait()
+            except KeyboardInterrupt:  # only if a handler was not installed
+                continue
+
+
+def exit_code(returncode: int, received: list[int]) -> int:
+    """The task's exit code: the dev worker's, with a user's Ctrl+C counted as a normal end."""
+    if returncode < 0:  # POSIX: killed by a signal
+        returncode = 128 - returncode
+    if received and received[0] == signal.SIGINT and returncode in (0, 128 + signal.SIGINT):
+        return 0
+    if received and returncode == 0 and received[0] != signal.SIGINT:
+        return 128 + int(received[0])
+    return returncode

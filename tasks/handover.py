@@ -1,0 +1,232 @@
+"""The on-disk record of a dev-worker session, so that no exit path loses the background worker.
+
+`inv dev.worker` holds an OS file lock for as long as its process lives (the OS drops it when the
+process dies, even on kill -9 or power loss, on every platform) and writes a JSON record saying who
+stopped the background worker, when, and which dev process it started. A record whose lock is free
+belongs to a session that died without cleaning up: the next dev.worker, worker.up or doctor restores
+the background worker from it; worker.status only reports it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+from filelock import FileLock, Timeout
+
+from tasks.failures import UserError
+
+RECORD = "handover.json"
+LOCK = "dev-worker.lock"
+
+
+@dataclass
+class Record:
+    pid: int
+    process_started: float  # psutil create_time: tells a live session from a reused pid
+    started_at: float
+    host: str
+    cwd: str
+    worker_was_running: bool = False
+    dev_pid: int | None = None
+    dev_started: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def since(self) -> str:
+        return datetime.fromtimestamp(self.started_at).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def state_dir(compose) -> Path:
+    return compose.settings.state_dir / compose.project_name
+
+
+def _process_started(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def process_alive(pid: int | None, started: float | None) -> bool:
+    """Is this exact process (pid and start time) still running? Works on Windows too."""
+    if not pid:
+        return False
+    actual = _process_started(pid)
+    if actual is None:
+        return False
+    if started is None:
+        return True
+    return abs(actual - started) < 1.0
+
+
+def read_record(directory: Path) -> Record | None:
+    try:
+        data = json.loads((directory / RECORD).read_text(encoding="utf-8"))
+        return Record(**data)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError):
+        # A torn or foreign file: treat as stale but keep the fact visible.
+        return Record(pid=0, process_started=0, started_at=0, host="?", cwd="?", worker_was_running=True,
+                      notes=["unreadable record"])
+
+
+def write_record(directory: Path, record: Record) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{RECORD}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
+    os.replace(tmp, directory / RECORD)
+
+
+def remove_record(directory: Path) -> None:
+    try:
+        (directory / RECORD).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def new_record(worker_was_running: bool) -> Record:
+    me = os.getpid()
+    return Record(
+        pid=me,
+        process_started=_process_started(me) or time.time(),
+        started_at=time.time(),
+        host=socket.gethostname(),
+        cwd=os.getcwd(),
+        worker_was_running=worker_was_running,
+    )
+
+
+class SessionLock:
+    """Exclusive per compose project: a second dev.worker refuses, a dead session never blocks."""
+
+    def __init__(self, directory: Path):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._lock = FileLock(str(directory / LOCK), timeout=0)
+
+    def acquire(self) -> None:
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise UserError(f"{describe_owner(read_record(self.directory))}; stop it first") from None
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def held_by_someone(self) -> bool:
+        """True when a live session holds the lock (probing takes and drops it at once)."""
+        try:
+            self._lock.acquire()
+        except Timeout:
+            return True
+        self._lock.release()
+        return False
+
+
+def describe_owner(record: Record | None) -> str:
+    if record is None:
+        return "another dev worker session is running"
+    return f"a dev worker is already running (pid {record.pid}, since {record.since}, in {record.cwd})"
+
+
+def terminate_orphan(record: Record, timeout: float = 15.0) -> bool:
+    """Stop a dev worker left running by a killed session (it would compete for the queue)."""
+    if not process_alive(record.dev_pid, record.dev_started):
+        return False
+    try:
+        parent = psutil.Process(record.dev_pid)
+        family = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for proc in family:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
+def stale_record(compose) -> Record | None:
+    """The record of a session that ended without restoring, if any (None while one is running)."""
+    directory = state_dir(compose)
+    record = read_record(directory)
+    if record is None or SessionLock(directory).held_by_someone():
+        return None
+    return record
+
+
+def recover_stale(compose) -> bool:
+    """Restore the background worker after a dev.worker session that was killed. Returns True if it acted."""
+    record = stale_record(compose)
+    if record is None:
+        return False
+    directory = state_dir(compose)
+    service = compose.settings.service
+    orphan = terminate_orphan(record)
+    if record.worker_was_running:
+        print(
+            f"note: a dev.worker session (pid {record.pid}, since {record.since}) ended without restoring "
+            f"the background {service}; "
+            + ("stopped its leftover dev worker and " if orphan else "")
+            + f"restoring the {service} now",
+            flush=True,
+        )
+        from tasks.worker import start_worker  # here, not at the top: tasks.worker imports this module
+
+        start_worker(compose)
+    elif orphan:
+        print(f"note: stopped a dev worker left running by a killed dev.worker session (pid {record.pid})", flush=True)
+    remove_record(directory)
+    return True
+
+
+def describe(compose) -> str | None:
+    """One line about a running or dead dev.worker session, for status and doctor (reports only)."""
+    directory = state_dir(compose)
+    record = read_record(directory)
+    if record is None:
+        return None
+    service = compose.settings.service
+    if SessionLock(directory).held_by_someone():
+        restore = (f"the background {service} was stopped for it and comes back when it exits"
+                   if record.worker_was_running else f"the background {service} was not running before it")
+        return f"dev worker: running (pid {record.pid}, since {record.since}); {restore}"
+    if record.worker_was_running:
+        return (f"dev worker: a session (pid {record.pid}, since {record.since}) was killed before restoring the "
+                f"background {service}: run `inv worker.up` to restore it")
+    return f"dev worker: a session (pid {record.pid}) was killed; nothing to restore (`inv worker.up` clears this)"
+
+
+def refuse_if_active(compose, action: str) -> None:
+    """Never two workers on one queue: background-worker actions wait for the dev session to end."""
+    directory = state_dir(compose)
+    if read_record(directory) is not None and SessionLock(directory).held_by_someone():
+        record = read_record(directory)
+        raise UserError(
+            f"{describe_owner(record)} and has the queue; {action} would run two workers on it. "
+            "End the dev worker (Ctrl+C): it restores the background worker itself"
+        )
+
+
+def forget_restore(compose) -> None:
+    """worker.down during a dev session: the user wants it down, so the session must not bring it back."""
+    directory = state_dir(compose)
+    record = read_record(directory)
+    if record is not None and record.worker_was_running:
+        record.worker_was_running = False
+        write_record(directory, record)
+        print(f"note: the dev worker session (pid {record.pid}) will no longer restore the background "
+              f"{compose.settings.service} when it ends", flush=True)

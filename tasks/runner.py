@@ -1,0 +1,71 @@
+"""Running external commands as argument lists (no shell, so nothing a user types is interpreted).
+
+Streamed commands inherit the terminal, so Compose keeps its progress display and colours; Ctrl+C
+reaches the child directly (same process group) and we simply wait for it to finish.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.failures import UserError
+
+#: Exit status of a command ended by Ctrl+C (128 + SIGINT).
+INTERRUPTED = 130
+
+
+@dataclass
+class Completed:
+    argv: list[str]
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def resolve(argv: list[str]) -> list[str]:
+    """Find the program on PATH (``npm`` is ``npm.cmd`` on Windows); one clear error if absent."""
+    program = shutil.which(argv[0])
+    if program is None:
+        raise UserError(f"`{argv[0]}` was not found on PATH: install it or fix PATH")
+    return [program, *argv[1:]]
+
+
+def run(
+    argv: list[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    capture: bool = False,
+) -> Completed:
+    """Run ``argv``; with ``capture`` its output is returned instead of shown.
+
+    Never raises for a non-zero exit: callers decide what a failure means.
+    """
+    argv = resolve(argv)
+    if capture:
+        # Own session on POSIX: a Ctrl+C meant for a foreground dev worker must not cut a restore short.
+        proc = subprocess.run(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, encoding="utf-8", errors="replace", start_new_session=os.name != "nt",
+        )
+        return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
+    with subprocess.Popen(argv, cwd=cwd, env=env) as proc:
+        while True:
+            try:
+                return Completed(argv, proc.wait())
+            except KeyboardInterrupt:
+                # The child got the same SIGINT from the terminal; let it end on its own terms.
+                continue
+
+
+def environ_with(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env

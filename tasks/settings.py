@@ -1,0 +1,108 @@
+"""The project's Invoke configuration: defaults, and typed access to what the tasks read.
+
+Defaults live here and are installed on the root collection (Invoke merges only the collections on
+the path from the root to the invoked task). Users override them in ``invoke.yaml`` beside
+``tasks.py`` or with ``INVOKE_<SECTION>_<KEY>`` environment variables, e.g.
+``INVOKE_WORKER_SERVICE=jobs`` or ``INVOKE_COMPOSE_COMMAND="docker-compose"``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "compose": {
+        # "" = auto-detect: `docker compose` (v2 plugin) first, then a `docker-compose` binary.
+        "command": "",
+        # "" = what Compose itself would use: COMPOSE_FILE (from the environment or .env), else
+        # docker-compose.yml. Several files separated like COMPOSE_FILE (os.pathsep).
+        "files": "",
+        "env_file": ".env",
+        "env_example": ".env.example",
+    },
+    "worker": {
+        "service": "worker",
+        "profile": "worker",
+    },
+    "app": {
+        # Where the app's package manager commands run, relative to the project root.
+        "dir": "apps/worker",
+        "install": "npm ci",
+        "build": "npm run build",
+        "dev": "npm run dev",
+        # The compiled entry point, relative to the project root, and the sources it is built from.
+        "dist_main": "dist/apps/worker/main.js",
+        "sources": "apps/worker/src",
+    },
+    "prodlike": {
+        "file": "docker-compose.worker-prodlike.yml",
+        "heap_ratio": 0.85,
+        "processes": 1,
+    },
+    "state": {
+        # Handover records and locks of `inv dev.worker`, one sub-folder per compose project.
+        "dir": ".devstack",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration values the tasks use, resolved against the project root."""
+
+    root: Path
+    compose_command: str
+    compose_files: str
+    env_file: Path
+    env_example: Path
+    service: str
+    profile: str
+    app_dir: Path
+    app_install: str
+    app_build: str
+    app_dev: str
+    dist_main: Path
+    app_sources: Path
+    prodlike_file: str
+    heap_ratio: float
+    processes: int
+    state_dir: Path
+
+    @classmethod
+    def from_config(cls, config, root: Path = PROJECT_ROOT) -> "Settings":
+        def get(section: str, key: str):
+            try:
+                return config[section][key]
+            except (KeyError, TypeError):
+                return DEFAULTS[section][key]
+
+        def path(section: str, key: str) -> Path:
+            value = Path(str(get(section, key)))
+            return value if value.is_absolute() else root / value
+
+        return cls(
+            root=root,
+            compose_command=str(get("compose", "command") or ""),
+            compose_files=str(get("compose", "files") or ""),
+            env_file=path("compose", "env_file"),
+            env_example=path("compose", "env_example"),
+            service=str(get("worker", "service")),
+            profile=str(get("worker", "profile")),
+            app_dir=path("app", "dir"),
+            app_install=str(get("app", "install")),
+            app_build=str(get("app", "build")),
+            app_dev=str(get("app", "dev")),
+            dist_main=path("app", "dist_main"),
+            app_sources=path("app", "sources"),
+            prodlike_file=str(get("prodlike", "file")),
+            heap_ratio=float(get("prodlike", "heap_ratio")),
+            processes=int(get("prodlike", "processes")),
+            state_dir=path("state", "dir"),
+        )
+
+
+def settings(c) -> Settings:
+    """The settings of an Invoke context."""
+    return Settings.from_config(c.config)
