@@ -90,14 +90,17 @@ class Compose:
         )
 
     def run(self, *args: str, capture: bool = False, files: list[str] | None = None,
-            profiles: list[str] | tuple[str, ...] = ()) -> runner.Completed:
+            profiles: list[str] | tuple[str, ...] = (), extra_env: dict[str, str] | None = None) -> runner.Completed:
         """Run a Compose command in the project root; never raises for a non-zero exit."""
-        return runner.run(self.argv(*args, files=files, profiles=profiles), cwd=self.settings.root, capture=capture)
+        env = runner.environ_with(extra_env) if extra_env else None
+        return runner.run(self.argv(*args, files=files, profiles=profiles), cwd=self.settings.root,
+                          capture=capture, env=env)
 
     def check(self, *args: str, what: str, files: list[str] | None = None,
-              profiles: list[str] | tuple[str, ...] = (), ok_codes: tuple[int, ...] = (0,)) -> runner.Completed:
+              profiles: list[str] | tuple[str, ...] = (), ok_codes: tuple[int, ...] = (0,),
+              extra_env: dict[str, str] | None = None) -> runner.Completed:
         """Run a streamed Compose command; on failure raise one line saying why and what to do."""
-        result = self.run(*args, files=files, profiles=profiles)
+        result = self.run(*args, files=files, profiles=profiles, extra_env=extra_env)
         if result.returncode not in ok_codes:
             raise UserError(f"{what} failed: {self.diagnose(result)}")
         return result

@@ -37,9 +37,8 @@ DEFAULTS = {
         "sources": "apps/worker/src",
     },
     "prodlike": {
+        # The override applied on top of the compose files; caps and heap ratio live in .env.
         "file": "docker-compose.worker-prodlike.yml",
-        "heap_ratio": 0.85,
-        "processes": 1,
     },
     "state": {
         # Handover records and locks of `inv dev.worker`, one sub-folder per compose project.
@@ -66,8 +65,6 @@ class Settings:
     dist_main: Path
     app_sources: Path
     prodlike_file: str
-    heap_ratio: float
-    processes: int
     state_dir: Path
 
     @classmethod
@@ -97,8 +94,6 @@ class Settings:
             dist_main=path("app", "dist_main"),
             app_sources=path("app", "sources"),
             prodlike_file=str(get("prodlike", "file")),
-            heap_ratio=float(get("prodlike", "heap_ratio")),
-            processes=int(get("prodlike", "processes")),
             state_dir=path("state", "dir"),
         )
 

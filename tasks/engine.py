@@ -1,0 +1,46 @@
+"""Facts about the Docker engine and containers that Compose does not report."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from tasks import runner
+from tasks.failures import Failure, UserError, classify, explain
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    cpus: int
+    memory_bytes: int
+
+
+def parse_info(text: str) -> EngineInfo | None:
+    """``docker info --format '{{json .}}'`` output, or None if it is not an engine's answer."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.get("ServerVersion"):
+        return None
+    return EngineInfo(str(data["ServerVersion"]), int(data.get("NCPU") or 0), int(data.get("MemTotal") or 0))
+
+
+def info() -> EngineInfo:
+    result = runner.run(["docker", "info", "--format", "{{json .}}"], capture=True)
+    parsed = parse_info(result.stdout) if result.ok else None
+    if parsed is None:
+        failure = classify(result.stdout + result.stderr)
+        raise UserError(explain(Failure.DAEMON_DOWN if failure is Failure.UNKNOWN else failure, result.stderr))
+    return parsed
+
+
+def inspect_limits(container: str) -> tuple[int, int]:
+    """(NanoCpus, Memory bytes) the engine applied to a container; 0 means unlimited."""
+    result = runner.run(
+        ["docker", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", container], capture=True
+    )
+    if not result.ok:
+        raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
+    nano, memory = result.stdout.split()
+    return int(nano), int(memory)
