@@ -1,0 +1,86 @@
+"""Pure Compose logic: argv building, `ps` JSON in both shapes, versions, files and profiles."""
+import json
+
+import pytest
+
+from tasks import composecli
+from tasks.composecli import compose_argv, parse_ps, parse_version
+
+ROW = {
+    "Name": "devstack-worker-1", "Service": "worker", "State": "running", "Health": "",
+    "Status": "Up 5 minutes", "ExitCode": 0,
+    "Labels": "com.docker.compose.service=worker,dev.devstack.scheduler=true,dev.devstack.restart-policy=unless-stopped",
+}
+EXITED = {**ROW, "Name": "devstack-worker-2", "State": "exited", "Status": "Exited (137) 2 seconds ago", "ExitCode": 137}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("5.6.1", (5, 6, 1)),
+        ("v2.20.3", (2, 20, 3)),
+        ("2.21", (2, 21, 0)),
+        ("Docker Compose version v2.27.0-desktop.1", (2, 27, 0)),
+        ("docker-compose version 1.29.2, build 5becea4c", (1, 29, 2)),
+        ("", None),
+        ("garbage", None),
+    ],
+)
+def test_parse_version(text, expected):
+    assert parse_version(text) == expected
+
+
+def test_versions_compare_against_minimum():
+    assert parse_version("v2.19.1") < composecli.MIN_VERSION <= parse_version("5.0.0")
+
+
+def test_argv_is_a_list_with_files_then_profiles_then_args():
+    argv = compose_argv(["docker", "compose"], ["up", "-d", "worker"], files=["a.yml", "b y.yml"], profiles=["worker"])
+    assert argv == ["docker", "compose", "-f", "a.yml", "-f", "b y.yml", "--profile", "worker", "up", "-d", "worker"]
+
+
+def test_argv_keeps_hostile_text_as_one_argument():
+    evil = "worker; rm -rf /"
+    assert compose_argv(["docker-compose"], ["logs", evil])[-1] == evil
+
+
+def test_ps_array_shape_before_2_21():
+    states = parse_ps(json.dumps([ROW, EXITED]))
+    assert [s.name for s in states] == ["devstack-worker-1", "devstack-worker-2"]
+    assert states[0].running and not states[1].running
+    assert states[1].exit_code == 137
+    assert states[0].labels["dev.devstack.scheduler"] == "true"
+
+
+def test_ps_line_per_object_shape_since_2_21():
+    text = json.dumps(ROW) + "\n" + json.dumps(EXITED) + "\n"
+    assert [s.state for s in parse_ps(text)] == ["running", "exited"]
+
+
+def test_ps_single_object_and_empty_output():
+    assert len(parse_ps(json.dumps(ROW))) == 1
+    assert parse_ps("") == [] and parse_ps("  \n") == []
+    assert parse_ps("[]") == []
+
+
+def test_ps_labels_as_mapping():
+    assert parse_ps(json.dumps({**ROW, "Labels": {"a": "b"}}))[0].labels == {"a": "b"}
+
+
+def test_active_profiles_keeps_compose_profiles_when_adding_one():
+    assert composecli.active_profiles({"COMPOSE_PROFILES": "debug, tools"}, ["worker"]) == ["debug", "tools", "worker"]
+    assert composecli.active_profiles({}, ["worker"]) == ["worker"]
+    assert composecli.active_profiles({"COMPOSE_PROFILES": "worker"}, ["worker"]) == ["worker"]
+
+
+def test_compose_files_configured_then_env_then_default(monkeypatch):
+    monkeypatch.setattr(composecli.os, "pathsep", ":")
+    assert composecli.compose_files({}, "") == ["docker-compose.yml"]
+    assert composecli.compose_files({"COMPOSE_FILE": "a.yml:b.yml"}, "") == ["a.yml", "b.yml"]
+    assert composecli.compose_files({"COMPOSE_FILE": "a.yml;b.yml", "COMPOSE_PATH_SEPARATOR": ";"}, "") == ["a.yml", "b.yml"]
+    assert composecli.compose_files({"COMPOSE_FILE": "a.yml"}, "x.yml:y.yml") == ["x.yml", "y.yml"]
+
+
+def test_project_name_normalized_like_compose():
+    assert composecli.normalize_project_name("My Stack.v2") == "mystackv2"
+    assert composecli.normalize_project_name("_dev-Stack") == "dev-stack"
