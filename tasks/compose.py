@@ -85,8 +85,11 @@ class Compose:
 
     # -- running ---------------------------------------------------------------------------
     def argv(self, *args: str, files: list[str] | None = None, profiles: list[str] | tuple[str, ...] = ()) -> list[str]:
+        # Compose reads <project>/.env by itself; another configured env file must be named to it.
+        default_env = self.settings.env_file == self.settings.root / ".env"
+        global_args = [] if default_env else ["--env-file", str(self.settings.env_file)]
         return composecli.compose_argv(
-            self.base, args, files=self.explicit_files() if files is None else files, profiles=profiles
+            [*self.base, *global_args], args, files=self.explicit_files() if files is None else files, profiles=profiles
         )
 
     def run(self, *args: str, capture: bool = False, files: list[str] | None = None,

@@ -5,6 +5,7 @@ never printed: only keys and line numbers appear in messages.
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +24,14 @@ class EnvFile:
 
 def parse(text: str, path: Path = Path(".env")) -> EnvFile:
     """Parse dotenv text; lines python-dotenv cannot parse are recorded by line number."""
-    import io
-
     env = EnvFile(path)
     line = 1
     for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
+        # A bare word without `=` parses as a key with no value: in a .env that is a mistake too.
+        if binding.error or (binding.key is not None and binding.value is None):
             env.malformed.append(line)
         elif binding.key is not None:
-            env.values[binding.key] = binding.value or ""
+            env.values[binding.key] = binding.value
         line += binding.original.string.count("\n")
     return env
 

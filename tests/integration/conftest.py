@@ -1,0 +1,58 @@
+"""Integration fixtures: a real Docker engine, real Compose, the built worker app.
+
+Without an engine these tests skip on a developer's machine, but fail under CI=true: CI must never
+pass by skipping them.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from .stackenv import ROOT, Stack
+
+
+def _engine_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if info.returncode != 0 or not info.stdout.strip() or "error" in info.stdout.lower():
+        return f"no Docker engine answers ({(info.stderr or info.stdout).strip()[:200]})"
+    compose = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True)
+    if compose.returncode != 0:
+        return "the Docker Compose v2 plugin is missing"
+    return None
+
+
+@pytest.fixture(scope="session")
+def engine():
+    problem = _engine_problem()
+    if problem:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {problem}: integration tests must run against a real engine", pytrace=False)
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def built_app(engine):
+    """The compiled worker (built once if missing) and its image."""
+    main = ROOT / "dist/apps/worker/main.js"
+    if not main.is_file():
+        subprocess.run(["npm", "run", "build"], cwd=ROOT / "apps/worker", check=True)
+    return main
+
+
+@pytest.fixture
+def stack(tmp_path, built_app):
+    s = Stack(tmp_path)
+    yield s
+    s.down()
+
+
+@pytest.fixture
+def second_stack(tmp_path_factory, built_app):
+    s = Stack(tmp_path_factory.mktemp("second"))
+    yield s
+    s.down()

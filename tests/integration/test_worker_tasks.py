@@ -1,0 +1,117 @@
+"""`inv worker.*` and `stack.*` against a real engine, each test in its own compose project."""
+from __future__ import annotations
+
+import pytest
+
+from .stackenv import ROOT
+
+pytestmark = pytest.mark.docker
+
+
+def test_plain_compose_up_starts_only_infrastructure(stack):
+    stack.compose("up", "-d", "--wait")
+    assert stack.ps() == {"postgres": "running", "redis": "running"}
+
+
+def test_worker_up_processes_jobs_into_postgres(stack):
+    up = stack.inv("worker.up", check=True)
+    assert "Traceback" not in up.stderr
+    states = stack.ps()
+    assert states == {"postgres": "running", "redis": "running", "worker": "running"}
+    stack.produce("job", 10)
+    rows = stack.wait_rows("job", 10)
+    assert sorted(job for job, _ in rows) == sorted(f"job-{i}" for i in range(1, 11))
+    assert {by for _, by in rows} == {"background"}
+
+
+def test_worker_down_keeps_container_and_restart_brings_it_back(stack):
+    stack.inv("worker.up", check=True)
+    down = stack.inv("worker.down", check=True)
+    assert stack.ps()["worker"] == "exited", down.stderr
+    status = stack.inv("worker.status", check=True).stdout
+    assert "worker: exited" in status and "restart policy: unless-stopped" in status
+    stack.inv("worker.restart", check=True)
+    assert stack.ps()["worker"] == "running"
+    stack.produce("after-restart", 3)
+    stack.wait_rows("after-restart", 3)
+
+
+def test_worker_down_rm_removes_container_and_up_recreates_it(stack):
+    stack.inv("worker.up", check=True)
+    stack.inv("worker.down", "--rm", check=True)
+    assert "worker" not in stack.ps()
+    assert "not created" in stack.inv("worker.status", check=True).stdout
+    restart = stack.inv("worker.restart")
+    assert restart.returncode == 1 and "no worker container" in restart.stderr and "Traceback" not in restart.stderr
+    stack.inv("worker.up", check=True)
+    assert stack.ps()["worker"] == "running"
+
+
+def test_worker_status_running_shows_state_uptime_policy_scheduler(stack):
+    stack.inv("worker.up", check=True)
+    status = stack.inv("worker.status", check=True).stdout
+    assert "worker: running" in status
+    assert "restart policy: unless-stopped" in status
+    assert "scheduler:      on" in status
+    uptime = next(line for line in status.splitlines() if "uptime:" in line)
+    assert uptime.split(":", 1)[1].strip() not in ("", "-")
+
+
+def test_worker_logs_tail_shows_the_last_lines(stack):
+    stack.inv("worker.up", check=True)
+    stack.produce("log", 4)
+    stack.wait_rows("log", 4)
+    logs = stack.inv("worker.logs", "--tail", "2", check=True).stdout
+    lines = [line for line in logs.splitlines() if line.strip()]
+    assert len(lines) == 2, logs
+    assert "job log-4 done" in lines[-1]
+    full = stack.inv("worker.logs", check=True).stdout
+    assert "[worker] ready" in full and "[heap] heap_size_limit=" in full
+    bad = stack.inv("worker.logs", "--tail", "ten")
+    assert bad.returncode == 1 and "--tail" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_stack_down_leaves_no_container_and_no_network(stack):
+    stack.inv("stack.up", check=True)
+    assert set(stack.ps()) == {"postgres", "redis", "worker"}
+    stack.inv("stack.down", "--volumes", check=True)
+    assert stack.ps() == {}
+    import subprocess
+
+    networks = subprocess.run(["docker", "network", "ls", "--filter", f"name={stack.project}", "--format", "{{.Name}}"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    volumes = subprocess.run(["docker", "volume", "ls", "--filter", f"name={stack.project}", "--format", "{{.Name}}"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert networks == [] and volumes == []
+
+
+def test_plain_down_would_leave_the_worker_running(stack):
+    """Why stack.down uses --profile '*': a plain `down` skips the profiled worker."""
+    stack.inv("worker.up", check=True)
+    stack.compose("down", check=False)
+    assert stack.ps().get("worker") == "running"
+    stack.inv("stack.down", check=True)
+    assert stack.ps() == {}
+
+
+def test_worker_up_refuses_without_dist_and_starts_nothing(stack, tmp_path):
+    missing = tmp_path / "nowhere" / "main.js"
+    result = stack.inv("worker.up", env={"INVOKE_APP_DIST_MAIN": str(missing)})
+    assert result.returncode == 1
+    assert "missing" in result.stderr and "--build" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert stack.ps() == {}
+
+
+def test_worker_up_build_rebuilds_app_and_image(stack):
+    result = stack.inv("worker.up", "--build", check=True)
+    assert "[build]" in result.stdout
+    assert (ROOT / "dist/apps/worker/main.js").is_file()
+    assert stack.ps()["worker"] == "running"
+
+
+def test_doctor_reports_every_prerequisite(stack):
+    result = stack.inv("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for what in ("docker CLI", "docker engine", "compose", ".env", "built app", "image"):
+        assert any(line.startswith("OK") and what in line for line in result.stdout.splitlines()), (what, result.stdout)
