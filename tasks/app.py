@@ -17,6 +17,13 @@ def newest_source(sources: Path) -> Path | None:
     return newest
 
 
+def dist_built_at(s: Settings) -> float | None:
+    """Modification time of the newest file of the compiled output, None if there is none."""
+    folder = s.dist_main.parent
+    times = [p.stat().st_mtime for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    return max(times, default=None)
+
+
 def dist_problem(s: Settings) -> str | None:
     """Why the compiled output cannot be used as it is (missing, or older than the sources)."""
     rel = s.dist_main.relative_to(s.root).as_posix() if s.dist_main.is_relative_to(s.root) else str(s.dist_main)

@@ -71,6 +71,10 @@ class Compose:
         """Files to pass with -f: only when configured, so COMPOSE_FILE keeps working otherwise."""
         return composecli.split_list(self.settings.compose_files, os.pathsep)
 
+    def worker_image(self) -> str:
+        """The worker image tag, as docker-compose.yml names it (WORKER_IMAGE, else its default)."""
+        return self.env.get("WORKER_IMAGE") or self.settings.worker_image
+
     @cached_property
     def project_name(self) -> str:
         """As Compose decides it: COMPOSE_PROJECT_NAME, the file's top-level `name`, the folder."""

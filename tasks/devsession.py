@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 IS_WINDOWS = os.name == "nt"
 
@@ -64,13 +65,40 @@ class ForegroundChild:
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, **kwargs)
         return self.proc
 
-    def wait(self) -> int:
+    def wait(self, group_grace: float = 60.0) -> int:
+        """The dev command's exit code, once every process it started is gone.
+
+        npm exits before the node worker under it has finished its active job (its `sh` dies first
+        on SIGTERM), so on POSIX we also wait for the child's process group to empty: the background
+        worker must not come back while the dev worker still holds a job. After ``group_grace``
+        seconds the remaining processes are killed.
+        """
         assert self.proc is not None
         while True:
             try:
-                return self.proc.wait()
+                returncode = self.proc.wait()
+                break
             except KeyboardInterrupt:  # only if a handler was not installed
                 continue
+        if not IS_WINDOWS:
+            wait_group_gone(self.proc.pid, group_grace)
+        return returncode
+
+
+def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Wait until no process is left in a process group; SIGKILL the rest after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return False
 
 
 def exit_code(returncode: int, received: list[int]) -> int:

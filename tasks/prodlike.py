@@ -12,6 +12,7 @@ from tasks.compose import Compose
 from tasks.failures import UserError
 from tasks.heapplan import MIB, PlanError, format_mib
 from tasks.settings import settings
+from tasks.worker import start_worker
 
 _HELP = {
     "cpus": "CPU cap (default PRODLIKE_CPUS from .env, else 3).",
@@ -131,8 +132,8 @@ def up(c, build=False, cpus=None, memory=None, heap_ratio=None, heap_mb=None, pr
     else:
         app.require_dist(s, allow_stale=False)
     print(describe(heap), flush=True)
-    compose.check("up", "-d", *(["--build"] if build else []), s.service, what="starting the prod-like worker",
-                  files=override_files(compose), profiles=[s.profile], extra_env=compose_env(heap))
+    start_worker(compose, build=build, files=override_files(compose), extra_env=compose_env(heap),
+                 what="starting the prod-like worker")
     if not run_verify(compose, heap):
         raise Exit("error: the running worker does not match the plan (FAIL rows above)", code=1)
 
@@ -165,8 +166,6 @@ def down(c):
     s = settings(c)
     compose = Compose(s)
     handover.refuse_if_active(compose, "prodlike.down")
-    from tasks.worker import start_worker
-
     start_worker(compose)
 
 

@@ -25,6 +25,8 @@ DEFAULTS = {
     "worker": {
         "service": "worker",
         "profile": "worker",
+        # The worker image's tag when WORKER_IMAGE is not set (the default in docker-compose.yml).
+        "image": "devstack-worker:local",
     },
     "app": {
         # Where the app's package manager commands run, relative to the project root.
@@ -58,6 +60,7 @@ class Settings:
     env_example: Path
     service: str
     profile: str
+    worker_image: str
     app_dir: Path
     app_install: str
     app_build: str
@@ -87,6 +90,7 @@ class Settings:
             env_example=path("compose", "env_example"),
             service=str(get("worker", "service")),
             profile=str(get("worker", "profile")),
+            worker_image=str(get("worker", "image")),
             app_dir=path("app", "dir"),
             app_install=str(get("app", "install")),
             app_build=str(get("app", "build")),

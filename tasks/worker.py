@@ -6,18 +6,34 @@ from __future__ import annotations
 
 from invoke import Collection, task
 
-from tasks import app, handover, statusview
+from tasks import app, engine, handover, statusview
 from tasks.compose import Compose
 from tasks.failures import UserError
 from tasks.runner import INTERRUPTED
 from tasks.settings import settings
 
 
-def start_worker(compose: Compose, *, build: bool = False) -> None:
-    """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first."""
+def image_outdated(compose: Compose) -> bool:
+    """Is the worker image older than the compiled output it packages? (A missing image is built anyway.)"""
+    built = engine.image_created(compose.worker_image())
+    dist = app.dist_built_at(compose.settings)
+    return built is not None and dist is not None and dist > built
+
+
+def start_worker(compose: Compose, *, build: bool = False, files: list[str] | None = None,
+                 extra_env: dict[str, str] | None = None, what: str = "") -> None:
+    """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first.
+
+    The image is rebuilt when asked or when the compiled output is newer than the image, so the
+    container never runs an older build than the one on disk.
+    """
     s = compose.settings
+    if not build and image_outdated(compose):
+        print(f"note: the {s.service} image is older than the compiled output; rebuilding it", flush=True)
+        build = True
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
-    compose.check(*args, what=f"starting the {s.service} service", profiles=[s.profile])
+    compose.check(*args, what=what or f"starting the {s.service} service", profiles=[s.profile],
+                  files=files, extra_env=extra_env)
 
 
 @task(help={"build": "Build the app (npm run build) and rebuild the image before starting."})

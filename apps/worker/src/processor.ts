@@ -1,0 +1,49 @@
+/** The job processor: simulate work, then record the job once in digest_results. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Queryable } from './db';
+
+export interface DigestJobData {
+  /** How long the simulated work takes, in milliseconds (default 0). */
+  durationMs?: number;
+}
+
+/** The parts of a BullMQ Job the processor uses. */
+export interface DigestJob {
+  id?: string | undefined;
+  name: string;
+  data: DigestJobData | null | undefined;
+}
+
+/**
+ * One row per job id: a job delivered again (retried after a crash, or recovered as stalled) is not
+ * counted twice, but its `deliveries` goes up, so a duplicate delivery stays visible.
+ */
+export const INSERT_RESULT_SQL =
+  'INSERT INTO digest_results (job_id, job_name, processed_by) VALUES ($1, $2, $3) ' +
+  'ON CONFLICT (job_id) DO UPDATE SET deliveries = digest_results.deliveries + 1';
+
+export function jobDuration(data: DigestJobData | null | undefined): number {
+  const value = Number(data?.durationMs ?? 0);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+export interface ProcessorDeps {
+  db: Queryable;
+  workerName: string;
+  sleep?: (ms: number) => Promise<unknown>;
+}
+
+/**
+ * Returns a BullMQ processor. The insert is idempotent: a job that is retried
+ * after a crash (or stalled and re-run) is recorded only once.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const wait = deps.sleep ?? ((ms: number) => sleep(ms));
+  return async function processDigest(job: DigestJob): Promise<{ processedBy: string }> {
+    if (job.id === undefined) throw new Error('job without id');
+    const duration = jobDuration(job.data);
+    if (duration > 0) await wait(duration);
+    await deps.db.query(INSERT_RESULT_SQL, [job.id, job.name, deps.workerName]);
+    return { processedBy: deps.workerName };
+  };
+}

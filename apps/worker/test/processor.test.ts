@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createProcessor, INSERT_RESULT_SQL, jobDuration } from '../src/processor';
+
+function fakeDb() {
+  const calls: { text: string; values?: unknown[] }[] = [];
+  return { calls, db: { query: async (text: string, values?: unknown[]) => { calls.push({ text, values }); } } };
+}
+
+describe('processor', () => {
+  it('inserts one idempotent row with the worker name', async () => {
+    const { calls, db } = fakeDb();
+    const slept: number[] = [];
+    const process = createProcessor({ db, workerName: 'w1', sleep: async (ms) => { slept.push(ms); } });
+    const result = await process({ id: 'p-1', name: 'digest', data: { durationMs: 250 } });
+    assert.deepEqual(result, { processedBy: 'w1' });
+    assert.deepEqual(slept, [250]);
+    assert.deepEqual(calls, [{ text: INSERT_RESULT_SQL, values: ['p-1', 'digest', 'w1'] }]);
+    assert.match(INSERT_RESULT_SQL, /ON CONFLICT \(job_id\) DO UPDATE SET deliveries = digest_results.deliveries \+ 1/);
+  });
+
+  it('does not sleep without a duration', async () => {
+    const { db } = fakeDb();
+    const slept: number[] = [];
+    const process = createProcessor({ db, workerName: 'w', sleep: async (ms) => { slept.push(ms); } });
+    await process({ id: '1', name: 'scheduled-digest', data: {} });
+    await process({ id: '2', name: 'digest', data: null });
+    assert.deepEqual(slept, []);
+  });
+
+  it('really waits durationMs by default', async () => {
+    const { db } = fakeDb();
+    const started = Date.now();
+    await createProcessor({ db, workerName: 'w' })({ id: '1', name: 'digest', data: { durationMs: 50 } });
+    assert.ok(Date.now() - started >= 45);
+  });
+
+  it('propagates database errors so BullMQ can retry the job', async () => {
+    const db = { query: async () => { throw new Error('connection refused'); } };
+    await assert.rejects(createProcessor({ db, workerName: 'w' })({ id: '1', name: 'digest', data: {} }), /refused/);
+  });
+
+  it('normalises durations', () => {
+    assert.equal(jobDuration(undefined), 0);
+    assert.equal(jobDuration({}), 0);
+    assert.equal(jobDuration({ durationMs: -5 }), 0);
+    assert.equal(jobDuration({ durationMs: 'x' as unknown as number }), 0);
+    assert.equal(jobDuration({ durationMs: 10 }), 10);
+  });
+});

@@ -1,0 +1,233 @@
+"""`inv dev.worker` driven as a real subprocess with real signals, against a real engine.
+
+The dev worker is the app's real dev command (`npm run dev`: tsx watch) unless a test needs a
+particular exit (normal, crash, missing command), which a one-line node command provides.
+"""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from .stackenv import wait_for
+
+pytestmark = pytest.mark.docker
+
+QUICK_EXIT = "node -e setTimeout(()=>process.exit(0),1500)"
+
+
+class Session:
+    """One `inv dev.worker` process and its output."""
+
+    def __init__(self, stack, *args, env=None):
+        self.log = stack.tmp / f"dev-{time.monotonic_ns()}.log"
+        self.proc = stack.popen_inv("dev.worker", *args, env=env, log=self.log)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def wait_output(self, text: str, timeout: float = 60) -> None:
+        wait_for(lambda: text in self.output or self.proc.poll() is not None, timeout, what=repr(text))
+        assert text in self.output, self.output
+
+    def ready(self) -> int:
+        """Wait for the dev worker to be consuming; its node pid."""
+        self.wait_output("[worker] ready", timeout=90)
+        return int(re.search(r"\[worker\] ready .*pid=(\d+)", self.output).group(1))
+
+    def finish(self, timeout: float = 60) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"dev.worker did not end:\n{self.output}")
+
+
+def worker_running(stack) -> bool:
+    return stack.ps().get("worker") == "running"
+
+
+@pytest.fixture
+def running_worker(stack):
+    stack.inv("worker.up", check=True)
+    assert worker_running(stack)
+    return stack
+
+
+def test_normal_exit_restores_the_background_worker(running_worker):
+    stack = running_worker
+    session = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT})
+    session.wait_output("dev worker running")
+    assert stack.ps()["worker"] == "exited"  # stopped, not removed, while the dev worker runs
+    assert session.finish() == 0
+    assert "background worker restored" in session.output
+    assert worker_running(stack)
+    assert not (stack.state_dir / stack.project / "handover.json").exists()
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 0), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_signal_to_inv_stops_dev_worker_and_restores(running_worker, signum, code):
+    stack = running_worker
+    session = Session(stack)
+    dev_pid = session.ready()
+    assert stack.ps()["worker"] == "exited"
+    stack.produce(f"dev{signum}", 3)
+    rows = stack.wait_rows(f"dev{signum}", 3)
+    assert {by for _, by in rows} == {"dev"}  # the dev worker has the queue
+    session.proc.send_signal(signum)
+    assert session.finish() == code, session.output
+    assert "[worker] closed" in session.output  # graceful: BullMQ close() ran
+    assert "background worker restored" in session.output
+    assert worker_running(stack)
+    assert not psutil.pid_exists(dev_pid) or psutil.Process(dev_pid).status() == psutil.STATUS_ZOMBIE
+    stack.produce(f"back{signum}", 2)
+    assert {by for _, by in stack.wait_rows(f"back{signum}", 2)} == {"background"}
+
+
+def test_dev_worker_crash_restores_and_exits_with_its_code(running_worker):
+    stack = running_worker
+    session = Session(stack, env={"INVOKE_APP_DEV": "node -e process.exit(3)"})
+    assert session.finish() == 3
+    assert "dev worker exited (code 3)" in session.output
+    assert worker_running(stack)
+
+
+def test_dev_command_not_found_restores(running_worker):
+    stack = running_worker
+    session = Session(stack, env={"INVOKE_APP_DEV": "no-such-dev-command --watch"})
+    assert session.finish() == 1
+    assert "`no-such-dev-command` was not found" in session.output
+    assert "Traceback" not in session.output
+    assert worker_running(stack)
+
+
+def test_no_restore_when_the_worker_was_not_running(stack):
+    stack.compose("up", "-d", "--wait")
+    session = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT})
+    assert session.finish() == 0
+    assert "was not running before" in session.output
+    assert "worker" not in stack.ps()
+
+
+def test_worker_down_during_session_is_respected(running_worker):
+    stack = running_worker
+    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setTimeout(()=>process.exit(0),6000)"})
+    session.wait_output("dev worker running")
+    assert stack.inv("worker.up").returncode == 1  # never two workers on one queue
+    stack.inv("worker.down", check=True)
+    assert session.finish() == 0
+    assert stack.ps()["worker"] == "exited"
+
+
+def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
+    stack = running_worker
+    session = Session(stack)
+    dev_pid = session.ready()
+    record = json.loads((stack.state_dir / stack.project / "handover.json").read_text())
+    assert record["worker_was_running"] and record["pid"] == session.proc.pid
+    session.proc.kill()  # SIGKILL: no handler, no finally
+    session.proc.wait()
+    assert stack.ps()["worker"] == "exited"
+    status = stack.inv("worker.status", check=True).stdout
+    assert "was killed before restoring" in status and "inv worker.up" in status
+    assert stack.ps()["worker"] == "exited"  # status only reports
+    up = stack.inv("worker.up", check=True)
+    assert "ended without restoring" in up.stdout and "stopped its leftover dev worker" in up.stdout
+    assert worker_running(stack)
+    wait_for(lambda: not psutil.pid_exists(dev_pid), 20, what="the orphaned dev worker to stop")
+    assert not (stack.state_dir / stack.project / "handover.json").exists()
+
+
+def test_kill_9_then_next_dev_worker_adopts_and_restores_on_exit(running_worker):
+    stack = running_worker
+    first = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)"})
+    first.wait_output("dev worker running")
+    first.proc.kill()
+    first.proc.wait()
+    second = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT})
+    assert second.finish() == 0
+    assert "was killed" in second.output and "stopped its leftover dev worker" in second.output
+    assert worker_running(stack)
+
+
+def test_kill_9_then_doctor_recovers(running_worker):
+    stack = running_worker
+    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)"})
+    session.wait_output("dev worker running")
+    session.proc.kill()
+    session.proc.wait()
+    doctor = stack.inv("doctor")
+    assert "recovered the background worker" in doctor.stdout, doctor.stdout
+    assert worker_running(stack)
+
+
+def test_second_session_is_refused_and_first_is_unharmed(running_worker):
+    stack = running_worker
+    first = Session(stack)
+    first.ready()
+    second = stack.inv("dev.worker", timeout=60)
+    assert second.returncode == 1
+    assert f"pid {first.proc.pid}" in second.stderr and "since" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert first.proc.poll() is None
+    stack.produce("first", 3)
+    assert {by for _, by in stack.wait_rows("first", 3)} == {"dev"}
+    assert stack.ps()["worker"] == "exited"
+    first.proc.send_signal(signal.SIGINT)
+    assert first.finish() == 0
+    assert worker_running(stack)
+
+
+def test_docker_unreachable_at_start_still_runs_the_dev_worker(stack, tmp_path):
+    session = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT, "DOCKER_HOST": f"unix://{tmp_path}/dead.sock"})
+    assert session.finish() == 0, session.output
+    out = session.output
+    assert "warning:" in out and "Docker daemon is not reachable" in out and "starting the dev worker anyway" in out
+    assert "dev worker running" in out and "Traceback" not in out
+
+
+def test_no_scheduler_flag_turns_it_off_for_the_session(stack):
+    stack.compose("up", "-d", "--wait")
+    session = Session(stack, "--no-scheduler")
+    session.ready()
+    assert "scheduler=off" in session.output
+    session.proc.send_signal(signal.SIGINT)
+    assert session.finish() == 0
+    default = Session(stack)
+    default.ready()
+    assert "scheduler=on" in default.output  # .env's ENABLE_SCHEDULER="true", like the background worker
+    default.proc.send_signal(signal.SIGINT)
+    assert default.finish() == 0
+
+
+def test_handover_under_steady_load_loses_and_repeats_nothing(running_worker):
+    """Jobs arrive every 40 ms while the queue moves to a dev worker and back three times."""
+    stack = running_worker
+    total = 400
+    producer = stack.produce("load", total, interval_ms=40, duration_ms=30, background=True)
+    try:
+        for _round in range(3):
+            time.sleep(1.5)
+            session = Session(stack)
+            session.ready()
+            time.sleep(1.5)
+            session.proc.send_signal(signal.SIGINT)
+            assert session.finish() == 0, session.output
+            assert worker_running(stack)
+        assert producer.wait(120) == 0
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+    rows = stack.wait_rows("load", total, timeout=120)
+    ids = [job for job, _ in rows]
+    assert len(ids) == total and len(set(ids)) == total
+    assert set(ids) == {f"load-{i}" for i in range(1, total + 1)}
+    assert {by for _, by in rows} == {"background", "dev"}
+    # Exactly once: no job was delivered a second time (a killed worker's job would be, as stalled).
+    assert stack.sql("select count(*) from digest_results where job_id like 'load-%' and deliveries > 1") == "0"
