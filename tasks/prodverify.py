@@ -33,9 +33,11 @@ def rows(plan: HeapPlan, nano_cpus: int, memory: int, probe: dict) -> list[Row]:
             cgroup_memory is not None and abs(cgroup_memory - plan.memory_bytes) < PAGE),
         Row("V8 heap_size_limit", f"{plan.heap_limit_mib} MiB", "?" if heap is None else f"{heap:g} MiB",
             heap is not None and abs(heap - plan.heap_limit_mib) < 1),
-        Row("heap share of memory", f"<= {plan.ratio:.0%}",
+        # An explicit --heap-mb may exceed the ratio (prodlike.up warned): then it only has to match.
+        Row("heap share of memory",
+            f"{plan.heap_share:.1%} (explicit)" if plan.explicit and not plan.within_ratio else f"<= {plan.ratio:.0%}",
             "?" if heap is None else f"{heap * plan.processes * MIB / plan.memory_bytes:.1%}",
-            heap is not None and heap * plan.processes * MIB <= plan.ratio * plan.memory_bytes + MIB),
+            heap is not None and (plan.explicit or heap * plan.processes * MIB <= plan.ratio * plan.memory_bytes + MIB)),
         Row("NODE_ENV", "production", str(probe.get("node_env")), probe.get("node_env") == "production"),
     ]
 

@@ -23,3 +23,11 @@ def test_each_mismatch_fails_its_row():
 def test_render_has_a_line_per_row():
     rows = prodverify.rows(PLAN, 1_000_000_000, 512 * MIB, GOOD_PROBE)
     assert len(prodverify.render(rows).splitlines()) == len(rows) + 1
+
+
+def test_explicit_heap_above_ratio_passes_when_it_matches_but_default_plan_would_fail():
+    explicit = plan_heap(parse_size("512m"), cpus=1, heap_mb=440)
+    probe = {**GOOD_PROBE, "heap_size_limit_mib": 488}
+    assert all(r.ok for r in prodverify.rows(explicit, 1_000_000_000, 512 * MIB, probe))
+    share = {r.item: r for r in prodverify.rows(PLAN, 1_000_000_000, 512 * MIB, probe)}["heap share of memory"]
+    assert not share.ok
