@@ -1,0 +1,142 @@
+"""The on-disk handover record and the session lock, with real files and real processes."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import psutil
+import pytest
+from invoke.exceptions import Exit
+
+from tasks import handover
+from tasks.devsession import exit_code, wait_group_gone
+
+
+def fake_compose(tmp_path, project="p1"):
+    settings = SimpleNamespace(state_dir=tmp_path, service="worker")
+    return SimpleNamespace(settings=settings, project_name=project)
+
+
+def test_record_round_trip_and_removal(tmp_path):
+    record = handover.new_record(worker_was_running=True)
+    handover.write_record(tmp_path, record)
+    again = handover.read_record(tmp_path)
+    assert again == record and again.pid == os.getpid()
+    handover.remove_record(tmp_path)
+    assert handover.read_record(tmp_path) is None
+    handover.remove_record(tmp_path)  # idempotent
+
+
+def test_torn_record_is_treated_as_stale_and_restoring(tmp_path):
+    (tmp_path / handover.RECORD).write_text("{not json")
+    record = handover.read_record(tmp_path)
+    assert record is not None and record.worker_was_running and "unreadable record" in record.notes
+
+
+def test_process_alive_checks_pid_and_start_time():
+    me = psutil.Process()
+    assert handover.process_alive(me.pid, me.create_time())
+    assert not handover.process_alive(me.pid, me.create_time() - 3600)  # a reused pid
+    assert not handover.process_alive(None, None)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not handover.process_alive(child.pid, None)
+
+
+def test_lock_refuses_a_second_holder_naming_the_first(tmp_path):
+    first = handover.SessionLock(tmp_path)
+    first.acquire()
+    handover.write_record(tmp_path, handover.new_record(worker_was_running=False))
+    try:
+        assert handover.SessionLock(tmp_path).held_by_someone()
+        with pytest.raises(Exit) as info:
+            handover.SessionLock(tmp_path).acquire()
+        assert f"pid {os.getpid()}" in info.value.message and "since" in info.value.message
+    finally:
+        first.release()
+    assert not handover.SessionLock(tmp_path).held_by_someone()
+
+
+def test_lock_of_a_killed_process_never_blocks(tmp_path):
+    code = ("import sys, time; sys.path.insert(0, %r); import tasks; from tasks.handover import SessionLock; "
+            "from pathlib import Path; lock = SessionLock(Path(%r)); lock.acquire(); print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code % (str(handover.__file__).rsplit("/tasks/", 1)[0], str(tmp_path))],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    assert handover.SessionLock(tmp_path).held_by_someone()
+    holder.kill()
+    holder.wait()
+    assert not handover.SessionLock(tmp_path).held_by_someone()
+
+
+def test_describe_and_stale_record(tmp_path):
+    compose = fake_compose(tmp_path)
+    directory = handover.state_dir(compose)
+    assert handover.describe(compose) is None
+    record = handover.new_record(worker_was_running=True)
+    record.pid = 999999  # a session that is gone: nobody holds the lock
+    handover.write_record(directory, record)
+    assert "was killed before restoring" in handover.describe(compose)
+    assert handover.stale_record(compose) is not None
+    lock = handover.SessionLock(directory)
+    lock.acquire()
+    try:
+        assert handover.stale_record(compose) is None  # a live session owns it
+        assert "running" in handover.describe(compose)
+        with pytest.raises(Exit, match="two workers"):
+            handover.refuse_if_active(compose, "worker.up")
+    finally:
+        lock.release()
+
+
+def test_forget_restore_clears_the_promise(tmp_path, capsys):
+    compose = fake_compose(tmp_path)
+    directory = handover.state_dir(compose)
+    handover.write_record(directory, handover.new_record(worker_was_running=True))
+    handover.forget_restore(compose)
+    assert not handover.read_record(directory).worker_was_running
+    assert "no longer restore" in capsys.readouterr().out
+
+
+def test_terminate_orphan_stops_the_whole_family(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"])
+    time.sleep(0.5)
+    family = [psutil.Process(parent.pid), *psutil.Process(parent.pid).children(recursive=True)]
+    assert len(family) == 2
+    record = handover.new_record(worker_was_running=True)
+    record.dev_pid, record.dev_started = parent.pid, family[0].create_time()
+    assert handover.terminate_orphan(record, timeout=5)
+    parent.wait(5)
+    assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in family)
+
+
+@pytest.mark.parametrize(
+    "returncode, received, expected",
+    [
+        (0, [], 0),
+        (3, [], 3),
+        (-signal.SIGINT, [signal.SIGINT], 0),  # Ctrl+C is a normal end
+        (130, [signal.SIGINT], 0),
+        (0, [signal.SIGINT], 0),
+        (-signal.SIGTERM, [signal.SIGTERM], 143),
+        (0, [signal.SIGTERM], 143),
+        (0, [signal.SIGHUP], 129),
+        (-signal.SIGKILL, [], 137),
+        (1, [signal.SIGINT], 1),  # a crash while stopping still counts
+    ],
+)
+def test_exit_code(returncode, received, expected):
+    assert exit_code(returncode, received) == expected
+
+
+@pytest.mark.skipif(os.name == "nt", reason="process groups are POSIX")
+def test_wait_group_gone_kills_stragglers_after_grace():
+    proc = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
+                            start_new_session=True)
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert wait_group_gone(proc.pid, 0.5) is False
+    assert proc.wait(5) == -signal.SIGKILL and time.monotonic() - start < 5

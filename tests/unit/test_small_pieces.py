@@ -1,0 +1,53 @@
+"""Pure helpers: the dev worker's environment, the status view, settings from Invoke's config."""
+from invoke import Config
+
+from tasks.composecli import ContainerState
+from tasks.dev import dev_environment
+from tasks.settings import DEFAULTS, PROJECT_ROOT, Settings
+from tasks.statusview import render, uptime
+
+DOTENV = {"REDIS_HOST_PORT": "16379", "POSTGRES_HOST_PORT": "15432", "POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p w",
+          "POSTGRES_DB": "d", "ENABLE_SCHEDULER": "true"}
+
+
+def test_dev_environment_points_at_published_ports():
+    env = dev_environment(DOTENV, {"PATH": "/bin"}, scheduler=True)
+    assert (env["REDIS_HOST"], env["REDIS_PORT"], env["PGHOST"], env["PGPORT"]) == ("127.0.0.1", "16379", "127.0.0.1", "15432")
+    assert (env["PGUSER"], env["PGPASSWORD"], env["PGDATABASE"]) == ("u", "p w", "d")
+    assert env["ENABLE_SCHEDULER"] == "true" and env["WORKER_NAME"] == "dev" and env["PATH"] == "/bin"
+
+
+def test_shell_wins_and_no_scheduler_wins_over_everything():
+    env = dev_environment(DOTENV, {"REDIS_HOST": "cache.local", "ENABLE_SCHEDULER": "true"}, scheduler=False)
+    assert env["REDIS_HOST"] == "cache.local" and env["ENABLE_SCHEDULER"] == "false"
+
+
+def container(**kw):
+    base = dict(name="p-worker-1", service="worker", state="running", health="", status="Up 3 minutes", exit_code=0,
+                labels={"dev.devstack.restart-policy": "unless-stopped", "dev.devstack.scheduler": "true"})
+    base.update(kw)
+    return ContainerState(**base)
+
+
+def test_status_view():
+    text = render("worker", [container()])
+    assert "worker: running" in text and "uptime:         3 minutes" in text and "scheduler:      on" in text
+    assert "restart policy: unless-stopped" in text and "no healthcheck" in text
+    stopped = render("worker", [container(state="exited", status="Exited (0) 2 seconds ago", exit_code=0, labels={})])
+    assert "worker: exited (exit code 0)" in stopped and "uptime:         -" in stopped and "unknown" in stopped
+    assert "not created" in render("worker", [])
+
+
+def test_uptime_parsing():
+    assert uptime("Up 5 minutes (healthy)") == "5 minutes"
+    assert uptime("Up Less than a second") == "Less than a second"
+    assert uptime("Exited (1) 3 seconds ago") == "-"
+
+
+def test_settings_defaults_and_overrides():
+    s = Settings.from_config(Config(defaults=DEFAULTS))
+    assert s.service == "worker" and s.env_file == PROJECT_ROOT / ".env"
+    assert s.dist_main == PROJECT_ROOT / "dist/apps/worker/main.js"
+    custom = Settings.from_config(Config(defaults=DEFAULTS, overrides={"worker": {"service": "jobs"},
+                                                                        "compose": {"env_file": "/abs/x.env"}}))
+    assert custom.service == "jobs" and str(custom.env_file) == "/abs/x.env"
