@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from functools import cached_property
 
 import yaml
@@ -152,6 +153,4 @@ class Compose:
 
 
 def _which(program: str) -> bool:
-    import shutil
-
     return shutil.which(program) is not None

@@ -9,7 +9,7 @@ from invoke.exceptions import Exit
 from tasks import app, envfile, handover, runner
 from tasks.compose import Compose
 from tasks.composecli import format_version
-from tasks.failures import UserError
+from tasks.failures import UserError, explain
 from tasks.settings import settings
 
 
@@ -34,10 +34,7 @@ def doctor(c):
             detail = f"engine {parts[0]}, {parts[1]} CPUs, {int(parts[2]) / 2**30:.1f} GiB memory"
         else:
             compose_probe = Compose(s, require_env=False)
-            failure = compose_probe.engine_failure()
-            from tasks.failures import explain
-
-            detail = explain(failure, info.stdout + info.stderr, compose_probe.env.get("DOCKER_HOST"))
+            detail = explain(compose_probe.engine_failure(), info.stdout + info.stderr, compose_probe.env.get("DOCKER_HOST"))
         results.append(_line(engine_ok, "docker engine", detail))
     compose = None
     try:
@@ -61,7 +58,7 @@ def doctor(c):
         images = compose.run("config", "--images", capture=True, profiles=["*"])
         for image in images.stdout.split() if images.ok else []:
             present = runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture=True).ok
-            built = image.startswith(compose.project_name) or "worker" in image
+            built = image == compose.worker_image()
             results.append(_line(True, "image", f"{image}: " + (
                 "present" if present else ("built on first `inv worker.up`" if built else "not present yet: pulled on first up"))))
         try:

@@ -7,7 +7,7 @@ import time
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from tasks import app, engine, handover, heapplan, prodverify
+from tasks import app, engine, handover, heapplan, prodverify, runner
 from tasks.compose import Compose
 from tasks.failures import UserError
 from tasks.heapplan import MIB, PlanError, format_mib
@@ -153,8 +153,6 @@ def stats(c):
     """One `docker stats` sample of the worker (CPU %, memory against its cap)."""
     s = settings(c)
     compose = Compose(s)
-    from tasks import runner
-
     result = runner.run(["docker", "stats", "--no-stream", worker_container(compose)])
     if not result.ok:
         raise UserError(f"docker stats failed: {compose.diagnose(result)}")
