@@ -144,12 +144,19 @@ def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
     assert not (stack.state_dir / stack.project / "handover.json").exists()
 
 
+def killed_session(stack) -> Session:
+    """A session whose `inv` got SIGKILL while its (never-ending) dev worker ran: nothing restored."""
+    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)"})
+    session.wait_output("dev worker running")
+    session.proc.kill()
+    session.proc.wait()
+    assert stack.ps()["worker"] == "exited"
+    return session
+
+
 def test_kill_9_then_next_dev_worker_adopts_and_restores_on_exit(running_worker):
     stack = running_worker
-    first = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)"})
-    first.wait_output("dev worker running")
-    first.proc.kill()
-    first.proc.wait()
+    killed_session(stack)
     second = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT})
     assert second.finish() == 0
     assert "was killed" in second.output and "stopped its leftover dev worker" in second.output
@@ -158,10 +165,7 @@ def test_kill_9_then_next_dev_worker_adopts_and_restores_on_exit(running_worker)
 
 def test_kill_9_then_doctor_recovers(running_worker):
     stack = running_worker
-    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)"})
-    session.wait_output("dev worker running")
-    session.proc.kill()
-    session.proc.wait()
+    killed_session(stack)
     doctor = stack.inv("doctor")
     assert "recovered the background worker" in doctor.stdout, doctor.stdout
     assert worker_running(stack)

@@ -34,24 +34,26 @@ def test_docker_cli_missing(stack, tmp_path):
     one_line_error(result, "Docker CLI")
 
 
+def stub(tmp_path, name: str, script: str):
+    """An executable shell stub: a stand-in for a program version that cannot be installed here."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / name
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    return fake
+
+
 def test_compose_missing(stack, tmp_path):
     """A `docker` whose compose plugin is absent (a stub stands in for such a CLI: the real one has it)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "docker"
-    fake.write_text("#!/bin/sh\necho \"docker: 'compose' is not a docker command.\" >&2\nexit 1\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    result = stack.inv("worker.status", env={"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin"})
+    fake = stub(tmp_path, "docker", "echo \"docker: 'compose' is not a docker command.\" >&2; exit 1")
+    result = stack.inv("worker.status", env={"PATH": f"{fake.parent}{os.pathsep}/usr/bin:/bin"})
     one_line_error(result, "Docker Compose was not found")
 
 
 def test_compose_too_old(stack, tmp_path):
     """Compose 2.10 (a stub answering `version --short` like it would: no old Compose can be installed here)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "docker-compose-old"
-    fake.write_text("#!/bin/sh\necho v2.10.2\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    fake = stub(tmp_path, "docker-compose-old", "echo v2.10.2")
     result = stack.inv("worker.status", env={"INVOKE_COMPOSE_COMMAND": str(fake)})
     one_line_error(result, "2.10.2 is too old", "2.20.0")
 
