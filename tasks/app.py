@@ -1,6 +1,7 @@
 """The worker app on the host: is its compiled output there and fresh, and building it."""
 from __future__ import annotations
 
+import hashlib
 import shlex
 from pathlib import Path
 
@@ -17,11 +18,20 @@ def newest_source(sources: Path) -> Path | None:
     return newest
 
 
-def dist_built_at(s: Settings) -> float | None:
-    """Modification time of the newest file of the compiled output, None if there is none."""
+def dist_fingerprint(s: Settings) -> str | None:
+    """A short hash of the compiled output's files (names and contents), None if there is none.
+
+    The worker image carries it as a label, so an image holding another build is noticed whatever
+    the timestamps say.
+    """
     folder = s.dist_main.parent
-    times = [p.stat().st_mtime for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
-    return max(times, default=None)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def dist_problem(s: Settings) -> str | None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 from tasks import runner
@@ -47,21 +46,9 @@ def inspect_limits(container: str) -> tuple[int, int]:
     return int(nano), int(memory)
 
 
-def image_created(image: str) -> float | None:
-    """When a local image was built (epoch seconds), or None if it is not there."""
-    result = runner.run(["docker", "image", "inspect", "--format", "{{.Created}}", image], capture=True)
-    if not result.ok:
-        return None
-    return parse_created(result.stdout.strip())
 
-
-def parse_created(text: str) -> float | None:
-    """Docker's RFC 3339 timestamps carry nanoseconds, which datetime cannot parse: trim to micro."""
-    from datetime import datetime
-
-    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
-    if not match:
-        return None
-    fraction = (match.group(2) or ".0")[:7]
-    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
-    return datetime.fromisoformat(match.group(1) + fraction + zone).timestamp()
+def image_label(image: str, label: str) -> str | None:
+    """A label of a local image ("" if unset), or None when the image is not there."""
+    result = runner.run(["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image],
+                        capture=True)
+    return result.stdout.strip() if result.ok else None

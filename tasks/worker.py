@@ -13,27 +13,35 @@ from tasks.runner import INTERRUPTED
 from tasks.settings import settings
 
 
-def image_outdated(compose: Compose) -> bool:
-    """Is the worker image older than the compiled output it packages? (A missing image is built anyway.)"""
-    built = engine.image_created(compose.worker_image())
-    dist = app.dist_built_at(compose.settings)
-    return built is not None and dist is not None and dist > built
+#: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
+FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
+
+
+def image_outdated(compose: Compose, fingerprint: str | None) -> bool:
+    """Does the worker image hold another build than dist/? (A missing image is built by `up` anyway.)"""
+    if fingerprint is None:
+        return False
+    label = engine.image_label(compose.worker_image(), FINGERPRINT_LABEL)
+    return label is not None and label != fingerprint
 
 
 def start_worker(compose: Compose, *, build: bool = False, files: list[str] | None = None,
                  extra_env: dict[str, str] | None = None, what: str = "") -> None:
     """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first.
 
-    The image is rebuilt when asked or when the compiled output is newer than the image, so the
-    container never runs an older build than the one on disk.
+    The image is rebuilt when asked or when it holds another build than dist/ on disk, so the
+    container never runs a stale build.
     """
     s = compose.settings
-    if not build and image_outdated(compose):
-        print(f"note: the {s.service} image is older than the compiled output; rebuilding it", flush=True)
+    fingerprint = app.dist_fingerprint(s)
+    if not build and image_outdated(compose, fingerprint):
+        dist = s.dist_main.parent.relative_to(s.root).as_posix() if s.dist_main.is_relative_to(s.root) else s.dist_main.parent
+        print(f"note: the {s.service} image holds another build than {dist}/; rebuilding it", flush=True)
         build = True
+    env = {**(extra_env or {}), **({"DIST_FINGERPRINT": fingerprint} if fingerprint else {})}
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
     compose.check(*args, what=what or f"starting the {s.service} service", profiles=[s.profile],
-                  files=files, extra_env=extra_env)
+                  files=files, extra_env=env)
 
 
 @task(help={"build": "Build the app (npm run build) and rebuild the image before starting."})

@@ -115,3 +115,18 @@ def test_doctor_reports_every_prerequisite(stack):
     assert result.returncode == 0, result.stdout + result.stderr
     for what in ("docker CLI", "docker engine", "compose", ".env", "built app", "image"):
         assert any(line.startswith("OK") and what in line for line in result.stdout.splitlines()), (what, result.stdout)
+
+
+def test_worker_up_rebuilds_an_image_holding_another_build(stack):
+    stack.inv("worker.up", check=True)
+    image = stack.compose("--profile", "*", "config", "--images").stdout.split()
+    worker_image = next(i for i in image if "worker" in i)
+    # Label the current image as holding some other build, as an image built before `npm run build` would.
+    import subprocess
+
+    subprocess.run(["docker", "build", "-q", "-t", worker_image, "--label", "dev.devstack.dist-fingerprint=stale", "-"],
+                   input=f"FROM {worker_image}\n", text=True, check=True, capture_output=True)
+    again = stack.inv("worker.up", check=True)
+    assert "holds another build than dist/apps/worker/; rebuilding it" in again.stdout
+    quiet = stack.inv("worker.up", check=True)
+    assert "rebuilding" not in quiet.stdout  # the rebuilt image carries the current fingerprint
