@@ -130,3 +130,28 @@ def test_worker_up_rebuilds_an_image_holding_another_build(stack):
     assert "holds another build than dist/apps/worker/; rebuilding it" in again.stdout
     quiet = stack.inv("worker.up", check=True)
     assert "rebuilding" not in quiet.stdout  # the rebuilt image carries the current fingerprint
+
+
+def test_ctrl_c_ends_logs_follow_normally(stack):
+    """A terminal's Ctrl+C signals the whole foreground group: inv and the compose it runs."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .stackenv import INV
+
+    stack.inv("worker.up", check=True)
+    proc = subprocess.Popen([*INV, "worker.logs", "-f"], cwd=ROOT, env=stack.environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        first = proc.stdout.readline()
+        assert "worker" in first
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "error:" not in err
