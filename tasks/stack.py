@@ -6,6 +6,7 @@ from invoke import Collection, task
 from tasks import app, composecli, handover
 from tasks.compose import Compose
 from tasks.settings import settings
+from tasks.worker import image_plan
 
 
 @task(help={"build": "Build the app and rebuild the worker image first."})
@@ -20,7 +21,9 @@ def up(c, build=False):
     else:
         app.require_dist(s, allow_stale=True)
     profiles = composecli.active_profiles(compose.env, [s.profile])
-    compose.check("up", "-d", "--wait", *(["--build"] if build else []), what="starting the stack", profiles=profiles)
+    build, build_env = image_plan(compose, build)
+    compose.check("up", "-d", "--wait", *(["--build"] if build else []), what="starting the stack", profiles=profiles,
+                  extra_env=build_env)
 
 
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})

@@ -25,9 +25,8 @@ def image_outdated(compose: Compose, fingerprint: str | None) -> bool:
     return label is not None and label != fingerprint
 
 
-def start_worker(compose: Compose, *, build: bool = False, files: list[str] | None = None,
-                 extra_env: dict[str, str] | None = None, what: str = "") -> None:
-    """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first.
+def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
+    """Whether `up` must rebuild the worker image, and the variables its build needs.
 
     The image is rebuilt when asked or when it holds another build than dist/ on disk, so the
     container never runs a stale build.
@@ -38,10 +37,17 @@ def start_worker(compose: Compose, *, build: bool = False, files: list[str] | No
         dist = s.dist_main.parent.relative_to(s.root).as_posix() if s.dist_main.is_relative_to(s.root) else s.dist_main.parent
         print(f"note: the {s.service} image holds another build than {dist}/; rebuilding it", flush=True)
         build = True
-    env = {**(extra_env or {}), **({"DIST_FINGERPRINT": fingerprint} if fingerprint else {})}
+    return build, ({"DIST_FINGERPRINT": fingerprint} if fingerprint else {})
+
+
+def start_worker(compose: Compose, *, build: bool = False, files: list[str] | None = None,
+                 extra_env: dict[str, str] | None = None, what: str = "") -> None:
+    """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first."""
+    s = compose.settings
+    build, build_env = image_plan(compose, build)
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
     compose.check(*args, what=what or f"starting the {s.service} service", profiles=[s.profile],
-                  files=files, extra_env=env)
+                  files=files, extra_env={**(extra_env or {}), **build_env})
 
 
 @task(help={"build": "Build the app (npm run build) and rebuild the image before starting."})
