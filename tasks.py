@@ -2,6 +2,8 @@
 
 Run ``inv --list`` for the tasks and ``inv --help <task>`` for their flags.
 """
+import os
+import sys
 from pathlib import Path
 
 # Invoke imports this file as the module ``tasks`` before it would look at the ``tasks/`` folder, so
@@ -10,6 +12,14 @@ from pathlib import Path
 # alike (pytest finds this file first too: a plain module wins over a folder with no __init__.py).
 __path__ = [str(Path(__file__).resolve().parent / "tasks")]
 
-from tasks.collection import build_namespace  # noqa: E402
+# Invoke turns off writing bytecode caches (its --write-pyc flag), so every `inv` call would compile
+# all of tasks/ again (~15 ms of each call). Our modules keep their caches unless the user's
+# PYTHONDONTWRITEBYTECODE says otherwise.
+_invoke_choice = sys.dont_write_bytecode
+sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+try:
+    from tasks.collection import build_namespace  # noqa: E402
+finally:
+    sys.dont_write_bytecode = _invoke_choice
 
 ns = build_namespace()

@@ -48,6 +48,11 @@ class Budget:
         return min(wanted, left)
 
 
+# Measure as on a user's machine, where Python keeps its bytecode cache: some sandboxes set
+# PYTHONDONTWRITEBYTECODE, which makes every `inv` call compile all of tasks/ again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
 def check_images() -> None:
     missing = [var for var in IMAGE_VARS if not os.environ.get(var)]
     if missing:

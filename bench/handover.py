@@ -225,13 +225,14 @@ class Round:
         return self.processed == self.jobs and self.unique == self.jobs and self.redelivered == 0
 
 
-def start_handover(tool: str, stack, script: Path, log: Path) -> subprocess.Popen:
+def start_handover(tool: str, stack, script: Path, log: Path, inv_group: bool) -> subprocess.Popen:
     out = open(log, "w")
     try:
         if tool == "inv":
-            # Same process group as us; the SIGINT goes to inv alone, which forwards it to the dev worker.
+            # Default: the SIGINT goes to inv alone, which forwards it to the dev worker's group.
+            # --inv-signal group: inv gets a group of its own and the SIGINT goes to that whole group.
             return subprocess.Popen([INV, "dev.worker"], cwd=ROOT, env=stack.environ, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT)
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=inv_group)
         # Its own process group, so that SIGINT to the group is what a terminal's Ctrl+C does.
         return subprocess.Popen(["bash", str(script)], cwd=ROOT, env=stack.environ, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -239,8 +240,8 @@ def start_handover(tool: str, stack, script: Path, log: Path) -> subprocess.Pope
         out.close()
 
 
-def interrupt(tool: str, proc: subprocess.Popen) -> None:
-    if tool == "inv":
+def interrupt(tool: str, proc: subprocess.Popen, inv_group: bool) -> None:
+    if tool == "inv" and not inv_group:
         proc.send_signal(signal.SIGINT)
     else:
         os.killpg(proc.pid, signal.SIGINT)
@@ -267,7 +268,7 @@ def run_round(tool, index, stack, pg, script, args, budget, workdir) -> Round:
         watcher = LogWatcher(log)
         watcher.start()
         t_start = time.time()
-        proc = start_handover(tool, stack, script, log)
+        proc = start_handover(tool, stack, script, log, args.inv_signal == "group")
         first_dev = poll(lambda: pg.first(prefix, "dev"), budget.timeout(120))
         if first_dev is None or proc.poll() is not None:
             raise BenchError(f"round {index} ({tool}): the dev worker never consumed; log:\n{log.read_text()[-3000:]}")
@@ -276,7 +277,7 @@ def run_round(tool, index, stack, pg, script, args, budget, workdir) -> Round:
         if not producer.running():
             rnd.notes.append("producer finished before the SIGINT: raise --jobs")
         t_sig = time.time()
-        interrupt(tool, proc)
+        interrupt(tool, proc, args.inv_signal == "group")
         back = poll(lambda: pg.first(prefix, "background", after=t_sig), budget.timeout(120))
         if back is None:
             rnd.notes.append("the background worker did not consume after the SIGINT within the wait")
@@ -385,6 +386,9 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=75.0,
                         help="max seconds to wait for all of a round's rows after the producer ends")
     parser.add_argument("--budget", type=float, default=1500, help="overall time limit in seconds")
+    parser.add_argument("--inv-signal", choices=("process", "group"), default="process",
+                        help="SIGINT to the inv process only (default) or to a process group of its own "
+                             "(what a terminal's Ctrl+C does)")
     args = parser.parse_args()
     budget = Budget(args.budget)
 
@@ -421,7 +425,8 @@ def main() -> int:
     headers = ["round", "a start->dev", "b sigint->bg", "c max gap", "gap bg->dev", "gap dev->bg", "max wait",
                "rows", "redeliv", "missing", "overlap", "once", "exit", "leftover"]
     print(f"\nhandover under load: a job every {args.interval_ms} ms ({args.duration_ms} ms of work), "
-          f"{args.jobs} jobs/round, dev serves {args.hold:.0f} s; seconds\n")
+          f"{args.jobs} jobs/round, dev serves {args.hold:.0f} s, SIGINT to inv's {args.inv_signal}, "
+          "to bash's group; seconds\n")
     for tool in ("inv", "bash"):
         mine = [r for r in rounds if r.tool == tool]
         print(f"{tool}:")

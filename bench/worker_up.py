@@ -39,20 +39,34 @@ REBUILD_NOTE = "rebuilding it"  # start_worker's "note: the worker image is olde
 
 
 def floor_times(env, repeat: int) -> dict[str, list[float]]:
-    """Context: what an inv call pays before any task code, and the extra docker calls worker.up makes."""
+    """Context: what an inv call pays before any task code, and the extra work worker.up does."""
     py = str(ROOT / ".venv" / "bin" / "python")
     probes = {
         "python -c pass": [py, "-c", "pass"],
         "python -c 'import invoke'": [py, "-c", "import invoke"],
-        "inv --list (load tasks.py)": [INV, "--list"],
+        "inv --list (invoke + tasks.py import)": [INV, "--list"],
         "docker compose version --short": ["docker", "compose", "version", "--short"],
-        "docker image inspect (worker image)": ["docker", "image", "inspect", "--format", "{{.Created}}",
+        "docker image inspect (worker image)": ["docker", "image", "inspect", "--format", "{{.Id}}",
                                                 env["_BENCH_IMAGE"]],
     }
     out = {name: [] for name in probes}
     for _ in range(repeat):
         for name, argv in probes.items():
             out[name].append(timed(argv, env=env, cwd=ROOT, timeout=60)[0])
+    # In-process checks of start_worker (when the tasks have them): hashing dist/, walking the sources.
+    from tasks import app
+    from tasks.settings import Settings
+
+    settings = Settings.from_config({}, ROOT)
+    for name, fn in (("(in inv) hash of dist/ (app.dist_fingerprint)", getattr(app, "dist_fingerprint", None)),
+                     ("(in inv) dist/sources check (app.dist_problem)", getattr(app, "dist_problem", None))):
+        if fn is None:
+            continue
+        out[name] = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn(settings)
+            out[name].append(time.perf_counter() - start)
     return out
 
 
@@ -142,8 +156,9 @@ def main() -> int:
     print("\ncontext: costs inside an inv call (5 runs each, ms)\n")
     print(table(["probe", "median", "min"],
                 [[name, ms(summary(v)["median"]), ms(summary(v)["min"])] for name, v in floors.items()]))
-    print("\n`inv worker.up` = python + invoke + tasks import, then `docker compose version --short`, "
-          "`docker image inspect` (image older than dist?), file checks, then the raw `up -d worker`.")
+    print("\n`inv worker.up` = python + invoke + tasks import, the handover record check (files), "
+          "`docker compose version --short`, the dist/ checks, `docker image inspect` (does the image hold "
+          "this dist/?), then the raw `up -d worker`.")
     return 0
 
 

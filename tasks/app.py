@@ -28,7 +28,8 @@ def dist_fingerprint(s: Settings) -> str | None:
     if not folder.is_dir():
         return None
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    # The bundles decide what runs; their source maps follow them, so they need not be read.
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".map"):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -5,10 +5,9 @@ import os
 import shlex
 import shutil
 from functools import cached_property
+from pathlib import Path
 
-import yaml
-
-from tasks import composecli, envfile, runner
+from tasks import composecli, composefind, envfile, runner
 from tasks.composecli import ContainerState
 from tasks.failures import Failure, UserError, classify, explain
 from tasks.settings import Settings
@@ -39,16 +38,7 @@ class Compose:
         )
         if not self.settings.compose_command and not _which("docker") and not _which("docker-compose"):
             raise UserError("the Docker CLI (`docker`) was not found on PATH: install Docker Desktop or Docker Engine")
-        found = None
-        for base in candidates:
-            if not _which(base[0]):
-                continue
-            result = runner.run([*base, "version", "--short"], capture=True)
-            version = composecli.parse_version(result.stdout) if result.ok else None
-            if version is None:
-                continue
-            found = (base, version)
-            break
+        found = composefind.find(candidates, self.cli_cache)
         if found is None:
             tried = " or ".join(f"`{' '.join(b)}`" for b in candidates)
             raise UserError(
@@ -63,6 +53,10 @@ class Compose:
             )
         self.version = version
         return base
+
+    @property
+    def cli_cache(self) -> Path:
+        return self.settings.state_dir / "compose-cli.json"
 
     # -- project facts ---------------------------------------------------------------------
     def files(self) -> list[str]:
@@ -81,6 +75,8 @@ class Compose:
         """As Compose decides it: COMPOSE_PROJECT_NAME, the file's top-level `name`, the folder."""
         name = self.env.get("COMPOSE_PROJECT_NAME")
         if not name:
+            import yaml  # only needed when no COMPOSE_PROJECT_NAME is set
+
             first = self.settings.root / self.files()[0]
             try:
                 name = (yaml.safe_load(first.read_text(encoding="utf-8")) or {}).get("name")
@@ -122,6 +118,7 @@ class Compose:
 
     def diagnose(self, result: runner.Completed) -> str:
         """Why a Compose command failed, in one line; asks the engine when the output says nothing."""
+        composefind.forget(self.cli_cache)  # the next run checks the Compose binary afresh
         failure = classify(result.stderr)
         if failure is Failure.UNKNOWN:
             failure = self.engine_failure()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shlex
 
-import psutil
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
@@ -110,10 +109,7 @@ def worker(c, scheduler=True):
             child.argv = runner.resolve(shlex.split(s.app_dev))
             proc = child.start()
             record.dev_pid = proc.pid
-            try:
-                record.dev_started = psutil.Process(proc.pid).create_time()
-            except psutil.Error:
-                pass
+            record.dev_started = handover.process_started(proc.pid)
             handover.write_record(directory, record)
             say(f"dev worker running (`{s.app_dev}`, pid {proc.pid}); Ctrl+C stops it"
                 + (f" and brings the background {s.service} back" if record.worker_was_running else ""))

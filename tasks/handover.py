@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import psutil
-from filelock import FileLock, Timeout
-
 from tasks.failures import UserError
+
+# psutil and filelock are imported where used: most tasks only check that no record exists, and
+# every millisecond of import is paid on each `inv` call.
 
 RECORD = "handover.json"
 LOCK = "dev-worker.lock"
@@ -46,7 +46,9 @@ def state_dir(compose) -> Path:
     return compose.settings.state_dir / compose.project_name
 
 
-def _process_started(pid: int) -> float | None:
+def process_started(pid: int) -> float | None:
+    import psutil
+
     try:
         return psutil.Process(pid).create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
@@ -57,7 +59,7 @@ def process_alive(pid: int | None, started: float | None) -> bool:
     """Is this exact process (pid and start time) still running? Works on Windows too."""
     if not pid:
         return False
-    actual = _process_started(pid)
+    actual = process_started(pid)
     if actual is None:
         return False
     if started is None:
@@ -95,7 +97,7 @@ def new_record(worker_was_running: bool) -> Record:
     me = os.getpid()
     return Record(
         pid=me,
-        process_started=_process_started(me) or time.time(),
+        process_started=process_started(me) or time.time(),
         started_at=time.time(),
         host=socket.gethostname(),
         cwd=os.getcwd(),
@@ -107,11 +109,15 @@ class SessionLock:
     """Exclusive per compose project: a second dev.worker refuses, a dead session never blocks."""
 
     def __init__(self, directory: Path):
+        from filelock import FileLock
+
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._lock = FileLock(str(directory / LOCK), timeout=0)
 
     def acquire(self) -> None:
+        from filelock import Timeout
+
         try:
             self._lock.acquire()
         except Timeout:
@@ -122,6 +128,8 @@ class SessionLock:
 
     def held_by_someone(self) -> bool:
         """True when a live session holds the lock (probing takes and drops it at once)."""
+        from filelock import Timeout
+
         try:
             self._lock.acquire()
         except Timeout:
@@ -138,6 +146,8 @@ def describe_owner(record: Record | None) -> str:
 
 def terminate_orphan(record: Record, timeout: float = 15.0) -> bool:
     """Stop a dev worker left running by a killed session (it would compete for the queue)."""
+    import psutil
+
     if not process_alive(record.dev_pid, record.dev_started):
         return False
     try:
