@@ -137,3 +137,15 @@ def ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "-"
     return f"{a / b:.2f}x"
+
+
+def run_main(main) -> None:
+    """Exit with main()'s code; a failed or interrupted run says why in one line."""
+    try:
+        sys.exit(main())
+    except (BenchError, subprocess.TimeoutExpired) as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

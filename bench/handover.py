@@ -31,10 +31,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (INV, ROOT, BenchError, Budget, isolated_stack, ratio, run_checked, s,  # noqa: E402
-                     summary, table)
+from _common import (INV, ROOT, BenchError, Budget, isolated_stack, ratio, run_checked, run_main,  # noqa: E402
+                     s, summary, table)
 
 from tasks.dev import dev_environment  # noqa: E402
+from tests.integration.stackenv import poll  # noqa: E402
 from tasks.envfile import read as read_envfile  # noqa: E402
 
 GOAL_GAP = 2.0
@@ -162,16 +163,6 @@ class Pg:
         out = self.query(f"select extract(epoch from min(processed_at)) from digest_results where job_id like "
                          f"'{prefix}-%' and processed_by = '{by}' and processed_at > to_timestamp({after})")
         return float(out[0][0]) if out and out[0] and out[0][0] else None
-
-
-def poll(predicate, timeout: float, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
 
 
 def dev_processes(redis_port: int) -> list[psutil.Process]:
@@ -474,11 +465,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, subprocess.TimeoutExpired) as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import INV, ROOT, BenchError, isolated_stack, ms, ratio, run_checked, summary, table  # noqa: E402
+from _common import INV, ROOT, isolated_stack, ms, ratio, run_checked, run_main, summary, table  # noqa: E402
 
 from tasks.heapplan import parse_size, plan_heap  # noqa: E402
 from tasks.prodlike import compose_env  # noqa: E402
@@ -70,8 +70,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

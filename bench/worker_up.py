@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import INV, ROOT, BenchError, Budget, isolated_stack, ms, ratio, summary, table  # noqa: E402
+from _common import INV, ROOT, BenchError, Budget, isolated_stack, ms, ratio, run_main, summary, table  # noqa: E402
 
 
 def timed(argv, *, env, cwd, timeout) -> tuple[float, str]:
@@ -163,11 +163,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, subprocess.TimeoutExpired) as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -136,11 +136,19 @@ class Stack:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-def wait_for(predicate, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+def poll(predicate, timeout: float, interval: float = 0.2):
+    """The predicate's first truthy value within the timeout, else None."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return None
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+    value = poll(predicate, timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return value
