@@ -3,6 +3,7 @@
 Run ``inv --list`` for the tasks and ``inv --help <task>`` for their flags.
 """
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,5 +22,11 @@ try:
     from tasks.collection import build_namespace  # noqa: E402
 finally:
     sys.dont_write_bytecode = _invoke_choice
+
+# Piped into `head` and the like, a task ends quietly when the reader goes away, as CLI tools do,
+# instead of a BrokenPipeError traceback. (`dev.worker` ignores SIGPIPE again while it runs: its
+# restore must not be cut short.)
+if hasattr(signal, "SIGPIPE"):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 ns = build_namespace()

@@ -54,6 +54,9 @@ class ForegroundChild:
     def install_handlers(self) -> None:
         for signum in FORWARDED:
             self._previous[signum] = signal.signal(signum, self._forward)
+        if hasattr(signal, "SIGPIPE"):
+            # Output piped to a reader that goes away must not kill us before the restore.
+            self._previous[signal.SIGPIPE] = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
     def restore_handlers(self) -> None:
         for signum, handler in self._previous.items():

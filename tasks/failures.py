@@ -80,5 +80,6 @@ def explain(failure: Failure, detail: str = "", docker_host: str | None = None) 
         )
     if failure is Failure.NO_COMPOSE_FILE:
         return "no compose file found: run from the project or check COMPOSE_FILE / compose.files"
-    first = next((line.strip() for line in detail.splitlines() if line.strip()), "")
-    return first or "the command failed"
+    # Compose prints progress first and the error last.
+    last = next((line.strip() for line in reversed(detail.splitlines()) if line.strip()), "")
+    return last or "the command failed"

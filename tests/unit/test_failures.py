@@ -48,5 +48,7 @@ def test_explanations_are_one_line():
         assert "\n" not in explain(failure, "a\nb", "unix:///x.sock")
 
 
-def test_unknown_keeps_first_line_of_detail():
-    assert explain(Failure.UNKNOWN, "\n  boom happened\nmore") == "boom happened"
+def test_unknown_keeps_the_last_line_of_detail_where_compose_puts_its_error():
+    detail = " Image redis:7-alpine Pulling \n Image redis:7-alpine Error pull access denied\nError response from daemon: no such image\n"
+    assert explain(Failure.UNKNOWN, detail) == "Error response from daemon: no such image"
+    assert explain(Failure.UNKNOWN, "") == "the command failed"

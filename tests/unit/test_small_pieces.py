@@ -17,6 +17,11 @@ def test_dev_environment_points_at_published_ports():
     assert env["ENABLE_SCHEDULER"] == "true" and env["WORKER_NAME"] == "dev" and env["PATH"] == "/bin"
 
 
+def test_published_ports_set_in_the_shell_win_over_dotenv():
+    env = dev_environment(DOTENV, {"POSTGRES_HOST_PORT": "25433", "REDIS_HOST_PORT": "26380"}, scheduler=True)
+    assert (env["PGPORT"], env["REDIS_PORT"]) == ("25433", "26380")
+
+
 def test_shell_wins_and_no_scheduler_wins_over_everything():
     env = dev_environment(DOTENV, {"REDIS_HOST": "cache.local", "ENABLE_SCHEDULER": "true"}, scheduler=False)
     assert env["REDIS_HOST"] == "cache.local" and env["ENABLE_SCHEDULER"] == "false"
