@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tasks import runner
 from tasks.failures import UserError
-from tasks.settings import Settings
+from tasks.settings import Settings, display
 
 
 def newest_source(sources: Path) -> Path | None:
@@ -37,12 +37,12 @@ def dist_fingerprint(s: Settings) -> str | None:
 
 def dist_problem(s: Settings) -> str | None:
     """Why the compiled output cannot be used as it is (missing, or older than the sources)."""
-    rel = s.dist_main.relative_to(s.root).as_posix() if s.dist_main.is_relative_to(s.root) else str(s.dist_main)
+    rel = display(s.dist_main, s.root)
     if not s.dist_main.is_file():
         return f"the compiled worker `{rel}` is missing"
     newest = newest_source(s.app_sources) if s.app_sources.is_dir() else None
     if newest is not None and newest.stat().st_mtime > s.dist_main.stat().st_mtime:
-        src = newest.relative_to(s.root).as_posix() if newest.is_relative_to(s.root) else str(newest)
+        src = display(newest, s.root)
         return f"the compiled worker `{rel}` is older than `{src}`"
     return None
 

@@ -7,7 +7,7 @@ import shutil
 from functools import cached_property
 from pathlib import Path
 
-from tasks import composecli, composefind, envfile, runner
+from tasks import composecli, composefind, engine, envfile, runner
 from tasks.composecli import ContainerState
 from tasks.failures import Failure, UserError, classify, explain
 from tasks.settings import Settings
@@ -131,12 +131,7 @@ class Compose:
 
     def engine_failure(self) -> Failure:
         """DAEMON_DOWN or PERMISSION when the engine cannot be reached, else UNKNOWN."""
-        info = runner.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture=True)
-        # `docker info --format` may exit 0 with the error text in its output: read the text too.
-        failure = classify(info.stdout + info.stderr)
-        if failure is Failure.UNKNOWN and (not info.ok or not info.stdout.strip()):
-            return Failure.DAEMON_DOWN
-        return failure
+        return engine.query()[1]
 
     def has_service(self, service: str) -> bool:
         result = self.run("config", "--services", capture=True, profiles=["*"])

@@ -55,7 +55,7 @@ def _restore(compose: Compose, directory) -> None:
         result = compose.run("up", "-d", s.service, capture=True, profiles=[s.profile])
         problem = None if result.ok else compose.diagnose(result)
     except UserError as error:
-        problem = str(error.message).removeprefix("error: ")
+        problem = error.reason
     if problem:
         say(f"warning: could not restore the background {s.service} ({problem}); "
             "run `inv worker.up` when Docker is back (the next inv command also retries)")
@@ -93,7 +93,7 @@ def worker(c, scheduler=True):
         try:
             running = any(ct.running for ct in compose.ps(s.service))
         except UserError as error:
-            say(f"warning: {str(error.message).removeprefix('error: ')}; starting the dev worker anyway")
+            say(f"warning: {error.reason}; starting the dev worker anyway")
         record = handover.new_record(worker_was_running=running or adopted)
         handover.write_record(directory, record)
         if running:

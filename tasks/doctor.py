@@ -6,11 +6,11 @@ import shutil
 from invoke import task
 from invoke.exceptions import Exit
 
-from tasks import app, envfile, handover, runner
+from tasks import app, engine, envfile, handover, runner
 from tasks.compose import Compose
 from tasks.composecli import format_version
 from tasks.failures import UserError, explain
-from tasks.settings import settings
+from tasks.settings import display, settings
 
 
 def _line(ok: bool, what: str, detail: str) -> bool:
@@ -25,36 +25,35 @@ def doctor(c):
     results = []
     docker = shutil.which("docker")
     results.append(_line(bool(docker), "docker CLI", docker or "not found on PATH: install Docker Desktop or Docker Engine"))
+    compose = Compose(s, require_env=False)
     engine_ok = False
     if docker:
-        info = runner.run(["docker", "info", "--format", "{{.ServerVersion}}|{{.NCPU}}|{{.MemTotal}}"], capture=True)
-        parts = info.stdout.strip().split("|")
-        engine_ok = info.ok and len(parts) == 3 and parts[0] and parts[1].isdigit()
+        info, failure, text = engine.query()
+        engine_ok = info is not None
         if engine_ok:
-            detail = f"engine {parts[0]}, {parts[1]} CPUs, {int(parts[2]) / 2**30:.1f} GiB memory"
+            detail = f"engine {info.version}, {info.cpus} CPUs, {info.memory_bytes / 2**30:.1f} GiB memory"
         else:
-            compose_probe = Compose(s, require_env=False)
-            detail = explain(compose_probe.engine_failure(), info.stdout + info.stderr, compose_probe.env.get("DOCKER_HOST"))
+            detail = explain(failure, text, compose.env.get("DOCKER_HOST"))
         results.append(_line(engine_ok, "docker engine", detail))
-    compose = None
+    compose_ok = False
     try:
-        compose = Compose(s, require_env=False)
         base = compose.base
+        compose_ok = True
         results.append(_line(True, "compose", f"{' '.join(base)} {format_version(compose.version)}"))
     except UserError as error:
-        results.append(_line(False, "compose", str(error.message).removeprefix("error: ")))
+        results.append(_line(False, "compose", error.reason))
     try:
         env = envfile.load(s.env_file, s.env_example)
         report = envfile.compare(env, envfile.read(s.env_example)) if s.env_example.is_file() else None
         missing = f"; missing {', '.join(report.missing)} (see `inv env.check`)" if report and report.missing else ""
         results.append(_line(not missing, ".env", f"{len(env.values)} keys{missing}"))
     except UserError as error:
-        results.append(_line(False, ".env", str(error.message).removeprefix("error: ")))
+        results.append(_line(False, ".env", error.reason))
     problem = app.dist_problem(s)
     results.append(_line(problem is None, "built app",
-                         f"{s.dist_main.relative_to(s.root).as_posix()}" if problem is None
+                         display(s.dist_main, s.root) if problem is None
                          else f"{problem}: run `inv worker.up --build` (or `{s.app_build}` in {s.app_dir.name})"))
-    if compose is not None and engine_ok and s.env_file.is_file():
+    if compose_ok and engine_ok and s.env_file.is_file():
         images = compose.run("config", "--images", capture=True, profiles=["*"])
         for image in images.stdout.split() if images.ok else []:
             present = runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture=True).ok
@@ -68,6 +67,6 @@ def doctor(c):
                 note = handover.describe(compose)
                 results.append(_line(True, "dev worker", note.removeprefix("dev worker: ") if note else "no session"))
         except UserError as error:
-            results.append(_line(False, "dev worker", str(error.message).removeprefix("error: ")))
+            results.append(_line(False, "dev worker", error.reason))
     if not all(results):
         raise Exit("doctor found problems (FAIL lines above)", code=1)

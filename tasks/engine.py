@@ -26,12 +26,22 @@ def parse_info(text: str) -> EngineInfo | None:
     return EngineInfo(str(data["ServerVersion"]), int(data.get("NCPU") or 0), int(data.get("MemTotal") or 0))
 
 
-def info() -> EngineInfo:
+def query() -> tuple[EngineInfo | None, Failure, str]:
+    """Ask the engine once: its facts, or why it cannot be reached (and the text that said so)."""
     result = runner.run(["docker", "info", "--format", "{{json .}}"], capture=True)
     parsed = parse_info(result.stdout) if result.ok else None
+    # With the daemon down `docker info --format` may still exit 0: the answer's text decides.
+    text = result.stdout + result.stderr
+    if parsed is not None:
+        return parsed, Failure.UNKNOWN, text
+    failure = classify(text)
+    return None, Failure.DAEMON_DOWN if failure is Failure.UNKNOWN else failure, text
+
+
+def info() -> EngineInfo:
+    parsed, failure, text = query()
     if parsed is None:
-        failure = classify(result.stdout + result.stderr)
-        raise UserError(explain(Failure.DAEMON_DOWN if failure is Failure.UNKNOWN else failure, result.stderr))
+        raise UserError(explain(failure, text))
     return parsed
 
 
@@ -44,7 +54,6 @@ def inspect_limits(container: str) -> tuple[int, int]:
         raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
     nano, memory = result.stdout.split()
     return int(nano), int(memory)
-
 
 
 def image_label(image: str, label: str) -> str | None:

@@ -50,7 +50,7 @@ def check(c):
         for warning in scheduler_warnings(json.loads(result.stdout)):
             print(f"warning: {warning}")
     except UserError as error:
-        print(f"note: scheduler check skipped ({str(error.message).removeprefix('error: ')})")
+        print(f"note: scheduler check skipped ({error.reason})")
     if not report.ok:
         raise UserError(f"{s.env_file.name} does not match {s.env_example.name} (see above)")
     print(f"{s.env_file.name}: OK ({len(env.values)} keys)")

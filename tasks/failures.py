@@ -15,6 +15,7 @@ class UserError(Exit):
 
     def __init__(self, message: str, code: int = 1):
         super().__init__(f"error: {message}", code)
+        self.reason = message  # without the prefix, to quote inside another line
 
 
 class Failure(Enum):

@@ -102,6 +102,11 @@ class Settings:
         )
 
 
+def display(path: Path, root: Path = PROJECT_ROOT) -> str:
+    """A path as the user knows it: relative to the project root when inside it."""
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
 def settings(c) -> Settings:
     """The settings of an Invoke context."""
     return Settings.from_config(c.config)

@@ -10,7 +10,7 @@ from tasks import app, engine, handover, statusview
 from tasks.compose import Compose
 from tasks.failures import UserError
 from tasks.runner import INTERRUPTED
-from tasks.settings import settings
+from tasks.settings import display, settings
 
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
@@ -34,8 +34,8 @@ def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
     s = compose.settings
     fingerprint = app.dist_fingerprint(s)
     if not build and image_outdated(compose, fingerprint):
-        dist = s.dist_main.parent.relative_to(s.root).as_posix() if s.dist_main.is_relative_to(s.root) else s.dist_main.parent
-        print(f"note: the {s.service} image holds another build than {dist}/; rebuilding it", flush=True)
+        print(f"note: the {s.service} image holds another build than {display(s.dist_main.parent, s.root)}/; "
+              "rebuilding it", flush=True)
         build = True
     return build, ({"DIST_FINGERPRINT": fingerprint} if fingerprint else {})
 
