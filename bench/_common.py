@@ -1,6 +1,7 @@
 """Shared parts of the benchmarks: an isolated compose project (tests/integration/stackenv.py), its
 clean-up, a time budget and small statistics. Not a benchmark itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,11 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 def check_images() -> None:
     missing = [var for var in IMAGE_VARS if not os.environ.get(var)]
     if missing:
-        print(f"note: {', '.join(missing)} not set; the compose defaults (registry images) will be used. "
-              "Without a registry run first: eval \"$(bash .ci/local-images 2>/dev/null)\"", flush=True)
+        print(
+            f"note: {', '.join(missing)} not set; the compose defaults (registry images) will be used. "
+            'Without a registry run first: eval "$(bash .ci/local-images 2>/dev/null)"',
+            flush=True,
+        )
 
 
 def _raise_on_term(signum, _frame):
@@ -86,9 +90,26 @@ def isolated_stack(prefix: str):
         signal.signal(signal.SIGTERM, previous)
         print(f"\ncleaning up: docker compose --env-file {stack.env_file} --profile '*' down -v", flush=True)
         result = subprocess.run(
-            ["docker", "compose", "--env-file", str(stack.env_file), "--profile", "*", "down", "-v",
-             "--remove-orphans", "--timeout", "10"],
-            cwd=ROOT, env=stack.environ, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+            [
+                "docker",
+                "compose",
+                "--env-file",
+                str(stack.env_file),
+                "--profile",
+                "*",
+                "down",
+                "-v",
+                "--remove-orphans",
+                "--timeout",
+                "10",
+            ],
+            cwd=ROOT,
+            env=stack.environ,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+        )
         if result.returncode != 0:
             print(f"warning: compose down exited {result.returncode}: {result.stderr.strip()[-500:]}", flush=True)
         # Only our own tag (built by compose or tagged above); the shared tag is never touched.
@@ -97,11 +118,14 @@ def isolated_stack(prefix: str):
 
 
 def run_checked(argv, *, env, cwd=ROOT, timeout=300, what=None) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
     if result.returncode != 0:
-        raise BenchError(f"{what or ' '.join(map(str, argv))} exited {result.returncode}\n"
-                         f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        raise BenchError(
+            f"{what or ' '.join(map(str, argv))} exited {result.returncode}\n"
+            f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        )
     return result
 
 
@@ -113,15 +137,20 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "p90": percentile(values, 90),
-            "max": max(values), "n": len(values)}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "p90": percentile(values, 90),
+        "max": max(values),
+        "n": len(values),
+    }
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
-              for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
-                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(
+        str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    )
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 

@@ -13,6 +13,7 @@ bash: its whole process group, as a terminal's Ctrl+C would). Measured from Post
   (c) longest gap between consecutive processed_at of the round's jobs (queue unserved), and the
       gap of each direction; plus whether every job was processed exactly once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,18 +32,29 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (INV, ROOT, BenchError, Budget, isolated_stack, ratio, run_checked, run_main,  # noqa: E402
-                     s, summary, table)
+from _common import (
+    INV,
+    ROOT,
+    BenchError,
+    Budget,
+    isolated_stack,
+    ratio,
+    run_checked,
+    run_main,
+    s,
+    summary,
+    table,
+)
 
-from tasks.dev import dev_environment  # noqa: E402
-from tests.integration.stackenv import poll  # noqa: E402
-from tasks.envfile import read as read_envfile  # noqa: E402
+from tasks.knowledge.dev_env import dev_environment
+from tasks.knowledge.envfile import read as read_envfile
+from tests.integration.stackenv import poll
 
 GOAL_GAP = 2.0
 
 # Seed 001's scripts/dev-worker.sh, adapted only to this project's compose invocation (--env-file)
 # and dev command (`npm run dev` in apps/worker with the environment `inv dev.worker` gives it).
-BASH_BASELINE = r'''#!/usr/bin/env bash
+BASH_BASELINE = r"""#!/usr/bin/env bash
 set -euo pipefail
 PROJECT_ROOT=@ROOT@
 ENV_FILE=@ENV_FILE@
@@ -69,7 +81,7 @@ trap cleanup EXIT
 echo "[dev-worker] Starting development worker..."
 cd "$PROJECT_ROOT/apps/worker"
 env @DEV_ENV@ npm run dev
-'''
+"""
 
 # Log lines whose first appearance is timestamped (phase breakdown).
 MARKS = {
@@ -144,8 +156,23 @@ class Pg:
 
     def __init__(self, stack):
         self.env = {**os.environ, "PGPASSWORD": "devstack"}
-        self.argv = ["psql", "-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "devstack", "-d", "devstack",
-                     "-X", "-q", "-At", "-F", "|", "-c"]
+        self.argv = [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(stack.pg_port),
+            "-U",
+            "devstack",
+            "-d",
+            "devstack",
+            "-X",
+            "-q",
+            "-At",
+            "-F",
+            "|",
+            "-c",
+        ]
 
     def query(self, sql: str) -> list[list[str]]:
         result = subprocess.run([*self.argv, sql], env=self.env, capture_output=True, text=True, timeout=30)
@@ -155,13 +182,17 @@ class Pg:
 
     def rows(self, prefix: str) -> list[tuple[str, str, float, int]]:
         """(job_id, processed_by, processed_at epoch, deliveries) of a round's jobs, by processed_at."""
-        out = self.query("select job_id, processed_by, extract(epoch from processed_at), deliveries "
-                         f"from digest_results where job_id like '{prefix}-%' order by processed_at, job_id")
+        out = self.query(
+            "select job_id, processed_by, extract(epoch from processed_at), deliveries "
+            f"from digest_results where job_id like '{prefix}-%' order by processed_at, job_id"
+        )
         return [(j, by, float(at), int(d)) for j, by, at, d in out]
 
     def first(self, prefix: str, by: str, after: float = 0.0) -> float | None:
-        out = self.query(f"select extract(epoch from min(processed_at)) from digest_results where job_id like "
-                         f"'{prefix}-%' and processed_by = '{by}' and processed_at > to_timestamp({after})")
+        out = self.query(
+            f"select extract(epoch from min(processed_at)) from digest_results where job_id like "
+            f"'{prefix}-%' and processed_by = '{by}' and processed_at > to_timestamp({after})"
+        )
         return float(out[0][0]) if out and out[0] and out[0][0] else None
 
 
@@ -222,11 +253,25 @@ def start_handover(tool: str, stack, script: Path, log: Path, inv_group: bool) -
         if tool == "inv":
             # Default: the SIGINT goes to inv alone, which forwards it to the dev worker's group.
             # --inv-signal group: inv gets a group of its own and the SIGINT goes to that whole group.
-            return subprocess.Popen([INV, "dev.worker"], cwd=ROOT, env=stack.environ, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=inv_group)
+            return subprocess.Popen(
+                [INV, "dev.worker"],
+                cwd=ROOT,
+                env=stack.environ,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=inv_group,
+            )
         # Its own process group, so that SIGINT to the group is what a terminal's Ctrl+C does.
-        return subprocess.Popen(["bash", str(script)], cwd=ROOT, env=stack.environ, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            ["bash", str(script)],
+            cwd=ROOT,
+            env=stack.environ,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     finally:
         out.close()
 
@@ -299,8 +344,11 @@ def run_round(tool, index, stack, pg, script, args, budget, workdir) -> Round:
             if killed:
                 rnd.notes.append(f"killed {killed} leftover dev process(es) after 45 s")
         producer.finish(budget.timeout(args.jobs * (args.interval_ms + 50) / 1000 + 60))
-        rows = poll(lambda: (lambda r: r if len(r) >= args.jobs else None)(pg.rows(prefix)),
-                    budget.timeout(args.settle), interval=0.5) or pg.rows(prefix)
+        rows = poll(
+            lambda: (lambda r: r if len(r) >= args.jobs else None)(pg.rows(prefix)),
+            budget.timeout(args.settle),
+            interval=0.5,
+        ) or pg.rows(prefix)
     finally:
         if proc is not None and proc.poll() is None:
             (proc.kill() if tool == "inv" else os.killpg(proc.pid, signal.SIGKILL))
@@ -345,8 +393,15 @@ def warm_up_dev(stack, dev_env: dict[str, str], budget: Budget, workdir: Path) -
     env = {**dev_env, "WORKER_NAME": "dev-warmup", "ENABLE_SCHEDULER": "false"}
     with open(log, "w") as out:
         t0 = time.time()
-        proc = subprocess.Popen(["npm", "run", "dev"], cwd=ROOT / "apps/worker", env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["npm", "run", "dev"],
+            cwd=ROOT / "apps/worker",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         if not poll(lambda: "[worker] ready" in log.read_text(), budget.timeout(120), 0.05):
             raise BenchError(f"the dev command did not become ready:\n{log.read_text()[-2000:]}")
@@ -362,9 +417,22 @@ def warm_up_dev(stack, dev_env: dict[str, str], budget: Budget, workdir: Path) -
 
 
 def fmt_round(r: Round) -> list[str]:
-    return [f"{r.tool}#{r.index}", s(r.a), s(r.b), s(r.gap_max), s(r.gap_in), s(r.gap_out), s(r.wait_max),
-            f"{r.processed}/{r.jobs}", str(r.redelivered), str(r.missing), str(r.overlap),
-            "yes" if r.exactly_once else "NO", str(r.exit_code), str(r.leftover)]
+    return [
+        f"{r.tool}#{r.index}",
+        s(r.a),
+        s(r.b),
+        s(r.gap_max),
+        s(r.gap_in),
+        s(r.gap_out),
+        s(r.wait_max),
+        f"{r.processed}/{r.jobs}",
+        str(r.redelivered),
+        str(r.missing),
+        str(r.overlap),
+        "yes" if r.exactly_once else "NO",
+        str(r.exit_code),
+        str(r.leftover),
+    ]
 
 
 def main() -> int:
@@ -374,12 +442,20 @@ def main() -> int:
     parser.add_argument("--duration-ms", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=400, help="jobs per round (default 400, ~21 s at 50 ms)")
     parser.add_argument("--hold", type=float, default=3.0, help="seconds the dev worker serves before SIGINT")
-    parser.add_argument("--settle", type=float, default=75.0,
-                        help="max seconds to wait for all of a round's rows after the producer ends")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=75.0,
+        help="max seconds to wait for all of a round's rows after the producer ends",
+    )
     parser.add_argument("--budget", type=float, default=1500, help="overall time limit in seconds")
-    parser.add_argument("--inv-signal", choices=("process", "group"), default="process",
-                        help="SIGINT to the inv process only (default) or to a process group of its own "
-                             "(what a terminal's Ctrl+C does)")
+    parser.add_argument(
+        "--inv-signal",
+        choices=("process", "group"),
+        default="process",
+        help="SIGINT to the inv process only (default) or to a process group of its own "
+        "(what a terminal's Ctrl+C does)",
+    )
     args = parser.parse_args()
     budget = Budget(args.budget)
 
@@ -389,11 +465,13 @@ def main() -> int:
         workdir.mkdir()
         pg = Pg(stack)
         dev_env = dev_environment(read_envfile(stack.env_file).values, stack.environ, scheduler=True)
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(dev_env.items())
-                           if stack.environ.get(k) != v)
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(dev_env.items()) if stack.environ.get(k) != v)
         script = stack.tmp / "dev-worker.sh"
-        script.write_text(BASH_BASELINE.replace("@ROOT@", shlex.quote(str(ROOT)))
-                          .replace("@ENV_FILE@", shlex.quote(str(stack.env_file))).replace("@DEV_ENV@", exports))
+        script.write_text(
+            BASH_BASELINE.replace("@ROOT@", shlex.quote(str(ROOT)))
+            .replace("@ENV_FILE@", shlex.quote(str(stack.env_file)))
+            .replace("@DEV_ENV@", exports)
+        )
         print(f"project {stack.project}; bash baseline: {script}")
         print("bringing the stack and background worker up (untimed) ...", flush=True)
         run_checked([INV, "worker.up"], env=stack.environ, timeout=budget.timeout(600), what="inv worker.up (setup)")
@@ -408,16 +486,44 @@ def main() -> int:
             print(f"round {i}/{len(order)}: {tool} ...", flush=True)
             rnd = run_round(tool, i, stack, pg, script, args, budget, workdir)
             rounds.append(rnd)
-            print("  a=%s b=%s gap=%s in=%s out=%s wait=%s once=%s exit=%s marks=%s %s" % (
-                s(rnd.a), s(rnd.b), s(rnd.gap_max), s(rnd.gap_in), s(rnd.gap_out), s(rnd.wait_max),
-                rnd.exactly_once, rnd.exit_code, {k: round(v, 2) for k, v in sorted(rnd.marks.items(), key=lambda x: x[1])},
-                "; ".join(rnd.notes)), flush=True)
+            print(
+                "  a=%s b=%s gap=%s in=%s out=%s wait=%s once=%s exit=%s marks=%s %s"
+                % (
+                    s(rnd.a),
+                    s(rnd.b),
+                    s(rnd.gap_max),
+                    s(rnd.gap_in),
+                    s(rnd.gap_out),
+                    s(rnd.wait_max),
+                    rnd.exactly_once,
+                    rnd.exit_code,
+                    {k: round(v, 2) for k, v in sorted(rnd.marks.items(), key=lambda x: x[1])},
+                    "; ".join(rnd.notes),
+                ),
+                flush=True,
+            )
 
-    headers = ["round", "a start->dev", "b sigint->bg", "c max gap", "gap bg->dev", "gap dev->bg", "max wait",
-               "rows", "redeliv", "missing", "overlap", "once", "exit", "leftover"]
-    print(f"\nhandover under load: a job every {args.interval_ms} ms ({args.duration_ms} ms of work), "
-          f"{args.jobs} jobs/round, dev serves {args.hold:.0f} s, SIGINT to inv's {args.inv_signal}, "
-          "to bash's group; seconds\n")
+    headers = [
+        "round",
+        "a start->dev",
+        "b sigint->bg",
+        "c max gap",
+        "gap bg->dev",
+        "gap dev->bg",
+        "max wait",
+        "rows",
+        "redeliv",
+        "missing",
+        "overlap",
+        "once",
+        "exit",
+        "leftover",
+    ]
+    print(
+        f"\nhandover under load: a job every {args.interval_ms} ms ({args.duration_ms} ms of work), "
+        f"{args.jobs} jobs/round, dev serves {args.hold:.0f} s, SIGINT to inv's {args.inv_signal}, "
+        "to bash's group; seconds\n"
+    )
     for tool in ("inv", "bash"):
         mine = [r for r in rounds if r.tool == tool]
         print(f"{tool}:")
@@ -435,21 +541,47 @@ def main() -> int:
         values = [getattr(r, attr) for r in rounds if r.tool == tool and getattr(r, attr) is not None]
         return max(values) if values else None
 
-    metrics = [("a start->dev consuming", "a"), ("b SIGINT->background consuming", "b"), ("c longest gap", "gap_max"),
-               ("gap bg->dev", "gap_in"), ("gap dev->bg", "gap_out"), ("max job wait", "wait_max")]
-    print(table(["median (s)", "inv", "bash", "inv/bash", "worst inv", "worst bash"],
-                [[name, s(med("inv", a)), s(med("bash", a)), ratio(med("inv", a), med("bash", a)),
-                  s(worst("inv", a)), s(worst("bash", a))] for name, a in metrics]))
+    metrics = [
+        ("a start->dev consuming", "a"),
+        ("b SIGINT->background consuming", "b"),
+        ("c longest gap", "gap_max"),
+        ("gap bg->dev", "gap_in"),
+        ("gap dev->bg", "gap_out"),
+        ("max job wait", "wait_max"),
+    ]
+    print(
+        table(
+            ["median (s)", "inv", "bash", "inv/bash", "worst inv", "worst bash"],
+            [
+                [
+                    name,
+                    s(med("inv", a)),
+                    s(med("bash", a)),
+                    ratio(med("inv", a), med("bash", a)),
+                    s(worst("inv", a)),
+                    s(worst("bash", a)),
+                ]
+                for name, a in metrics
+            ],
+        )
+    )
 
     def phase(tool, start, end):
-        values = [r.marks[end] - (r.marks[start] if start else 0) for r in rounds
-                  if r.tool == tool and end in r.marks and (not start or start in r.marks)]
+        values = [
+            r.marks[end] - (r.marks[start] if start else 0)
+            for r in rounds
+            if r.tool == tool and end in r.marks and (not start or start in r.marks)
+        ]
         return summary(values)["median"] if values else None
 
     print("\nphases from the command's output (median s; log lines timestamped when first seen, +-20 ms):")
-    phases = [("start -> dev command launched", None, "dev_started"), ("dev launched -> [worker] ready", "dev_started", "ready"),
-              ("SIGINT -> [worker] closed", "sigint", "closed"), ("SIGINT -> restoring starts", "sigint", "restoring"),
-              ("restoring -> restored", "restoring", "restored")]
+    phases = [
+        ("start -> dev command launched", None, "dev_started"),
+        ("dev launched -> [worker] ready", "dev_started", "ready"),
+        ("SIGINT -> [worker] closed", "sigint", "closed"),
+        ("SIGINT -> restoring starts", "sigint", "restoring"),
+        ("restoring -> restored", "restoring", "restored"),
+    ]
     print(table(["phase", "inv", "bash"], [[n, s(phase("inv", a, b)), s(phase("bash", a, b))] for n, a, b in phases]))
 
     print(f"\ngoal: queue never unserved > {GOAL_GAP:.0f} s per direction, inv no slower than bash")
@@ -458,9 +590,11 @@ def main() -> int:
         worst_in = max((r.gap_in for r in mine if r.gap_in is not None), default=None)
         worst_out = max((r.gap_out for r in mine if r.gap_out is not None), default=None)
         ok = all(r.exactly_once for r in mine)
-        print(f"  {tool:4s}: worst gap bg->dev {s(worst_in)} s ({'ok' if worst_in is not None and worst_in <= GOAL_GAP else 'OVER'}), "
-              f"dev->bg {s(worst_out)} s ({'ok' if worst_out is not None and worst_out <= GOAL_GAP else 'OVER'}); "
-              f"exactly once in every round: {'yes' if ok else 'NO'}")
+        print(
+            f"  {tool:4s}: worst gap bg->dev {s(worst_in)} s ({'ok' if worst_in is not None and worst_in <= GOAL_GAP else 'OVER'}), "
+            f"dev->bg {s(worst_out)} s ({'ok' if worst_out is not None and worst_out <= GOAL_GAP else 'OVER'}); "
+            f"exactly once in every round: {'yes' if ok else 'NO'}"
+        )
     return 0
 
 

@@ -7,6 +7,7 @@ Plans: 13g (the default; with as many CPUs as the engine has when that is fewer 
 3, since Docker refuses more) and 512m with 1 CPU. The inv time includes `prodlike.verify`, which
 `prodlike.up` runs last (docker inspect plus `node` inside the container); it is also timed alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import INV, ROOT, isolated_stack, ms, ratio, run_checked, run_main, summary, table  # noqa: E402
+from _common import INV, ROOT, isolated_stack, ms, ratio, run_checked, run_main, summary, table
 
-from tasks.heapplan import parse_size, plan_heap  # noqa: E402
-from tasks.prodlike import compose_env  # noqa: E402
+from tasks.knowledge.heap_plan import parse_size, plan_heap
+from tasks.knowledge.prodlike_plan import compose_env
 
 
 def timed(argv, env) -> float:
@@ -33,8 +34,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    engine_cpus = int(subprocess.run(["docker", "info", "--format", "{{.NCPU}}"], capture_output=True,
-                                     text=True, check=True).stdout.strip())
+    engine_cpus = int(
+        subprocess.run(
+            ["docker", "info", "--format", "{{.NCPU}}"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
     plans = [("13g", min(3, engine_cpus)), ("512m", 1)]
     with isolated_stack("benchpl") as stack:
         env = stack.environ
@@ -45,26 +49,46 @@ def main() -> int:
             first = run_checked([INV, "prodlike.up", *flags], env=env, timeout=600)
             out = first.stdout
             print(f"\n== plan {memory}, {cpus} CPU(s): planned vs measured (prodlike.up's verify)")
-            print(out[out.index("NODE_OPTIONS"):].split("\n", 1)[0])
-            print(out[out.index("     check"):].rstrip() if "     check" in out else out[-1500:])
+            print(out[out.index("NODE_OPTIONS") :].split("\n", 1)[0])
+            print(out[out.index("     check") :].rstrip() if "     check" in out else out[-1500:])
             heap_plan = plan_heap(parse_size(memory), cpus=cpus)
             raw_env = {**env, **compose_env(heap_plan)}
             raw = [
-                "docker", "compose", "--env-file", str(stack.env_file), "-f", str(ROOT / "docker-compose.yml"),
-                "-f", str(ROOT / "docker-compose.worker-prodlike.yml"), "--profile", "worker", "up", "-d", "worker",
+                "docker",
+                "compose",
+                "--env-file",
+                str(stack.env_file),
+                "-f",
+                str(ROOT / "docker-compose.yml"),
+                "-f",
+                str(ROOT / "docker-compose.worker-prodlike.yml"),
+                "--profile",
+                "worker",
+                "up",
+                "-d",
+                "worker",
             ]
             times = {"inv prodlike.up": [], "raw compose up": [], "inv prodlike.verify": []}
             for round_ in range(args.rounds):
-                order = [("inv prodlike.up", [INV, "prodlike.up", *flags], env),
-                         ("raw compose up", raw, raw_env),
-                         ("inv prodlike.verify", [INV, "prodlike.verify", *flags], env)]
-                for name, argv, run_env in order[round_ % 3:] + order[:round_ % 3]:
+                order = [
+                    ("inv prodlike.up", [INV, "prodlike.up", *flags], env),
+                    ("raw compose up", raw, raw_env),
+                    ("inv prodlike.verify", [INV, "prodlike.verify", *flags], env),
+                ]
+                for name, argv, run_env in order[round_ % 3 :] + order[: round_ % 3]:
                     times[name].append(timed(argv, run_env))
             stats = {name: summary(values) for name, values in times.items()}
             for name, st in stats.items():
                 rows.append([f"{memory}/{cpus}cpu", name, ms(st["median"]), ms(st["min"]), ms(st["max"])])
-            rows.append([f"{memory}/{cpus}cpu", "ratio up/raw", ratio(stats["inv prodlike.up"]["median"],
-                                                                    stats["raw compose up"]["median"]), "", ""])
+            rows.append(
+                [
+                    f"{memory}/{cpus}cpu",
+                    "ratio up/raw",
+                    ratio(stats["inv prodlike.up"]["median"], stats["raw compose up"]["median"]),
+                    "",
+                    "",
+                ]
+            )
         print("\n" + table(["plan", "command", "median ms", "min ms", "max ms"], rows))
     return 0
 

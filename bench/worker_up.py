@@ -7,6 +7,7 @@ replaces, interleaved in one run.
 Each round runs the three commands once, in rotating order, against one isolated compose project
 (own env file, state dir, ports; see tests/integration/stackenv.py) whose worker is already running.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,18 +21,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import INV, ROOT, BenchError, Budget, isolated_stack, ms, ratio, run_main, summary, table  # noqa: E402
+from _common import INV, ROOT, BenchError, Budget, isolated_stack, ms, ratio, run_main, summary, table
 
 
 def timed(argv, *, env, cwd, timeout) -> tuple[float, str]:
     """Wall time of one call, and its output."""
     start = time.perf_counter()
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
-        raise BenchError(f"`{' '.join(map(str, argv))}` exited {result.returncode}\n{result.stdout[-1500:]}\n"
-                         f"{result.stderr[-1500:]}")
+        raise BenchError(
+            f"`{' '.join(map(str, argv))}` exited {result.returncode}\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
+        )
     return elapsed, result.stdout + result.stderr
 
 
@@ -40,26 +43,30 @@ REBUILD_NOTE = "rebuilding it"  # start_worker's "note: the worker image is olde
 
 def floor_times(env, repeat: int) -> dict[str, list[float]]:
     """Context: what an inv call pays before any task code, and the extra work worker.up does."""
-    py = str(ROOT / ".venv" / "bin" / "python")
     probes = {
-        "python -c pass": [py, "-c", "pass"],
-        "python -c 'import invoke'": [py, "-c", "import invoke"],
-        "inv --list (invoke + tasks.py import)": [INV, "--list"],
         "docker compose version --short": ["docker", "compose", "version", "--short"],
-        "docker image inspect (worker image)": ["docker", "image", "inspect", "--format", "{{.Id}}",
-                                                env["_BENCH_IMAGE"]],
+        "docker image inspect (worker image)": [
+            "docker",
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            env["_BENCH_IMAGE"],
+        ],
     }
     out = {name: [] for name in probes}
     for _ in range(repeat):
         for name, argv in probes.items():
             out[name].append(timed(argv, env=env, cwd=ROOT, timeout=60)[0])
     # In-process checks of start_worker (when the tasks have them): hashing dist/, walking the sources.
-    from tasks import app
-    from tasks.settings import Settings
+    from tasks.drivers import host_app
+    from tasks.knowledge.settings import Settings
 
     settings = Settings.from_config({}, ROOT)
-    for name, fn in (("(in inv) hash of dist/ (app.dist_fingerprint)", getattr(app, "dist_fingerprint", None)),
-                     ("(in inv) dist/sources check (app.dist_problem)", getattr(app, "dist_problem", None))):
+    for name, fn in (
+        ("(in inv) hash of dist/ (host_app.dist_fingerprint)", host_app.dist_fingerprint),
+        ("(in inv) dist/sources check (host_app.dist_problem)", host_app.dist_problem),
+    ):
         if fn is None:
             continue
         out[name] = []
@@ -82,15 +89,26 @@ def main() -> int:
         f = str(stack.env_file)
         compose_file = str(ROOT / "docker-compose.yml")
         # Seed 001's script, plus only what makes it target the same project as the other two.
-        script = (f"docker compose --env-file {shlex.quote(f)} -f {shlex.quote(compose_file)} "
-                  f"--project-directory {shlex.quote(str(ROOT))} --profile worker up -d worker")
-        Path(npm_dir, "package.json").write_text(json.dumps(
-            {"name": "bench-worker-up", "private": True, "scripts": {"worker:up": script}}, indent=2))
+        script = (
+            f"docker compose --env-file {shlex.quote(f)} -f {shlex.quote(compose_file)} "
+            f"--project-directory {shlex.quote(str(ROOT))} --profile worker up -d worker"
+        )
+        Path(npm_dir, "package.json").write_text(
+            json.dumps({"name": "bench-worker-up", "private": True, "scripts": {"worker:up": script}}, indent=2)
+        )
+        py = sys.executable
         commands = {
             "inv": ([INV, "worker.up"], ROOT),
             # What start_worker runs: --env-file (not the root .env), --profile worker, up -d worker.
             "raw": (["docker", "compose", "--env-file", f, "--profile", "worker", "up", "-d", "worker"], ROOT),
             "npm": (["npm", "run", "worker:up"], Path(npm_dir)),
+            # worker.status against the one Compose call it makes.
+            "inv status": ([INV, "worker.status"], ROOT),
+            "raw ps": (["docker", "compose", "--env-file", f, "ps", "-a", "--format", "json", "worker"], ROOT),
+            # The start-up floor: Python alone, Python importing Invoke, `inv --list` (Invoke + tasks/).
+            "python -c pass": ([py, "-c", "pass"], ROOT),
+            "import invoke": ([py, "-c", "import invoke"], ROOT),
+            "inv --list": ([INV, "--list"], ROOT),
         }
         print(f"project {stack.project}, env file {f}")
         print(f"  inv: {INV} worker.up   (INVOKE_COMPOSE_ENV_FILE, INVOKE_STATE_DIR set)")
@@ -107,8 +125,10 @@ def main() -> int:
                 break
             print(f"  setup inv worker.up #{attempt + 1} rebuilt the image (dist/ newer than the image)", flush=True)
             if attempt == 1:
-                print("  still outdated after a (cached) rebuild: `docker compose build --no-cache worker` once",
-                      flush=True)
+                print(
+                    "  still outdated after a (cached) rebuild: `docker compose build --no-cache worker` once",
+                    flush=True,
+                )
                 stack.compose("--profile", "worker", "build", "--no-cache", "worker", timeout=budget.timeout(600))
         else:
             print("WARNING: inv worker.up still rebuilds the image on every call; the inv figures include it")
@@ -123,42 +143,65 @@ def main() -> int:
         samples = {name: [] for name in order}
         rebuilds = 0
         for r in range(args.rounds):
-            rotation = order[r % 3:] + order[:r % 3]
+            shift = r % len(order)
+            rotation = order[shift:] + order[:shift]
             for name in rotation:
                 argv, cwd = commands[name]
                 elapsed, out = timed(argv, env=env, cwd=cwd, timeout=budget.timeout(120))
                 samples[name].append(elapsed)
                 if name == "inv" and REBUILD_NOTE in out:
                     rebuilds += 1
-            print(f"  round {r + 1:2d}/{args.rounds}: " + "  ".join(
-                f"{n}={samples[n][-1] * 1000:.0f}ms" for n in rotation), flush=True)
+            print(
+                f"  round {r + 1:2d}/{args.rounds}: "
+                + "  ".join(f"{n}={samples[n][-1] * 1000:.0f}ms" for n in rotation),
+                flush=True,
+            )
         if rebuilds:
-            print(f"WARNING: {rebuilds} of {args.rounds} timed inv calls rebuilt the image (dist/ changed during "
-                  "the run?): those are not the no-op path")
+            print(
+                f"WARNING: {rebuilds} of {args.rounds} timed inv calls rebuilt the image (dist/ changed during "
+                "the run?): those are not the no-op path"
+            )
         after = stack.compose("ps", "-q", "worker").stdout.strip()
         if after != container:
-            print(f"WARNING: the worker container changed during the run ({container[:12]} -> {after[:12]}): "
-                  "some call recreated it, so that round measured a recreate, not a no-op")
+            print(
+                f"WARNING: the worker container changed during the run ({container[:12]} -> {after[:12]}): "
+                "some call recreated it, so that round measured a recreate, not a no-op"
+            )
 
         env_probe = {**env, "_BENCH_IMAGE": stack.extra["WORKER_IMAGE"]}
         floors = floor_times(env_probe, repeat=5)
 
     stats = {name: summary(v) for name, v in samples.items()}
-    print(f"\nworker.up on an already running worker, {args.rounds} interleaved rounds (ms, wall time)\n")
-    print(table(["command", "median", "min", "p90", "max"],
-                [[name, ms(st["median"]), ms(st["min"]), ms(st["p90"]), ms(st["max"])] for name, st in stats.items()]))
+    print(
+        f"\nworker.up on an already running worker and the start-up floor, {args.rounds} interleaved rounds "
+        "(ms, wall time)\n"
+    )
+    print(
+        table(
+            ["command", "median", "min", "p90", "max"],
+            [[name, ms(st["median"]), ms(st["min"]), ms(st["p90"]), ms(st["max"])] for name, st in stats.items()],
+        )
+    )
     print("\nratios (median / median; min / min):")
-    for other in ("raw", "npm"):
-        print(f"  inv/{other}: {ratio(stats['inv']['median'], stats[other]['median'])} median, "
-              f"{ratio(stats['inv']['min'], stats[other]['min'])} min, "
-              f"inv - {other} = {ms(stats['inv']['median'] - stats[other]['median'])} ms median")
+    for mine, other in (("inv", "raw"), ("inv", "npm"), ("inv status", "raw ps"), ("inv --list", "import invoke")):
+        print(
+            f"  {mine} / {other}: {ratio(stats[mine]['median'], stats[other]['median'])} median, "
+            f"{ratio(stats[mine]['min'], stats[other]['min'])} min, "
+            f"difference {ms(stats[mine]['median'] - stats[other]['median'])} ms median"
+        )
     print(f"  timed inv calls that rebuilt the image: {rebuilds} of {args.rounds}")
     print("\ncontext: costs inside an inv call (5 runs each, ms)\n")
-    print(table(["probe", "median", "min"],
-                [[name, ms(summary(v)["median"]), ms(summary(v)["min"])] for name, v in floors.items()]))
-    print("\n`inv worker.up` = python + invoke + tasks import, the handover record check (files), "
-          "`docker compose version --short`, the dist/ checks, `docker image inspect` (does the image hold "
-          "this dist/?), then the raw `up -d worker`.")
+    print(
+        table(
+            ["probe", "median", "min"],
+            [[name, ms(summary(v)["median"]), ms(summary(v)["min"])] for name, v in floors.items()],
+        )
+    )
+    print(
+        "\n`inv worker.up` = python + invoke + tasks import, the handover record check (files), "
+        "`docker compose version --short`, the dist/ checks, `docker image inspect` (does the image hold "
+        "this dist/?), then the raw `up -d worker`."
+    )
     return 0
 
 

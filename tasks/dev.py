@@ -3,47 +3,29 @@
 Replaces `scripts/dev-worker.sh` and fixes what it leaves to luck: SIGTERM/SIGHUP, a killed session
 (recorded on disk, recovered by the next command), two dev workers at once (refused), Ctrl+C exit codes.
 """
+
 from __future__ import annotations
 
 import os
 import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
-from tasks import handover, runner
-from tasks.compose import Compose
-from tasks.devsession import ForegroundChild, exit_code, say
-from tasks.failures import UserError
-from tasks.settings import settings
+if TYPE_CHECKING:  # imported by the tasks themselves when they run
+    from tasks.drivers.compose import Compose
 
 
-def dev_environment(values: dict[str, str], environ: dict[str, str], scheduler: bool) -> dict[str, str]:
-    """The dev worker's environment: .env's values, the shell's, and host addresses of the published ports.
-
-    Inside Compose the worker reaches `postgres`/`redis` by service name; on the host it uses the
-    ports published on 127.0.0.1, read as Compose reads them (the shell over .env). A connection
-    variable the shell sets itself (REDIS_HOST, PGPORT, ...) wins.
-    """
-    merged = {**values, **environ}
-    host_side = {
-        "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": merged.get("REDIS_HOST_PORT", "6379"),
-        "PGHOST": "127.0.0.1",
-        "PGPORT": merged.get("POSTGRES_HOST_PORT", "5432"),
-        "PGUSER": merged.get("POSTGRES_USER", "devstack"),
-        "PGPASSWORD": merged.get("POSTGRES_PASSWORD", "devstack"),
-        "PGDATABASE": merged.get("POSTGRES_DB", "devstack"),
-        "WORKER_NAME": "dev",
-    }
-    env = {**values, **host_side, **environ}
-    if not scheduler:
-        env["ENABLE_SCHEDULER"] = "false"
-    return env
-
-
-def _restore(compose: Compose, directory) -> None:
+def _restore(compose: Compose, directory: Path) -> None:
     """Bring the background worker back if the record says so; keep the record if that fails."""
+    from tasks.drivers import handover
+    from tasks.drivers.foreground import say
+    from tasks.knowledge.failures import UserError
+
     s = compose.settings
     record = handover.read_record(directory)
     if record is None or not record.worker_was_running:
@@ -57,8 +39,10 @@ def _restore(compose: Compose, directory) -> None:
     except UserError as error:
         problem = error.reason
     if problem:
-        say(f"warning: could not restore the background {s.service} ({problem}); "
-            "run `inv worker.up` when Docker is back (the next inv command also retries)")
+        say(
+            f"warning: could not restore the background {s.service} ({problem}); "
+            "run `inv worker.up` when Docker is back (the next inv command also retries)"
+        )
         return
     handover.remove_record(directory)
     say(f"background {s.service} restored")
@@ -70,8 +54,16 @@ def _restore(compose: Compose, directory) -> None:
         "--no-scheduler turns it off for this session.",
     }
 )
-def worker(c, scheduler=True):
+def worker(c: Context, scheduler: bool = True) -> None:
     """Run the dev worker in the foreground; the background worker steps aside and comes back on exit."""
+    from tasks.drivers import handover, process
+    from tasks.drivers.compose import Compose
+    from tasks.drivers.foreground import ForegroundChild, say
+    from tasks.knowledge.dev_env import dev_environment
+    from tasks.knowledge.exit_codes import exit_code
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     directory = handover.state_dir(compose)
@@ -86,9 +78,11 @@ def worker(c, scheduler=True):
         adopted = bool(stale and stale.worker_was_running)
         if stale is not None:
             orphan = handover.terminate_orphan(stale)
-            say(f"a previous session (pid {stale.pid}, since {stale.since}) was killed"
+            say(
+                f"a previous session (pid {stale.pid}, since {stale.since}) was killed"
                 + ("; stopped its leftover dev worker" if orphan else "")
-                + (f"; the background {s.service} comes back when this one ends" if adopted else ""))
+                + (f"; the background {s.service} comes back when this one ends" if adopted else "")
+            )
         running = False
         try:
             running = any(ct.running for ct in compose.ps(s.service))
@@ -100,19 +94,23 @@ def worker(c, scheduler=True):
             say(f"stopping the background {s.service} (it finishes its current job) ...")
             result = compose.run("stop", s.service, capture=True)
             if not result.ok:
-                raise UserError(f"could not stop the background {s.service} ({compose.diagnose(result)}); "
-                                "not starting a second worker on the same queue")
+                raise UserError(
+                    f"could not stop the background {s.service} ({compose.diagnose(result)}); "
+                    "not starting a second worker on the same queue"
+                )
         if child.received:
             say("interrupted before the dev worker started")
             returncode = 128 + int(child.received[0])
         else:
-            child.argv = runner.resolve(shlex.split(s.app_dev))
+            child.argv = process.resolve(shlex.split(s.app_dev))
             proc = child.start()
             record.dev_pid = proc.pid
             record.dev_started = handover.process_started(proc.pid)
             handover.write_record(directory, record)
-            say(f"dev worker running (`{s.app_dev}`, pid {proc.pid}); Ctrl+C stops it"
-                + (f" and brings the background {s.service} back" if record.worker_was_running else ""))
+            say(
+                f"dev worker running (`{s.app_dev}`, pid {proc.pid}); Ctrl+C stops it"
+                + (f" and brings the background {s.service} back" if record.worker_was_running else "")
+            )
             returncode = child.wait()
             say(f"dev worker exited (code {returncode})")
     finally:

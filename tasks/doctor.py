@@ -1,16 +1,12 @@
 """`inv doctor`: one line per prerequisite, OK or what to do."""
+
 from __future__ import annotations
 
 import shutil
 
-from invoke import task
+from invoke.context import Context
 from invoke.exceptions import Exit
-
-from tasks import app, engine, envfile, handover, runner
-from tasks.compose import Compose
-from tasks.composecli import format_version
-from tasks.failures import UserError, explain
-from tasks.settings import display, settings
+from invoke.tasks import task
 
 
 def _line(ok: bool, what: str, detail: str) -> bool:
@@ -19,18 +15,27 @@ def _line(ok: bool, what: str, detail: str) -> bool:
 
 
 @task
-def doctor(c):
+def doctor(c: Context) -> None:
     """Check Docker, the engine, Compose, .env, the built app and the images; restore a lost worker."""
+    from tasks.drivers import engine, handover, host_app, process
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge import envfile
+    from tasks.knowledge.compose_cli import format_version
+    from tasks.knowledge.failures import UserError, explain
+    from tasks.knowledge.settings import display, settings
+
     s = settings(c)
     results = []
     docker = shutil.which("docker")
-    results.append(_line(bool(docker), "docker CLI", docker or "not found on PATH: install Docker Desktop or Docker Engine"))
+    results.append(
+        _line(bool(docker), "docker CLI", docker or "not found on PATH: install Docker Desktop or Docker Engine")
+    )
     compose = Compose(s, require_env=False)
     engine_ok = False
     if docker:
         info, failure, text = engine.query()
         engine_ok = info is not None
-        if engine_ok:
+        if info is not None:
             detail = f"engine {info.version}, {info.cpus} CPUs, {info.memory_bytes / 2**30:.1f} GiB memory"
         else:
             detail = explain(failure, text, compose.env.get("DOCKER_HOST"))
@@ -49,17 +54,33 @@ def doctor(c):
         results.append(_line(not missing, ".env", f"{len(env.values)} keys{missing}"))
     except UserError as error:
         results.append(_line(False, ".env", error.reason))
-    problem = app.dist_problem(s)
-    results.append(_line(problem is None, "built app",
-                         display(s.dist_main, s.root) if problem is None
-                         else f"{problem}: run `inv worker.up --build` (or `{s.app_build}` in {s.app_dir.name})"))
+    problem = host_app.dist_problem(s)
+    results.append(
+        _line(
+            problem is None,
+            "built app",
+            display(s.dist_main, s.root)
+            if problem is None
+            else f"{problem}: run `inv worker.up --build` (or `{s.app_build}` in {s.app_dir.name})",
+        )
+    )
     if compose_ok and engine_ok and s.env_file.is_file():
         images = compose.run("config", "--images", capture=True, profiles=["*"])
         for image in images.stdout.split() if images.ok else []:
-            present = runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture=True).ok
+            present = process.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture=True).ok
             built = image == compose.worker_image()
-            results.append(_line(True, "image", f"{image}: " + (
-                "present" if present else ("built on first `inv worker.up`" if built else "not present yet: pulled on first up"))))
+            results.append(
+                _line(
+                    True,
+                    "image",
+                    f"{image}: "
+                    + (
+                        "present"
+                        if present
+                        else ("built on first `inv worker.up`" if built else "not present yet: pulled on first up")
+                    ),
+                )
+            )
         try:
             if engine_ok and handover.recover_stale(compose):
                 results.append(_line(True, "dev worker", "recovered the background worker after a killed session"))

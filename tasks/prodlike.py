@@ -1,18 +1,20 @@
 """`inv prodlike.*`: the worker under production-like CPU/memory caps with a heap plan that holds."""
+
 from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING, Any
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
-from tasks import app, engine, handover, heapplan, prodverify, runner
-from tasks.compose import Compose
-from tasks.failures import UserError
-from tasks.heapplan import MIB, PlanError, format_mib
-from tasks.settings import settings
-from tasks.worker import start_worker
+if TYPE_CHECKING:  # imported by the tasks themselves when they run
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.heap_plan import HeapPlan
+
 
 _HELP = {
     "cpus": "CPU cap (default PRODLIKE_CPUS from .env, else 3).",
@@ -23,91 +25,57 @@ _HELP = {
 }
 
 
-def make_plan(env: dict[str, str], cpus=None, memory=None, heap_ratio=None, heap_mb=None, processes=None):
-    """The plan from flags, else .env / the shell, else the seed defaults; one clear error on bad input."""
-    try:
-        ratio_text = heap_ratio if heap_ratio is not None else env.get("PRODLIKE_HEAP_RATIO") or "0.85"
-        try:
-            ratio = float(ratio_text)
-        except ValueError:
-            raise PlanError(f"bad heap ratio {ratio_text!r}: use a fraction such as 0.85") from None
-        procs_text = processes if processes is not None else env.get("PRODLIKE_PROCESSES") or "1"
-        if not str(procs_text).isdigit():
-            raise PlanError(f"bad process count {procs_text!r}: a whole number, at least 1")
-        if heap_mb is not None and not str(heap_mb).isdigit():
-            raise PlanError(f"bad --heap-mb {heap_mb!r}: a whole number of MiB")
-        return heapplan.plan_heap(
-            heapplan.parse_size(memory if memory is not None else env.get("PRODLIKE_MEMORY") or "13g"),
-            cpus=heapplan.parse_cpus(cpus if cpus is not None else env.get("PRODLIKE_CPUS") or "3"),
-            ratio=ratio,
-            processes=int(procs_text),
-            heap_mb=int(heap_mb) if heap_mb is not None else None,
-        )
-    except PlanError as error:
-        raise UserError(str(error)) from None
-
-
-def describe(plan) -> str:
-    return "\n".join([
-        f"cpus:              {plan.cpus:g}",
-        f"memory:            {format_mib(plan.memory_mib)} ({plan.memory_bytes} bytes)",
-        f"node processes:    {plan.processes}",
-        f"NODE_OPTIONS:      {plan.node_options}" + (" (explicit --heap-mb)" if plan.explicit else ""),
-        f"heap_size_limit:   {plan.heap_limit_mib} MiB per process = old space {plan.old_space_mib} + 3 x {plan.semi_space_mib} semi-space",
-        f"heap share:        {plan.heap_share:.1%} of memory (limit {plan.ratio:.0%})",
-        "NODE_ENV:          production (compiled output, no watch)",
-    ])
-
-
-def compose_env(plan) -> dict[str, str]:
-    """Variables the override file interpolates."""
-    return {"PRODLIKE_CPUS": f"{plan.cpus:g}", "PRODLIKE_MEMORY": plan.memory_compose,
-            "PRODLIKE_NODE_OPTIONS": plan.node_options}
-
-
-def check_engine(plan, info: engine.EngineInfo) -> None:
-    """Refuse caps the engine cannot give, before Compose runs."""
-    have = f"the Docker engine has {info.cpus} CPUs and {format_mib(info.memory_bytes / MIB)} memory"
-    if plan.cpus > info.cpus:
-        raise UserError(f"{plan.cpus:g} CPUs asked but {have}: lower --cpus (or PRODLIKE_CPUS in .env) "
-                        "or give Docker Desktop more CPUs")
-    if plan.memory_bytes > info.memory_bytes:
-        raise UserError(f"{format_mib(plan.memory_mib)} memory asked but {have}: lower --memory "
-                        "(or PRODLIKE_MEMORY in .env) or give Docker Desktop more memory")
-
-
 def override_files(compose: Compose) -> list[str]:
     return [*compose.files(), compose.settings.prodlike_file]
 
 
 def worker_container(compose: Compose) -> str:
+    from tasks.knowledge.failures import UserError
+
     running = [ct for ct in compose.ps(compose.settings.service) if ct.running]
     if not running:
         raise UserError(f"the {compose.settings.service} container is not running: start it with `inv prodlike.up`")
     return running[0].name
 
 
-def probe(compose: Compose, dist_dir: str = "dist/apps/worker") -> dict:
+def probe(compose: Compose, dist_dir: str = "dist/apps/worker") -> dict[str, Any]:
     """Run node inside the running worker to read its heap limit and the cgroup limits it sees."""
+    from tasks.knowledge.failures import UserError
+
     s = compose.settings
     for _attempt in range(20):
         result = compose.run("exec", "-T", s.service, "node", f"{dist_dir}/probe.js", capture=True)
         if result.ok:
-            return json.loads(result.stdout.strip().splitlines()[-1])
+            answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+            return answer
         time.sleep(0.5)  # just started or restarting
     raise UserError(f"could not run node in the {s.service} container: {compose.diagnose(result)}")
 
 
-def run_verify(compose: Compose, plan) -> bool:
+def run_verify(compose: Compose, plan: HeapPlan) -> bool:
+    from tasks.drivers import engine
+    from tasks.knowledge import prod_verify
+
     nano, memory = engine.inspect_limits(worker_container(compose))
-    table = prodverify.rows(plan, nano, memory, probe(compose))
-    print(prodverify.render(table))
+    table = prod_verify.rows(plan, nano, memory, probe(compose))
+    print(prod_verify.render(table))
     return all(row.ok for row in table)
 
 
 @task(help=_HELP, auto_shortflags=False)
-def plan(c, cpus=None, memory=None, heap_ratio=None, heap_mb=None, processes=None):
+def plan(
+    c: Context,
+    cpus: str | None = None,
+    memory: str | None = None,
+    heap_ratio: str | None = None,
+    heap_mb: str | None = None,
+    processes: str | None = None,
+) -> None:
     """Print what prodlike.up would apply (caps, NODE_OPTIONS, heap share) without touching Docker."""
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.prodlike_plan import describe, make_plan
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s, require_env=False)
     heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
@@ -117,8 +85,22 @@ def plan(c, cpus=None, memory=None, heap_ratio=None, heap_mb=None, processes=Non
 
 
 @task(help={"build": "Build the app (and the image) first.", **_HELP}, auto_shortflags=False)
-def up(c, build=False, cpus=None, memory=None, heap_ratio=None, heap_mb=None, processes=None):
+def up(
+    c: Context,
+    build: bool = False,
+    cpus: str | None = None,
+    memory: str | None = None,
+    heap_ratio: str | None = None,
+    heap_mb: str | None = None,
+    processes: str | None = None,
+) -> None:
     """Run the worker with production-like caps and heap, from the compiled output, then verify it."""
+    from tasks.drivers import engine, handover, host_app
+    from tasks.drivers.compose import Compose
+    from tasks.drivers.worker_service import start_worker
+    from tasks.knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
@@ -128,19 +110,35 @@ def up(c, build=False, cpus=None, memory=None, heap_ratio=None, heap_mb=None, pr
     check_engine(heap, engine.info())
     handover.recover_stale(compose)
     if build:
-        app.build(s)
+        host_app.build(s)
     else:
-        app.require_dist(s, allow_stale=False)
+        host_app.require_dist(s, allow_stale=False)
     print(describe(heap), flush=True)
-    start_worker(compose, build=build, files=override_files(compose), extra_env=compose_env(heap),
-                 what="starting the prod-like worker")
+    start_worker(
+        compose,
+        build=build,
+        files=override_files(compose),
+        extra_env=compose_env(heap),
+        what="starting the prod-like worker",
+    )
     if not run_verify(compose, heap):
         raise Exit("error: the running worker does not match the plan (FAIL rows above)", code=1)
 
 
 @task(help=_HELP, auto_shortflags=False)
-def verify(c, cpus=None, memory=None, heap_ratio=None, heap_mb=None, processes=None):
+def verify(
+    c: Context,
+    cpus: str | None = None,
+    memory: str | None = None,
+    heap_ratio: str | None = None,
+    heap_mb: str | None = None,
+    processes: str | None = None,
+) -> None:
     """Compare the running worker's caps, cgroup limits and V8 heap limit with the plan."""
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.prodlike_plan import make_plan
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
@@ -149,18 +147,28 @@ def verify(c, cpus=None, memory=None, heap_ratio=None, heap_mb=None, processes=N
 
 
 @task
-def stats(c):
+def stats(c: Context) -> None:
     """One `docker stats` sample of the worker (CPU %, memory against its cap)."""
+    from tasks.drivers import process
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
-    result = runner.run(["docker", "stats", "--no-stream", worker_container(compose)])
+    result = process.run(["docker", "stats", "--no-stream", worker_container(compose)])
     if not result.ok:
         raise UserError(f"docker stats failed: {compose.diagnose(result)}")
 
 
 @task
-def down(c):
+def down(c: Context) -> None:
     """Back to the normal background worker: recreated from the base compose files, caps gone."""
+    from tasks.drivers import handover
+    from tasks.drivers.compose import Compose
+    from tasks.drivers.worker_service import start_worker
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     handover.refuse_if_active(compose, "prodlike.down")

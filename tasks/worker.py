@@ -2,71 +2,39 @@
 
 These replace the package.json scripts `worker:up`, `worker:down`, `worker:logs`, `worker:restart`.
 """
+
 from __future__ import annotations
 
-from invoke import Collection, task
-
-from tasks import app, engine, handover, statusview
-from tasks.compose import Compose
-from tasks.failures import UserError
-from tasks.runner import INTERRUPTED
-from tasks.settings import display, settings
-
-
-#: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
-FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
-
-
-def image_outdated(compose: Compose, fingerprint: str | None) -> bool:
-    """Does the worker image hold another build than dist/? (A missing image is built by `up` anyway.)"""
-    if fingerprint is None:
-        return False
-    label = engine.image_label(compose.worker_image(), FINGERPRINT_LABEL)
-    return label is not None and label != fingerprint
-
-
-def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
-    """Whether `up` must rebuild the worker image, and the variables its build needs.
-
-    The image is rebuilt when asked or when it holds another build than dist/ on disk, so the
-    container never runs a stale build.
-    """
-    s = compose.settings
-    fingerprint = app.dist_fingerprint(s)
-    if not build and image_outdated(compose, fingerprint):
-        print(f"note: the {s.service} image holds another build than {display(s.dist_main.parent, s.root)}/; "
-              "rebuilding it", flush=True)
-        build = True
-    return build, ({"DIST_FINGERPRINT": fingerprint} if fingerprint else {})
-
-
-def start_worker(compose: Compose, *, build: bool = False, files: list[str] | None = None,
-                 extra_env: dict[str, str] | None = None, what: str = "") -> None:
-    """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first."""
-    s = compose.settings
-    build, build_env = image_plan(compose, build)
-    args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
-    compose.check(*args, what=what or f"starting the {s.service} service", profiles=[s.profile],
-                  files=files, extra_env={**(extra_env or {}), **build_env})
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
 
 
 @task(help={"build": "Build the app (npm run build) and rebuild the image before starting."})
-def up(c, build=False):
+def up(c: Context, build: bool = False) -> None:
     """Start the background worker (and postgres/redis); it comes back whenever Docker starts."""
+    from tasks.drivers import handover, host_app, worker_service
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     handover.refuse_if_active(compose, "worker.up")
     handover.recover_stale(compose)
     if build:
-        app.build(s)
+        host_app.build(s)
     else:
-        app.require_dist(s, allow_stale=True)
-    start_worker(compose, build=build)
+        host_app.require_dist(s, allow_stale=True)
+    worker_service.start_worker(compose, build=build)
 
 
 @task(help={"rm": "Also remove the container (the next worker.up creates a new one)."})
-def down(c, rm=False):
+def down(c: Context, rm: bool = False) -> None:
     """Stop the background worker gracefully; the container is kept unless --rm."""
+    from tasks.drivers import handover
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     handover.forget_restore(compose)
@@ -82,8 +50,13 @@ def down(c, rm=False):
         "since": "Only lines since a time: a timestamp or a duration like 10m.",
     }
 )
-def logs(c, follow=False, tail=None, since=None):
+def logs(c: Context, follow: bool = False, tail: str | None = None, since: str | None = None) -> None:
     """Show the background worker's logs."""
+    from tasks.drivers.compose import Compose
+    from tasks.drivers.process import INTERRUPTED
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     args = ["logs"]
@@ -99,8 +72,13 @@ def logs(c, follow=False, tail=None, since=None):
 
 
 @task
-def restart(c):
+def restart(c: Context) -> None:
     """Restart the background worker container (to apply config changes, use worker.up)."""
+    from tasks.drivers import handover
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     handover.refuse_if_active(compose, "worker.restart")
@@ -110,12 +88,17 @@ def restart(c):
 
 
 @task
-def status(c):
+def status(c: Context) -> None:
     """State, health, uptime, restart policy and scheduler of the background worker."""
+    from tasks.drivers import handover
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge import status_view
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     compose = Compose(s)
     containers = compose.ps(s.service)
-    print(statusview.render(s.service, containers))
+    print(status_view.render(s.service, containers))
     note = handover.describe(compose)
     if note:
         print(note)

@@ -1,4 +1,5 @@
 """Shared test set-up: the project root on sys.path, so `import tasks` finds tasks.py (the package)."""
+
 import sys
 from pathlib import Path
 

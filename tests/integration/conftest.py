@@ -3,6 +3,7 @@
 Without an engine these tests skip on a developer's machine, but fail under CI=true: CI must never
 pass by skipping them.
 """
+
 from __future__ import annotations
 
 import os

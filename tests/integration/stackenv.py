@@ -3,6 +3,7 @@
 Every test gets its own env file (project name, free 127.0.0.1 ports, images) and state folder, so
 tests cannot collide with each other or with a developer's own stack.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 INV = [sys.executable, "-m", "invoke"]
 IMAGE_VARS = ("POSTGRES_IMAGE", "REDIS_IMAGE", "NODE_IMAGE")
 # Variables of the developer's shell that would override the test's env file.
-SHADOWING = ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "POSTGRES_HOST_PORT", "REDIS_HOST_PORT",
-             "ENABLE_SCHEDULER", "WORKER_IMAGE", "PRODLIKE_CPUS", "PRODLIKE_MEMORY")
+SHADOWING = (
+    "COMPOSE_PROJECT_NAME",
+    "COMPOSE_FILE",
+    "COMPOSE_PROFILES",
+    "POSTGRES_HOST_PORT",
+    "REDIS_HOST_PORT",
+    "ENABLE_SCHEDULER",
+    "WORKER_IMAGE",
+    "PRODLIKE_CPUS",
+    "PRODLIKE_MEMORY",
+)
 
 
 def free_port() -> int:
@@ -65,55 +75,95 @@ class Stack:
     @property
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in SHADOWING}
-        env.update({
-            "INVOKE_COMPOSE_ENV_FILE": str(self.env_file),
-            "INVOKE_STATE_DIR": str(self.state_dir),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "INVOKE_COMPOSE_ENV_FILE": str(self.env_file),
+                "INVOKE_STATE_DIR": str(self.state_dir),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         return env
 
-    def inv(self, *args: str, env: dict | None = None, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess:
-        result = subprocess.run([*INV, *args], cwd=ROOT, env={**self.environ, **(env or {})}, capture_output=True,
-                                text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    def inv(
+        self, *args: str, env: dict | None = None, timeout: float = 300, check: bool = False
+    ) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [*INV, *args],
+            cwd=ROOT,
+            env={**self.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"inv {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
 
     def popen_inv(self, *args: str, env: dict | None = None, log: Path | None = None) -> subprocess.Popen:
         out = open(log or self.tmp / f"inv-{uuid.uuid4().hex[:6]}.log", "w")
-        return subprocess.Popen([*INV, *args], cwd=ROOT, env={**self.environ, **(env or {})}, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(
+            [*INV, *args],
+            cwd=ROOT,
+            env={**self.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
 
-    def compose(self, *args: str, files: tuple[str, ...] = (), check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    def compose(
+        self, *args: str, files: tuple[str, ...] = (), check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         argv = ["docker", "compose", "--env-file", str(self.env_file)]
         for f in files:
             argv += ["-f", f]
-        result = subprocess.run([*argv, *args], cwd=ROOT, env=self.environ, capture_output=True, text=True,
-                                timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [*argv, *args],
+            cwd=ROOT,
+            env=self.environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"docker compose {' '.join(args)} exited {result.returncode}\n{result.stderr}")
         return result
 
     def ps(self) -> dict[str, str]:
         """service -> state, for every container of the project (stopped ones included)."""
-        from tasks.composecli import parse_ps
+        from tasks.knowledge.compose_cli import parse_ps
 
         return {c.service: c.state for c in parse_ps(self.compose("ps", "-a", "--format", "json").stdout)}
 
     def sql(self, query: str) -> str:
-        return self.compose("exec", "-T", "postgres", "psql", "-U", "devstack", "-d", "devstack", "-At", "-c", query).stdout.strip()
+        return self.compose(
+            "exec", "-T", "postgres", "psql", "-U", "devstack", "-d", "devstack", "-At", "-c", query
+        ).stdout.strip()
 
     def result_rows(self, prefix: str) -> list[tuple[str, str]]:
         """(job_id, processed_by) of the jobs with this id prefix."""
         if self.sql("select to_regclass('public.digest_results') is not null") != "t":
             return []
-        out = self.sql(f"select job_id || '|' || processed_by from digest_results where job_id like '{prefix}-%' order by job_id")
-        return [tuple(line.split("|", 1)) for line in out.splitlines() if line]
+        out = self.sql(
+            f"select job_id || '|' || processed_by from digest_results where job_id like '{prefix}-%' order by job_id"
+        )
+        return [(job, worker) for job, _, worker in (line.partition("|") for line in out.splitlines() if line)]
 
-    def produce(self, prefix: str, count: int, interval_ms: int = 0, duration_ms: int = 0,
-                background: bool = False):
-        argv = ["node", str(ROOT / "dist/apps/worker/produce.js"), "--prefix", prefix, "--count", str(count),
-                "--interval-ms", str(interval_ms), "--duration-ms", str(duration_ms)]
+    def produce(self, prefix: str, count: int, interval_ms: int = 0, duration_ms: int = 0, background: bool = False):
+        argv = [
+            "node",
+            str(ROOT / "dist/apps/worker/produce.js"),
+            "--prefix",
+            prefix,
+            "--count",
+            str(count),
+            "--interval-ms",
+            str(interval_ms),
+            "--duration-ms",
+            str(duration_ms),
+        ]
         env = {**self.environ, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis_port)}
         if background:
             return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

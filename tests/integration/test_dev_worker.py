@@ -3,6 +3,7 @@
 The dev worker is the app's real dev command (`npm run dev`: tsx watch) unless a test needs a
 particular exit (normal, crash, missing command), which a one-line node command provides.
 """
+
 from __future__ import annotations
 
 import json

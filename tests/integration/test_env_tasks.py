@@ -1,4 +1,5 @@
 """`inv env.init` and `inv env.check` on real files (Compose resolves the scheduler check; no engine needed)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,8 +8,15 @@ from .stackenv import INV, ROOT, Stack
 
 
 def run(stack: Stack, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*INV, *args], cwd=ROOT, env={**stack.environ, **(env or {})}, capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*INV, *args],
+        cwd=ROOT,
+        env={**stack.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_init_creates_from_example_and_never_overwrites(tmp_path):
@@ -33,7 +41,9 @@ def test_check_passes_on_a_copy_of_the_example(tmp_path):
 
 def test_check_reports_missing_unknown_malformed_without_values(tmp_path):
     stack = Stack(tmp_path)
-    lines = [line for line in (ROOT / ".env.example").read_text().splitlines() if not line.startswith("REDIS_HOST_PORT=")]
+    lines = [
+        line for line in (ROOT / ".env.example").read_text().splitlines() if not line.startswith("REDIS_HOST_PORT=")
+    ]
     lines += ["REDIS_HOSTPORT=6380", "POSTGRES_PASSWORD too-secret-to-print"]
     stack.env_file.write_text("\n".join(lines) + "\n")
     result = run(stack, "env.check")
@@ -51,4 +61,6 @@ def test_check_warns_when_a_scaled_worker_runs_the_scheduler(tmp_path):
     scaled = tmp_path / "scaled.yml"
     scaled.write_text("services:\n  worker:\n    deploy:\n      replicas: 2\n")
     result = run(stack, "env.check", env={"COMPOSE_FILE": f"{ROOT / 'docker-compose.yml'}:{scaled}"})
-    assert "warning: service 'worker' runs 2 replicas with ENABLE_SCHEDULER on" in result.stdout, result.stdout + result.stderr
+    assert "warning: service 'worker' runs 2 replicas with ENABLE_SCHEDULER on" in result.stdout, (
+        result.stdout + result.stderr
+    )

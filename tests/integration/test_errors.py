@@ -1,4 +1,5 @@
 """Bad input and a broken environment: one clear line, non-zero exit, no traceback."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """`inv prodlike.*` against a real engine, with caps small enough for this 2-CPU machine."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,12 @@ SMALL = ("--cpus", "1", "--memory", "512m")
 
 def inspect_caps(stack) -> tuple[int, int]:
     name = next(c for c in stack.compose("ps", "-q", "worker").stdout.split())
-    out = subprocess.run(["docker", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", name],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["docker", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", name],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return int(out[0]), int(out[1])
 
 
@@ -28,7 +33,7 @@ def test_up_applies_caps_heap_plan_and_verifies(stack):
     up = stack.inv("prodlike.up", *SMALL)
     assert up.returncode == 0, up.stdout + up.stderr
     assert "--max-old-space-size=384 --max-semi-space-size=16" in up.stdout
-    table = up.stdout[up.stdout.index("check"):]
+    table = up.stdout[up.stdout.index("check") :]
     assert "FAIL" not in table and table.count("OK") == 7, table
     assert inspect_caps(stack) == (1_000_000_000, 512 * 1024 * 1024)
     log = wait_for(lambda: "[worker] ready" in worker_log(stack) and worker_log(stack), 30, what="worker ready")
@@ -61,8 +66,10 @@ def test_explicit_heap_that_breaks_the_ratio_warns_and_the_worker_agrees(stack):
     assert "[heap] WARNING heap limit exceeds 85% of container memory" in log
 
 
-@pytest.mark.parametrize("flags, needle", [(("--cpus", "64", "--memory", "512m"), "--cpus"),
-                                           (("--cpus", "1", "--memory", "4096g"), "--memory")])
+@pytest.mark.parametrize(
+    "flags, needle",
+    [(("--cpus", "64", "--memory", "512m"), "--cpus"), (("--cpus", "1", "--memory", "4096g"), "--memory")],
+)
 def test_caps_beyond_the_engine_are_refused_before_compose(stack, flags, needle):
     info = subprocess.run(["docker", "info", "--format", "{{.NCPU}}"], capture_output=True, text=True).stdout.strip()
     result = stack.inv("prodlike.up", *flags)
@@ -104,8 +111,15 @@ def test_clean_checkout_refuses_then_build_flag_builds_and_starts(stack, clean_c
     stack.write_env(WORKER_IMAGE=image)
 
     def inv(*args):
-        return subprocess.run([*INV, *args], cwd=clean_checkout, env=stack.environ, capture_output=True, text=True,
-                              timeout=600, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*INV, *args],
+            cwd=clean_checkout,
+            env=stack.environ,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
 
     try:
         refused = inv("prodlike.up", *SMALL)

@@ -1,4 +1,5 @@
 """`inv worker.*` and `stack.*` against a real engine, each test in its own compose project."""
+
 from __future__ import annotations
 
 import time
@@ -63,6 +64,7 @@ def test_worker_logs_tail_shows_the_last_lines(stack):
     stack.inv("worker.up", check=True)
     stack.produce("log", 4)
     stack.wait_rows("log", 4)
+
     def read_logs():
         return [line for line in stack.inv("worker.logs", check=True).stdout.splitlines() if line.strip()]
 
@@ -86,10 +88,18 @@ def test_stack_down_leaves_no_container_and_no_network(stack):
     assert stack.ps() == {}
     import subprocess
 
-    networks = subprocess.run(["docker", "network", "ls", "--filter", f"name={stack.project}", "--format", "{{.Name}}"],
-                              capture_output=True, text=True, check=True).stdout.split()
-    volumes = subprocess.run(["docker", "volume", "ls", "--filter", f"name={stack.project}", "--format", "{{.Name}}"],
-                             capture_output=True, text=True, check=True).stdout.split()
+    networks = subprocess.run(
+        ["docker", "network", "ls", "--filter", f"name={stack.project}", "--format", "{{.Name}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    volumes = subprocess.run(
+        ["docker", "volume", "ls", "--filter", f"name={stack.project}", "--format", "{{.Name}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert networks == [] and volumes == []
 
 
@@ -132,8 +142,13 @@ def test_worker_up_rebuilds_an_image_holding_another_build(stack):
     # Label the current image as holding some other build, as an image built before `npm run build` would.
     import subprocess
 
-    subprocess.run(["docker", "build", "-q", "-t", worker_image, "--label", "dev.devstack.dist-fingerprint=stale", "-"],
-                   input=f"FROM {worker_image}\n", text=True, check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "build", "-q", "-t", worker_image, "--label", "dev.devstack.dist-fingerprint=stale", "-"],
+        input=f"FROM {worker_image}\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
     again = stack.inv("worker.up", check=True)
     assert "holds another build than dist/apps/worker/; rebuilding it" in again.stdout
     quiet = stack.inv("worker.up", check=True)
@@ -150,8 +165,15 @@ def test_ctrl_c_ends_logs_follow_normally(stack):
     from .stackenv import INV
 
     stack.inv("worker.up", check=True)
-    proc = subprocess.Popen([*INV, "worker.logs", "-f"], cwd=ROOT, env=stack.environ, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [*INV, "worker.logs", "-f"],
+        cwd=ROOT,
+        env=stack.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         first = proc.stdout.readline()
         assert "worker" in first

@@ -1,17 +1,29 @@
 """Pure Compose logic: argv building, `ps` JSON in both shapes, versions, files and profiles."""
+
 import json
+import os
 
 import pytest
 
-from tasks import composecli
-from tasks.composecli import compose_argv, parse_ps, parse_version
+from tasks.knowledge import compose_cli
+from tasks.knowledge.compose_cli import compose_argv, parse_ps, parse_version
 
 ROW = {
-    "Name": "devstack-worker-1", "Service": "worker", "State": "running", "Health": "",
-    "Status": "Up 5 minutes", "ExitCode": 0,
+    "Name": "devstack-worker-1",
+    "Service": "worker",
+    "State": "running",
+    "Health": "",
+    "Status": "Up 5 minutes",
+    "ExitCode": 0,
     "Labels": "com.docker.compose.service=worker,dev.devstack.scheduler=true,dev.devstack.restart-policy=unless-stopped",
 }
-EXITED = {**ROW, "Name": "devstack-worker-2", "State": "exited", "Status": "Exited (137) 2 seconds ago", "ExitCode": 137}
+EXITED = {
+    **ROW,
+    "Name": "devstack-worker-2",
+    "State": "exited",
+    "Status": "Exited (137) 2 seconds ago",
+    "ExitCode": 137,
+}
 
 
 @pytest.mark.parametrize(
@@ -31,7 +43,7 @@ def test_parse_version(text, expected):
 
 
 def test_versions_compare_against_minimum():
-    assert parse_version("v2.19.1") < composecli.MIN_VERSION <= parse_version("5.0.0")
+    assert parse_version("v2.19.1") < compose_cli.MIN_VERSION <= parse_version("5.0.0")
 
 
 def test_argv_is_a_list_with_files_then_profiles_then_args():
@@ -68,19 +80,22 @@ def test_ps_labels_as_mapping():
 
 
 def test_active_profiles_keeps_compose_profiles_when_adding_one():
-    assert composecli.active_profiles({"COMPOSE_PROFILES": "debug, tools"}, ["worker"]) == ["debug", "tools", "worker"]
-    assert composecli.active_profiles({}, ["worker"]) == ["worker"]
-    assert composecli.active_profiles({"COMPOSE_PROFILES": "worker"}, ["worker"]) == ["worker"]
+    assert compose_cli.active_profiles({"COMPOSE_PROFILES": "debug, tools"}, ["worker"]) == ["debug", "tools", "worker"]
+    assert compose_cli.active_profiles({}, ["worker"]) == ["worker"]
+    assert compose_cli.active_profiles({"COMPOSE_PROFILES": "worker"}, ["worker"]) == ["worker"]
 
 
 def test_compose_files_configured_then_env_then_default(monkeypatch):
-    monkeypatch.setattr(composecli.os, "pathsep", ":")
-    assert composecli.compose_files({}, "") == ["docker-compose.yml"]
-    assert composecli.compose_files({"COMPOSE_FILE": "a.yml:b.yml"}, "") == ["a.yml", "b.yml"]
-    assert composecli.compose_files({"COMPOSE_FILE": "a.yml;b.yml", "COMPOSE_PATH_SEPARATOR": ";"}, "") == ["a.yml", "b.yml"]
-    assert composecli.compose_files({"COMPOSE_FILE": "a.yml"}, "x.yml:y.yml") == ["x.yml", "y.yml"]
+    monkeypatch.setattr(os, "pathsep", ":")
+    assert compose_cli.compose_files({}, "") == ["docker-compose.yml"]
+    assert compose_cli.compose_files({"COMPOSE_FILE": "a.yml:b.yml"}, "") == ["a.yml", "b.yml"]
+    assert compose_cli.compose_files({"COMPOSE_FILE": "a.yml;b.yml", "COMPOSE_PATH_SEPARATOR": ";"}, "") == [
+        "a.yml",
+        "b.yml",
+    ]
+    assert compose_cli.compose_files({"COMPOSE_FILE": "a.yml"}, "x.yml:y.yml") == ["x.yml", "y.yml"]
 
 
 def test_project_name_normalized_like_compose():
-    assert composecli.normalize_project_name("My Stack.v2") == "mystackv2"
-    assert composecli.normalize_project_name("_dev-Stack") == "dev-stack"
+    assert compose_cli.normalize_project_name("My Stack.v2") == "mystackv2"
+    assert compose_cli.normalize_project_name("_dev-Stack") == "dev-stack"

@@ -1,10 +1,11 @@
 """Reading .env like Compose and comparing it with .env.example (values never shown)."""
+
 from pathlib import Path
 
 import pytest
 from invoke.exceptions import Exit
 
-from tasks import envfile
+from tasks.knowledge import envfile
 
 
 def test_parse_values_and_malformed_line_numbers():
@@ -46,6 +47,8 @@ def test_the_shipped_example_parses_cleanly():
     assert example.values["ENABLE_SCHEDULER"] == "true"
 
 
-@pytest.mark.parametrize("value, expected", [("true", True), ("1", True), ("On", True), ("false", False), ("", False), (None, False)])
+@pytest.mark.parametrize(
+    "value, expected", [("true", True), ("1", True), ("On", True), ("false", False), ("", False), (None, False)]
+)
 def test_truthy(value, expected):
     assert envfile.truthy(value) is expected

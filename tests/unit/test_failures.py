@@ -1,7 +1,8 @@
 """Classifying Docker/Compose error texts into one actionable line."""
+
 import pytest
 
-from tasks.failures import Failure, classify, explain
+from tasks.knowledge.failures import Failure, classify, explain
 
 
 @pytest.mark.parametrize(
@@ -9,7 +10,7 @@ from tasks.failures import Failure, classify, explain
     [
         "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
         "failed to connect to the docker API at unix:///tmp/x.sock; check if the path is correct",
-        "error during connect: Get \"http://%2F%2F.%2Fpipe%2Fdocker_engine/v1.47/info\": open //./pipe/docker_engine: "
+        'error during connect: Get "http://%2F%2F.%2Fpipe%2Fdocker_engine/v1.47/info": open //./pipe/docker_engine: '
         "The system cannot find the file specified.",
     ],
 )
@@ -19,8 +20,10 @@ def test_daemon_down_texts(text):
 
 
 def test_permission_denied_wins_over_connect():
-    text = ("permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: "
-            "Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.24/info\": dial unix /var/run/docker.sock: connect: permission denied")
+    text = (
+        "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: "
+        'Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.24/info": dial unix /var/run/docker.sock: connect: permission denied'
+    )
     assert classify(text) is Failure.PERMISSION
     assert "docker` group" in explain(Failure.PERMISSION, text)
 
@@ -33,7 +36,7 @@ def test_unknown_service_names_it():
 @pytest.mark.parametrize(
     "text, kind",
     [
-        ("service \"worker\" has no container to start", Failure.NO_CONTAINER),
+        ('service "worker" has no container to start', Failure.NO_CONTAINER),
         ("no configuration file provided: not found", Failure.NO_COMPOSE_FILE),
         ("something else entirely", Failure.UNKNOWN),
         ("", Failure.UNKNOWN),

@@ -1,4 +1,5 @@
 """The on-disk handover record and the session lock, with real files and real processes."""
+
 import os
 import signal
 import subprocess
@@ -10,8 +11,9 @@ import psutil
 import pytest
 from invoke.exceptions import Exit
 
-from tasks import handover
-from tasks.devsession import exit_code, wait_group_gone
+from tasks.drivers import handover
+from tasks.drivers.foreground import wait_group_gone
+from tasks.knowledge.exit_codes import exit_code
 
 
 def fake_compose(tmp_path, project="p1"):
@@ -60,10 +62,15 @@ def test_lock_refuses_a_second_holder_naming_the_first(tmp_path):
 
 
 def test_lock_of_a_killed_process_never_blocks(tmp_path):
-    code = ("import sys, time; sys.path.insert(0, %r); import tasks; from tasks.handover import SessionLock; "
-            "from pathlib import Path; lock = SessionLock(Path(%r)); lock.acquire(); print('held', flush=True); time.sleep(60)")
-    holder = subprocess.Popen([sys.executable, "-c", code % (str(handover.__file__).rsplit("/tasks/", 1)[0], str(tmp_path))],
-                              stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys, time; sys.path.insert(0, %r); import tasks; from tasks.drivers.handover import SessionLock; "
+        "from pathlib import Path; lock = SessionLock(Path(%r)); lock.acquire(); print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code % (str(handover.__file__).rsplit("/tasks/", 1)[0], str(tmp_path))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     assert handover.SessionLock(tmp_path).held_by_someone()
     holder.kill()
@@ -101,8 +108,13 @@ def test_forget_restore_clears_the_promise(tmp_path, capsys):
 
 
 def test_terminate_orphan_stops_the_whole_family(tmp_path):
-    parent = subprocess.Popen([sys.executable, "-c",
-                               "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"])
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)",
+        ]
+    )
     time.sleep(0.5)
     family = [psutil.Process(parent.pid), *psutil.Process(parent.pid).children(recursive=True)]
     assert len(family) == 2
@@ -134,8 +146,10 @@ def test_exit_code(returncode, received, expected):
 
 @pytest.mark.skipif(os.name == "nt", reason="process groups are POSIX")
 def test_wait_group_gone_kills_stragglers_after_grace():
-    proc = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
+        start_new_session=True,
+    )
     time.sleep(0.3)
     start = time.monotonic()
     assert wait_group_gone(proc.pid, 0.5) is False

@@ -1,7 +1,8 @@
 """Size parsing and the V8 heap plan (seed values, small containers, several processes, bad input)."""
+
 import pytest
 
-from tasks.heapplan import MIB, PlanError, parse_cpus, parse_size, plan_heap
+from tasks.knowledge.heap_plan import MIB, PlanError, parse_cpus, parse_size, plan_heap
 
 
 @pytest.mark.parametrize(

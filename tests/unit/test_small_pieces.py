@@ -1,18 +1,33 @@
 """Pure helpers: the dev worker's environment, the status view, settings from Invoke's config."""
-from invoke import Config
 
-from tasks.composecli import ContainerState
-from tasks.dev import dev_environment
-from tasks.settings import DEFAULTS, PROJECT_ROOT, Settings
-from tasks.statusview import render, uptime
+from typing import Any
 
-DOTENV = {"REDIS_HOST_PORT": "16379", "POSTGRES_HOST_PORT": "15432", "POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p w",
-          "POSTGRES_DB": "d", "ENABLE_SCHEDULER": "true"}
+from invoke.config import Config
+
+from tasks.knowledge.compose_cli import ContainerState
+from tasks.knowledge.defaults import DEFAULTS
+from tasks.knowledge.dev_env import dev_environment
+from tasks.knowledge.settings import PROJECT_ROOT, Settings
+from tasks.knowledge.status_view import render, uptime
+
+DOTENV = {
+    "REDIS_HOST_PORT": "16379",
+    "POSTGRES_HOST_PORT": "15432",
+    "POSTGRES_USER": "u",
+    "POSTGRES_PASSWORD": "p w",
+    "POSTGRES_DB": "d",
+    "ENABLE_SCHEDULER": "true",
+}
 
 
 def test_dev_environment_points_at_published_ports():
     env = dev_environment(DOTENV, {"PATH": "/bin"}, scheduler=True)
-    assert (env["REDIS_HOST"], env["REDIS_PORT"], env["PGHOST"], env["PGPORT"]) == ("127.0.0.1", "16379", "127.0.0.1", "15432")
+    assert (env["REDIS_HOST"], env["REDIS_PORT"], env["PGHOST"], env["PGPORT"]) == (
+        "127.0.0.1",
+        "16379",
+        "127.0.0.1",
+        "15432",
+    )
     assert (env["PGUSER"], env["PGPASSWORD"], env["PGDATABASE"]) == ("u", "p w", "d")
     assert env["ENABLE_SCHEDULER"] == "true" and env["WORKER_NAME"] == "dev" and env["PATH"] == "/bin"
 
@@ -27,9 +42,16 @@ def test_shell_wins_and_no_scheduler_wins_over_everything():
     assert env["REDIS_HOST"] == "cache.local" and env["ENABLE_SCHEDULER"] == "false"
 
 
-def container(**kw):
-    base = dict(name="p-worker-1", service="worker", state="running", health="", status="Up 3 minutes", exit_code=0,
-                labels={"dev.devstack.restart-policy": "unless-stopped", "dev.devstack.scheduler": "true"})
+def container(**kw: object) -> ContainerState:
+    base: dict[str, Any] = dict(
+        name="p-worker-1",
+        service="worker",
+        state="running",
+        health="",
+        status="Up 3 minutes",
+        exit_code=0,
+        labels={"dev.devstack.restart-policy": "unless-stopped", "dev.devstack.scheduler": "true"},
+    )
     base.update(kw)
     return ContainerState(**base)
 
@@ -53,6 +75,7 @@ def test_settings_defaults_and_overrides():
     s = Settings.from_config(Config(defaults=DEFAULTS))
     assert s.service == "worker" and s.env_file == PROJECT_ROOT / ".env"
     assert s.dist_main == PROJECT_ROOT / "dist/apps/worker/main.js"
-    custom = Settings.from_config(Config(defaults=DEFAULTS, overrides={"worker": {"service": "jobs"},
-                                                                        "compose": {"env_file": "/abs/x.env"}}))
+    custom = Settings.from_config(
+        Config(defaults=DEFAULTS, overrides={"worker": {"service": "jobs"}, "compose": {"env_file": "/abs/x.env"}})
+    )
     assert custom.service == "jobs" and str(custom.env_file) == "/abs/x.env"

@@ -1,13 +1,14 @@
 """The worker app on the host: is its compiled output there and fresh, and building it."""
+
 from __future__ import annotations
 
 import hashlib
 import shlex
 from pathlib import Path
 
-from tasks import runner
-from tasks.failures import UserError
-from tasks.settings import Settings, display
+from tasks.drivers import process
+from tasks.knowledge.failures import UserError
+from tasks.knowledge.settings import Settings, display
 
 
 def newest_source(sources: Path) -> Path | None:
@@ -61,7 +62,7 @@ def require_dist(s: Settings, *, allow_stale: bool) -> None:
 def run_app_command(s: Settings, command: str, what: str) -> None:
     """Run one of the app's package-manager commands (install, build) in the app folder."""
     print(f"[{what}] {command}", flush=True)
-    result = runner.run(shlex.split(command), cwd=s.app_dir)
+    result = process.run(shlex.split(command), cwd=s.app_dir)
     if not result.ok:
         raise UserError(f"{what} failed (`{command}` exited {result.returncode}); see its output above")
 

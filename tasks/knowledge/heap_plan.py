@@ -6,6 +6,7 @@ the whole limit stays within the ratio of the container's memory, divided among 
 of the container, while leaving room for native memory and overhead in small containers
 (512 MiB -> 384 MiB old space: heap 384 + native ~100 + overhead ~28).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,18 @@ from dataclasses import dataclass
 MIB = 1024 * 1024
 
 #: Compose's byte units, binary (Docker treats every unit as a power of 1024).
-_UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": MIB, "mib": MIB, "g": 1024**3, "gib": 1024**3,
-          "t": 1024**4, "tib": 1024**4}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kib": 1024,
+    "m": MIB,
+    "mib": MIB,
+    "g": 1024**3,
+    "gib": 1024**3,
+    "t": 1024**4,
+    "tib": 1024**4,
+}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 NATIVE_RESERVE_MIB = 100  # per Node process: code, buffers, native allocations outside the V8 heap
@@ -42,7 +53,9 @@ def parse_size(text: str) -> int:
         hint = ""
         if match and unit in {"kb", "mb", "gb", "tb"}:
             hint = f" (`{unit}` is ambiguous: write {match.group(1)}{unit[0]} for binary units, as Docker means)"
-        raise PlanError(f"bad size {text!r}: use bytes or a number with k, m, g (binary), e.g. 13g, 512m, 12.977GiB{hint}")
+        raise PlanError(
+            f"bad size {text!r}: use bytes or a number with k, m, g (binary), e.g. 13g, 512m, 12.977GiB{hint}"
+        )
     amount = float(match.group(1))
     value = amount * _UNITS[unit]
     if unit in ("", "b") and not amount.is_integer():
@@ -56,7 +69,7 @@ def format_mib(mib: float) -> str:
     return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
 
 
-def parse_cpus(text) -> float:
+def parse_cpus(text: str | float) -> float:
     try:
         cpus = float(text)
     except (TypeError, ValueError):
@@ -113,8 +126,15 @@ class HeapPlan:
         ]
 
 
-def plan_heap(memory_bytes: int, *, cpus: float = 3.0, ratio: float = 0.85, processes: int = 1,
-              semi_space_mib: int | None = None, heap_mb: int | None = None) -> HeapPlan:
+def plan_heap(
+    memory_bytes: int,
+    *,
+    cpus: float = 3.0,
+    ratio: float = 0.85,
+    processes: int = 1,
+    semi_space_mib: int | None = None,
+    heap_mb: int | None = None,
+) -> HeapPlan:
     """Largest old space that keeps heap_size_limit x processes within ``ratio`` of memory and
     leaves the native/overhead reserve, or the explicit ``heap_mb`` (then only checked)."""
     if not 0 < ratio <= 1:

@@ -6,6 +6,7 @@ stopped the background worker, when, and which dev process it started. A record 
 belongs to a session that died without cleaning up: the next dev.worker, worker.up or doctor restores
 the background worker from it; worker.status only reports it.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tasks.failures import UserError
+from tasks.drivers.compose import Compose
+from tasks.drivers.worker_service import start_worker
+from tasks.knowledge.failures import UserError
 
 # psutil and filelock are imported where used: most tasks only check that no record exists, and
 # every millisecond of import is paid on each `inv` call.
@@ -42,7 +45,7 @@ class Record:
         return datetime.fromtimestamp(self.started_at).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def state_dir(compose) -> Path:
+def state_dir(compose: Compose) -> Path:
     return compose.settings.state_dir / compose.project_name
 
 
@@ -75,8 +78,15 @@ def read_record(directory: Path) -> Record | None:
         return None
     except (OSError, ValueError, TypeError):
         # A torn or foreign file: treat as stale but keep the fact visible.
-        return Record(pid=0, process_started=0, started_at=0, host="?", cwd="?", worker_was_running=True,
-                      notes=["unreadable record"])
+        return Record(
+            pid=0,
+            process_started=0,
+            started_at=0,
+            host="?",
+            cwd="?",
+            worker_was_running=True,
+            notes=["unreadable record"],
+        )
 
 
 def write_record(directory: Path, record: Record) -> None:
@@ -169,7 +179,7 @@ def terminate_orphan(record: Record, timeout: float = 15.0) -> bool:
     return True
 
 
-def stale_record(compose) -> Record | None:
+def stale_record(compose: Compose) -> Record | None:
     """The record of a session that ended without restoring, if any (None while one is running)."""
     directory = state_dir(compose)
     record = read_record(directory)
@@ -178,7 +188,7 @@ def stale_record(compose) -> Record | None:
     return record
 
 
-def recover_stale(compose) -> bool:
+def recover_stale(compose: Compose) -> bool:
     """Restore the background worker after a dev.worker session that was killed. Returns True if it acted."""
     record = stale_record(compose)
     if record is None:
@@ -194,8 +204,6 @@ def recover_stale(compose) -> bool:
             + f"restoring the {service} now",
             flush=True,
         )
-        from tasks.worker import start_worker  # here, not at the top: tasks.worker imports this module
-
         start_worker(compose)
     elif orphan:
         print(f"note: stopped a dev worker left running by a killed dev.worker session (pid {record.pid})", flush=True)
@@ -203,7 +211,7 @@ def recover_stale(compose) -> bool:
     return True
 
 
-def describe(compose) -> str | None:
+def describe(compose: Compose) -> str | None:
     """One line about a running or dead dev.worker session, for status and doctor (reports only)."""
     directory = state_dir(compose)
     record = read_record(directory)
@@ -211,16 +219,21 @@ def describe(compose) -> str | None:
         return None
     service = compose.settings.service
     if SessionLock(directory).held_by_someone():
-        restore = (f"the background {service} was stopped for it and comes back when it exits"
-                   if record.worker_was_running else f"the background {service} was not running before it")
+        restore = (
+            f"the background {service} was stopped for it and comes back when it exits"
+            if record.worker_was_running
+            else f"the background {service} was not running before it"
+        )
         return f"dev worker: running (pid {record.pid}, since {record.since}); {restore}"
     if record.worker_was_running:
-        return (f"dev worker: a session (pid {record.pid}, since {record.since}) was killed before restoring the "
-                f"background {service}: run `inv worker.up` to restore it")
+        return (
+            f"dev worker: a session (pid {record.pid}, since {record.since}) was killed before restoring the "
+            f"background {service}: run `inv worker.up` to restore it"
+        )
     return f"dev worker: a session (pid {record.pid}) was killed; nothing to restore (`inv worker.up` clears this)"
 
 
-def refuse_if_active(compose, action: str) -> None:
+def refuse_if_active(compose: Compose, action: str) -> None:
     """Never two workers on one queue: background-worker actions wait for the dev session to end."""
     directory = state_dir(compose)
     if read_record(directory) is not None and SessionLock(directory).held_by_someone():
@@ -231,12 +244,15 @@ def refuse_if_active(compose, action: str) -> None:
         )
 
 
-def forget_restore(compose) -> None:
+def forget_restore(compose: Compose) -> None:
     """worker.down during a dev session: the user wants it down, so the session must not bring it back."""
     directory = state_dir(compose)
     record = read_record(directory)
     if record is not None and record.worker_was_running:
         record.worker_was_running = False
         write_record(directory, record)
-        print(f"note: the dev worker session (pid {record.pid}) will no longer restore the background "
-              f"{compose.settings.service} when it ends", flush=True)
+        print(
+            f"note: the dev worker session (pid {record.pid}) will no longer restore the background "
+            f"{compose.settings.service} when it ends",
+            flush=True,
+        )

@@ -1,9 +1,11 @@
 """Planned versus actual for the production-like worker (pure: takes what the engine and node said)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from tasks.heapplan import MIB, HeapPlan
+from tasks.knowledge.heap_plan import MIB, HeapPlan
 
 PAGE = 4096  # the kernel rounds a memory limit down to whole pages
 
@@ -16,7 +18,7 @@ class Row:
     ok: bool
 
 
-def rows(plan: HeapPlan, nano_cpus: int, memory: int, probe: dict) -> list[Row]:
+def rows(plan: HeapPlan, nano_cpus: int, memory: int, probe: dict[str, Any]) -> list[Row]:
     planned_nano = round(plan.cpus * 1e9)
     quota, period = probe.get("cpu_quota_us"), probe.get("cpu_period_us")
     cgroup_cpus = quota / period if quota and period else None
@@ -26,18 +28,31 @@ def rows(plan: HeapPlan, nano_cpus: int, memory: int, probe: dict) -> list[Row]:
     return [
         Row("engine CPUs (NanoCpus)", f"{plan.cpus:g}", f"{nano_cpus / 1e9:g}", nano_cpus == planned_nano),
         Row("engine memory", f"{plan.memory_bytes} B", f"{memory} B", memory == plan.memory_bytes),
-        Row(f"cgroup v{version or '?'} CPUs", f"{plan.cpus:g}", "unlimited" if cgroup_cpus is None else f"{cgroup_cpus:g}",
-            cgroup_cpus is not None and abs(cgroup_cpus - plan.cpus) < 0.01),
-        Row(f"cgroup v{version or '?'} memory", f"{plan.memory_bytes} B",
+        Row(
+            f"cgroup v{version or '?'} CPUs",
+            f"{plan.cpus:g}",
+            "unlimited" if cgroup_cpus is None else f"{cgroup_cpus:g}",
+            cgroup_cpus is not None and abs(cgroup_cpus - plan.cpus) < 0.01,
+        ),
+        Row(
+            f"cgroup v{version or '?'} memory",
+            f"{plan.memory_bytes} B",
             "unlimited" if cgroup_memory is None else f"{cgroup_memory} B",
-            cgroup_memory is not None and abs(cgroup_memory - plan.memory_bytes) < PAGE),
-        Row("V8 heap_size_limit", f"{plan.heap_limit_mib} MiB", "?" if heap is None else f"{heap:g} MiB",
-            heap is not None and abs(heap - plan.heap_limit_mib) < 1),
+            cgroup_memory is not None and abs(cgroup_memory - plan.memory_bytes) < PAGE,
+        ),
+        Row(
+            "V8 heap_size_limit",
+            f"{plan.heap_limit_mib} MiB",
+            "?" if heap is None else f"{heap:g} MiB",
+            heap is not None and abs(heap - plan.heap_limit_mib) < 1,
+        ),
         # An explicit --heap-mb may exceed the ratio (prodlike.up warned): then it only has to match.
-        Row("heap share of memory",
+        Row(
+            "heap share of memory",
             f"{plan.heap_share:.1%} (explicit)" if plan.explicit and not plan.within_ratio else f"<= {plan.ratio:.0%}",
             "?" if heap is None else f"{heap * plan.processes * MIB / plan.memory_bytes:.1%}",
-            heap is not None and (plan.explicit or heap * plan.processes * MIB <= plan.ratio * plan.memory_bytes + MIB)),
+            heap is not None and (plan.explicit or heap * plan.processes * MIB <= plan.ratio * plan.memory_bytes + MIB),
+        ),
         Row("NODE_ENV", "production", str(probe.get("node_env")), probe.get("node_env") == "production"),
     ]
 
@@ -47,5 +62,7 @@ def render(table: list[Row]) -> str:
     head = f"{'':<4} {'check':<{widths[0]}}  {'planned':<{widths[1]}}  {'actual':<{widths[2]}}"
     lines = [head]
     for r in table:
-        lines.append(f"{'OK' if r.ok else 'FAIL':<4} {r.item:<{widths[0]}}  {r.planned:<{widths[1]}}  {r.actual:<{widths[2]}}")
+        lines.append(
+            f"{'OK' if r.ok else 'FAIL':<4} {r.item:<{widths[0]}}  {r.planned:<{widths[1]}}  {r.actual:<{widths[2]}}"
+        )
     return "\n".join(lines)

@@ -6,14 +6,22 @@ forwarded to the child's whole process group (npm -> tsx -> node), which is neve
 normal exit path. Windows: Ctrl+C and console close reach the child from the console itself; this
 process only waits (a killed console is then recovered by the next command from the handover record).
 """
+
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 IS_WINDOWS = os.name == "nt"
+
+#: What signal.signal returns: a handler, SIG_DFL/SIG_IGN, or None for one not installed from Python.
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 #: Signals that end a dev session. SIGHUP (closed terminal) exists only on POSIX.
 FORWARDED = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
@@ -32,15 +40,15 @@ def say(message: str) -> None:
 class ForegroundChild:
     """The dev worker process, with this process's ending signals forwarded to it."""
 
-    def __init__(self, argv: list[str], *, cwd, env):
+    def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str]):
         self.argv = argv
         self.cwd = cwd
         self.env = env
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.received: list[int] = []
-        self._previous = {}
+        self._previous: dict[int, Handler] = {}
 
-    def _forward(self, signum, _frame):
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signum)
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -63,9 +71,8 @@ class ForegroundChild:
             signal.signal(signum, handler)
         self._previous.clear()
 
-    def start(self) -> subprocess.Popen:
-        kwargs = {} if IS_WINDOWS else {"start_new_session": True}
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, **kwargs)
+    def start(self) -> subprocess.Popen[bytes]:
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
         return self.proc
 
     def wait(self, group_grace: float = 60.0) -> int:
@@ -102,14 +109,3 @@ def wait_group_gone(pgid: int, timeout: float) -> bool:
     except (ProcessLookupError, PermissionError):
         pass
     return False
-
-
-def exit_code(returncode: int, received: list[int]) -> int:
-    """The task's exit code: the dev worker's, with a user's Ctrl+C counted as a normal end."""
-    if returncode < 0:  # POSIX: killed by a signal
-        returncode = 128 - returncode
-    if received and received[0] == signal.SIGINT and returncode in (0, 128 + signal.SIGINT):
-        return 0
-    if received and returncode == 0 and received[0] != signal.SIGINT:
-        return 128 + int(received[0])
-    return returncode

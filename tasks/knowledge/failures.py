@@ -2,6 +2,7 @@
 
 The texts differ by client version and OS, so each kind is matched on several substrings.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,37 +1,24 @@
 """`inv env.*`: the project's `.env` against `.env.example`."""
+
 from __future__ import annotations
 
 import json
 import shutil
 
-from invoke import Collection, task
-
-from tasks import envfile
-from tasks.compose import Compose
-from tasks.failures import UserError
-from tasks.settings import settings
-
-
-def scheduler_warnings(config: dict, scheduler_key: str = "ENABLE_SCHEDULER") -> list[str]:
-    """Services that could run more than one scheduler at once.
-
-    Takes the output of `docker compose config --format json` (interpolated and merged by Compose).
-    """
-    warnings = []
-    for name, service in (config.get("services") or {}).items():
-        environment = service.get("environment") or {}
-        if not envfile.truthy(str(environment.get(scheduler_key) or "")):
-            continue
-        replicas = (service.get("deploy") or {}).get("replicas") or service.get("scale") or 1
-        if int(replicas) > 1:
-            warnings.append(f"service {name!r} runs {replicas} replicas with {scheduler_key} on: "
-                            "only one instance may run the scheduler")
-    return warnings
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
 
 
 @task
-def check(c):
+def check(c: Context) -> None:
     """Compare .env with .env.example: missing, unknown and malformed lines (values are never shown)."""
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge import envfile
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.scheduler import scheduler_warnings
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     if not s.env_file.is_file():
         raise UserError(f"{s.env_file.name} is missing: run `inv env.init` to create it from {s.env_example.name}")
@@ -57,8 +44,11 @@ def check(c):
 
 
 @task
-def init(c):
+def init(c: Context) -> None:
     """Create .env from .env.example; an existing .env is never overwritten."""
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import settings
+
     s = settings(c)
     if s.env_file.exists():
         print(f"{s.env_file.name} already exists; left as it is (`inv env.check` compares it)")

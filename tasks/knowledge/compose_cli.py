@@ -2,6 +2,7 @@
 
 Nothing here runs a process, so all of it is unit-tested without Docker.
 """
+
 from __future__ import annotations
 
 import json
@@ -88,11 +89,11 @@ class ContainerState:
         return self.state == "running"
 
 
-def parse_labels(value) -> dict[str, str]:
+def parse_labels(value: object) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
     labels = {}
-    for item in (value or "").split(","):
+    for item in str(value or "").split(","):
         key, sep, val = item.partition("=")
         if sep:
             labels[key.strip()] = val
@@ -119,7 +120,9 @@ def parse_ps(output: str) -> list[ContainerState]:
                 state=(row.get("State") or "").lower(),
                 health=(row.get("Health") or "").lower(),
                 status=row.get("Status", ""),
-                exit_code=int(exit_code) if isinstance(exit_code, (int, str)) and str(exit_code).lstrip("-").isdigit() else None,
+                exit_code=int(exit_code)
+                if isinstance(exit_code, (int, str)) and str(exit_code).lstrip("-").isdigit()
+                else None,
                 labels=parse_labels(row.get("Labels")),
             )
         )

@@ -5,6 +5,7 @@ Compose itself. The answer changes only when one of the binaries involved change
 under a key made of those files (paths and modification times): the CLI, every Compose plugin file
 the Docker CLI could load, a `docker-compose` binary. A failed Compose command drops the cache too.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from tasks import composecli, runner
+from tasks.drivers import process
+from tasks.knowledge import compose_cli
 
 PLUGIN = "docker-compose.exe" if os.name == "nt" else "docker-compose"
 
@@ -27,14 +29,21 @@ def plugin_dirs() -> list[Path]:
             if os.environ.get(var):
                 dirs.append(Path(os.environ[var]) / "Docker" / "cli-plugins")
     else:
-        dirs += [Path(p) for p in ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
-                                   "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")]
+        dirs += [
+            Path(p)
+            for p in (
+                "/usr/local/lib/docker/cli-plugins",
+                "/usr/local/libexec/docker/cli-plugins",
+                "/usr/lib/docker/cli-plugins",
+                "/usr/libexec/docker/cli-plugins",
+            )
+        ]
         if sys.platform == "darwin":
             dirs.append(Path("/Applications/Docker.app/Contents/Resources/cli-plugins"))
     return dirs
 
 
-def _stamp(path: str | Path | None) -> list:
+def _stamp(path: str | Path | None) -> list[object]:
     if not path:
         return [None]
     try:
@@ -43,8 +52,8 @@ def _stamp(path: str | Path | None) -> list:
         return [str(path), None]
 
 
-def cache_key(candidates: list[list[str]]) -> list:
-    key = []
+def cache_key(candidates: list[list[str]]) -> list[object]:
+    key: list[object] = []
     for base in candidates:
         key.append(_stamp(shutil.which(base[0])))
         if base[1:2] == ["compose"]:
@@ -57,8 +66,8 @@ def probe(candidates: list[list[str]]) -> tuple[list[str], tuple[int, int, int]]
     for base in candidates:
         if not shutil.which(base[0]):
             continue
-        result = runner.run([*base, "version", "--short"], capture=True)
-        version = composecli.parse_version(result.stdout) if result.ok else None
+        result = process.run([*base, "version", "--short"], capture=True)
+        version = compose_cli.parse_version(result.stdout) if result.ok else None
         if version is not None:
             return base, version
     return None
@@ -76,8 +85,10 @@ def find(candidates: list[list[str]], cache: Path) -> tuple[list[str], tuple[int
     if found is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({"key": key, "candidates": candidates, "base": found[0],
-                                         "version": list(found[1])}), encoding="utf-8")
+            cache.write_text(
+                json.dumps({"key": key, "candidates": candidates, "base": found[0], "version": list(found[1])}),
+                encoding="utf-8",
+            )
         except OSError:
             pass  # a read-only checkout still works, only slower
     return found

@@ -3,6 +3,7 @@
 Values from the process environment win over ``.env`` (as in Compose's interpolation). Values are
 never printed: only keys and line numbers appear in messages.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from dotenv.parser import parse_stream
 
-from tasks.failures import UserError
+from tasks.knowledge.failures import UserError
 
 
 @dataclass
@@ -30,7 +31,7 @@ def parse(text: str, path: Path = Path(".env")) -> EnvFile:
         # A bare word without `=` parses as a key with no value: in a .env that is a mistake too.
         if binding.error or (binding.key is not None and binding.value is None):
             env.malformed.append(line)
-        elif binding.key is not None:
+        elif binding.key is not None and binding.value is not None:
             env.values[binding.key] = binding.value
         line += binding.original.string.count("\n")
     return env

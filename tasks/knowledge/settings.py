@@ -5,48 +5,26 @@ the path from the root to the invoked task). Users override them in ``invoke.yam
 ``tasks.py`` or with ``INVOKE_<SECTION>_<KEY>`` environment variables, e.g.
 ``INVOKE_WORKER_SERVICE=jobs`` or ``INVOKE_COMPOSE_COMMAND="docker-compose"``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tasks.knowledge.defaults import DEFAULTS
 
-DEFAULTS = {
-    "compose": {
-        # "" = auto-detect: `docker compose` (v2 plugin) first, then a `docker-compose` binary.
-        "command": "",
-        # "" = what Compose itself would use: COMPOSE_FILE (from the environment or .env), else
-        # docker-compose.yml. Several files separated like COMPOSE_FILE (os.pathsep).
-        "files": "",
-        "env_file": ".env",
-        "env_example": ".env.example",
-    },
-    "worker": {
-        "service": "worker",
-        "profile": "worker",
-        # The worker image's tag when WORKER_IMAGE is not set (the default in docker-compose.yml).
-        "image": "devstack-worker:local",
-    },
-    "app": {
-        # Where the app's package manager commands run, relative to the project root.
-        "dir": "apps/worker",
-        "install": "npm ci",
-        "build": "npm run build",
-        "dev": "npm run dev",
-        # The compiled entry point, relative to the project root, and the sources it is built from.
-        "dist_main": "dist/apps/worker/main.js",
-        "sources": "apps/worker/src",
-    },
-    "prodlike": {
-        # The override applied on top of the compose files; caps and heap ratio live in .env.
-        "file": "docker-compose.worker-prodlike.yml",
-    },
-    "state": {
-        # Handover records and locks of `inv dev.worker`, one sub-folder per compose project.
-        "dir": ".devstack",
-    },
-}
+if TYPE_CHECKING:
+    from invoke.context import Context
+
+#: The checkout: tasks/knowledge/settings.py -> tasks/knowledge -> tasks -> the root.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigSections(Protocol):
+    """What settings read of a configuration: ``config[section][key]`` (Invoke's Config, or a dict)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -71,8 +49,8 @@ class Settings:
     state_dir: Path
 
     @classmethod
-    def from_config(cls, config, root: Path = PROJECT_ROOT) -> "Settings":
-        def get(section: str, key: str):
+    def from_config(cls, config: ConfigSections, root: Path = PROJECT_ROOT) -> Settings:
+        def get(section: str, key: str) -> object:
             try:
                 return config[section][key]
             except (KeyError, TypeError):
@@ -107,6 +85,6 @@ def display(path: Path, root: Path = PROJECT_ROOT) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
-def settings(c) -> Settings:
+def settings(c: Context) -> Settings:
     """The settings of an Invoke context."""
     return Settings.from_config(c.config)

@@ -1,4 +1,5 @@
 """The one place that talks to Docker Compose: finding it, running it, reading its state."""
+
 from __future__ import annotations
 
 import os
@@ -7,10 +8,11 @@ import shutil
 from functools import cached_property
 from pathlib import Path
 
-from tasks import composecli, composefind, engine, envfile, runner
-from tasks.composecli import ContainerState
-from tasks.failures import Failure, UserError, classify, explain
-from tasks.settings import Settings
+from tasks.drivers import compose_binary, engine, process
+from tasks.knowledge import compose_cli, envfile
+from tasks.knowledge.compose_cli import ContainerState
+from tasks.knowledge.failures import Failure, UserError, classify, explain
+from tasks.knowledge.settings import Settings
 
 
 class Compose:
@@ -38,18 +40,18 @@ class Compose:
         )
         if not self.settings.compose_command and not _which("docker") and not _which("docker-compose"):
             raise UserError("the Docker CLI (`docker`) was not found on PATH: install Docker Desktop or Docker Engine")
-        found = composefind.find(candidates, self.cli_cache)
+        found = compose_binary.find(candidates, self.cli_cache)
         if found is None:
             tried = " or ".join(f"`{' '.join(b)}`" for b in candidates)
             raise UserError(
                 f"Docker Compose was not found ({tried} failed): install the Compose v2 plugin "
-                f"(>= {composecli.format_version(composecli.MIN_VERSION)}) or set compose.command"
+                f"(>= {compose_cli.format_version(compose_cli.MIN_VERSION)}) or set compose.command"
             )
         base, version = found
-        if version < composecli.MIN_VERSION:
+        if version < compose_cli.MIN_VERSION:
             raise UserError(
-                f"Docker Compose {composecli.format_version(version)} is too old (`{' '.join(base)}`): "
-                f"these tasks need {composecli.format_version(composecli.MIN_VERSION)} or newer"
+                f"Docker Compose {compose_cli.format_version(version)} is too old (`{' '.join(base)}`): "
+                f"these tasks need {compose_cli.format_version(compose_cli.MIN_VERSION)} or newer"
             )
         self.version = version
         return base
@@ -60,11 +62,11 @@ class Compose:
 
     # -- project facts ---------------------------------------------------------------------
     def files(self) -> list[str]:
-        return composecli.compose_files(self.env, self.settings.compose_files)
+        return compose_cli.compose_files(self.env, self.settings.compose_files)
 
     def explicit_files(self) -> list[str]:
         """Files to pass with -f: only when configured, so COMPOSE_FILE keeps working otherwise."""
-        return composecli.split_list(self.settings.compose_files, os.pathsep)
+        return compose_cli.split_list(self.settings.compose_files, os.pathsep)
 
     def worker_image(self) -> str:
         """The worker image tag, as docker-compose.yml names it (WORKER_IMAGE, else its default)."""
@@ -82,43 +84,57 @@ class Compose:
                 name = (yaml.safe_load(first.read_text(encoding="utf-8")) or {}).get("name")
             except (OSError, yaml.YAMLError):
                 name = None
-        return composecli.normalize_project_name(str(name or self.settings.root.name))
+        return compose_cli.normalize_project_name(str(name or self.settings.root.name))
 
     # -- running ---------------------------------------------------------------------------
     def argv(self, *args: str, files: list[str] | None = None, profiles: list[str] | tuple[str, ...] = ()) -> list[str]:
         # Compose reads <project>/.env by itself; another configured env file must be named to it.
         default_env = self.settings.env_file == self.settings.root / ".env"
         global_args = [] if default_env else ["--env-file", str(self.settings.env_file)]
-        return composecli.compose_argv(
+        return compose_cli.compose_argv(
             [*self.base, *global_args], args, files=self.explicit_files() if files is None else files, profiles=profiles
         )
 
-    def run(self, *args: str, capture: bool = False, files: list[str] | None = None,
-            profiles: list[str] | tuple[str, ...] = (), extra_env: dict[str, str] | None = None) -> runner.Completed:
+    def run(
+        self,
+        *args: str,
+        capture: bool = False,
+        files: list[str] | None = None,
+        profiles: list[str] | tuple[str, ...] = (),
+        extra_env: dict[str, str] | None = None,
+    ) -> process.Completed:
         """Run a Compose command in the project root; never raises for a non-zero exit."""
-        env = runner.environ_with(extra_env) if extra_env else None
-        return runner.run(self.argv(*args, files=files, profiles=profiles), cwd=self.settings.root,
-                          capture=capture, env=env)
+        env = process.environ_with(extra_env) if extra_env else None
+        return process.run(
+            self.argv(*args, files=files, profiles=profiles), cwd=self.settings.root, capture=capture, env=env
+        )
 
-    def check(self, *args: str, what: str, files: list[str] | None = None,
-              profiles: list[str] | tuple[str, ...] = (), ok_codes: tuple[int, ...] = (0,),
-              extra_env: dict[str, str] | None = None) -> runner.Completed:
+    def check(
+        self,
+        *args: str,
+        what: str,
+        files: list[str] | None = None,
+        profiles: list[str] | tuple[str, ...] = (),
+        ok_codes: tuple[int, ...] = (0,),
+        extra_env: dict[str, str] | None = None,
+    ) -> process.Completed:
         """Run a streamed Compose command; on failure raise one line saying why and what to do."""
         result = self.run(*args, files=files, profiles=profiles, extra_env=extra_env)
         if result.returncode not in ok_codes:
             raise UserError(f"{what} failed: {self.diagnose(result)}")
         return result
 
-    def capture(self, *args: str, what: str, files: list[str] | None = None,
-                profiles: list[str] | tuple[str, ...] = ()) -> runner.Completed:
+    def capture(
+        self, *args: str, what: str, files: list[str] | None = None, profiles: list[str] | tuple[str, ...] = ()
+    ) -> process.Completed:
         result = self.run(*args, capture=True, files=files, profiles=profiles)
         if not result.ok:
             raise UserError(f"{what} failed: {self.diagnose(result)}")
         return result
 
-    def diagnose(self, result: runner.Completed) -> str:
+    def diagnose(self, result: process.Completed) -> str:
         """Why a Compose command failed, in one line; asks the engine when the output says nothing."""
-        composefind.forget(self.cli_cache)  # the next run checks the Compose binary afresh
+        compose_binary.forget(self.cli_cache)  # the next run checks the Compose binary afresh
         failure = classify(result.stderr)
         if failure is Failure.UNKNOWN:
             failure = self.engine_failure()
@@ -141,7 +157,7 @@ class Compose:
         """All containers of the project (or one service), stopped ones included: one `ps` call."""
         args = ["ps", "-a", "--format", "json"] + ([service] if service else [])
         result = self.capture(*args, what="docker compose ps")
-        return composecli.parse_ps(result.stdout)
+        return compose_cli.parse_ps(result.stdout)
 
 
 def _which(program: str) -> bool:

@@ -1,9 +1,10 @@
 """Rendering `docker compose ps` rows of the worker for humans (pure)."""
+
 from __future__ import annotations
 
 import re
 
-from tasks.composecli import ContainerState
+from tasks.knowledge.compose_cli import ContainerState
 
 #: Labels set on the worker service in docker-compose.yml, so `ps` alone tells how it was created.
 RESTART_LABEL = "dev.devstack.restart-policy"

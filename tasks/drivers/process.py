@@ -3,6 +3,7 @@
 Streamed commands inherit the terminal, so Compose keeps its progress display and colours; Ctrl+C
 reaches the child directly (same process group) and we simply wait for it to finish.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.failures import UserError
+from tasks.knowledge.failures import UserError
 
 #: Exit status of a command ended by Ctrl+C (128 + SIGINT).
 INTERRUPTED = 130
@@ -52,14 +53,21 @@ def run(
     if capture:
         # Own session on POSIX: a Ctrl+C meant for a foreground dev worker must not cut a restore short.
         proc = subprocess.run(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, encoding="utf-8", errors="replace", start_new_session=os.name != "nt",
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=os.name != "nt",
         )
         return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
-    with subprocess.Popen(argv, cwd=cwd, env=env) as proc:
+    with subprocess.Popen(argv, cwd=cwd, env=env) as streamed:
         while True:
             try:
-                return Completed(argv, proc.wait())
+                return Completed(argv, streamed.wait())
             except KeyboardInterrupt:
                 # The child got the same SIGINT from the terminal; let it end on its own terms.
                 continue

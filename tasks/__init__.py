@@ -1,0 +1,37 @@
+"""The dev-stack task collection: the root namespace Invoke loads through ``tasks.py``.
+
+Three layers, one folder each:
+
+- ``tasks/*.py``: the Invoke namespaces a user types (``worker``, ``dev``, ``stack``, ``env``,
+  ``prodlike``) and the root tasks (``doctor``, ``setup``). Thin: they read the settings, call the
+  layers below and print.
+- ``tasks/knowledge/``: what needs no I/O: settings, Compose command lines and output, the ``.env``
+  reader, the heap plan, failure texts, status rendering. Unit-tested without Docker.
+- ``tasks/drivers/``: what talks to Docker, Compose, the host app and processes.
+
+Each ``inv`` call pays for every import at start-up, so the namespace modules import only Invoke at
+module level; a task imports the knowledge and drivers it uses when it runs (``inv --list`` loads
+neither).
+"""
+
+from __future__ import annotations
+
+import signal
+
+from invoke.collection import Collection
+
+from tasks import dev, env, prodlike, stack, worker
+from tasks.doctor import doctor
+from tasks.knowledge.defaults import DEFAULTS
+from tasks.setup import setup
+
+# Piped into `head` and the like, a task ends quietly when the reader goes away, as CLI tools do,
+# instead of a BrokenPipeError traceback. (`dev.worker` ignores SIGPIPE again while it runs: its
+# restore must not be cut short.)
+if hasattr(signal, "SIGPIPE"):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+ns = Collection(doctor, setup, worker.ns, dev.ns, stack.ns, env.ns, prodlike.ns)
+# On the root: Invoke merges only the collections on the path to the invoked task. The project's
+# own values live in invoke.yaml, a user's in ~/.invoke.yaml or INVOKE_<SECTION>_<KEY> variables.
+ns.configure(DEFAULTS)

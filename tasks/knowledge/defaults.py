@@ -1,0 +1,41 @@
+"""Defaults of the project's Invoke configuration (installed on the root collection).
+
+A plain dict in a module of its own: the root collection needs it on every call, ``inv --list``
+included, while the typed access in ``settings.py`` is loaded only by the tasks that run.
+"""
+
+DEFAULTS = {
+    "compose": {
+        # "" = auto-detect: `docker compose` (v2 plugin) first, then a `docker-compose` binary.
+        "command": "",
+        # "" = what Compose itself would use: COMPOSE_FILE (from the environment or .env), else
+        # docker-compose.yml. Several files separated like COMPOSE_FILE (os.pathsep).
+        "files": "",
+        "env_file": ".env",
+        "env_example": ".env.example",
+    },
+    "worker": {
+        "service": "worker",
+        "profile": "worker",
+        # The worker image's tag when WORKER_IMAGE is not set (the default in docker-compose.yml).
+        "image": "devstack-worker:local",
+    },
+    "app": {
+        # Where the app's package manager commands run, relative to the project root.
+        "dir": "apps/worker",
+        "install": "npm ci",
+        "build": "npm run build",
+        "dev": "npm run dev",
+        # The compiled entry point, relative to the project root, and the sources it is built from.
+        "dist_main": "dist/apps/worker/main.js",
+        "sources": "apps/worker/src",
+    },
+    "prodlike": {
+        # The override applied on top of the compose files; caps and heap ratio live in .env.
+        "file": "docker-compose.worker-prodlike.yml",
+    },
+    "state": {
+        # Handover records and locks of `inv dev.worker`, one sub-folder per compose project.
+        "dir": ".devstack",
+    },
+}
