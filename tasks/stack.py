@@ -10,10 +10,11 @@ from invoke.tasks import task
 @task(help={"build": "Build the app and rebuild the worker image first."})
 def up(c: Context, build: bool = False) -> None:
     """Start postgres, redis and the background worker, waiting until they are healthy."""
-    from tasks.drivers import handover, host_app
+    from tasks.drivers import handover, host_app, worker_service
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import image_plan
     from tasks.knowledge import compose_cli
+    from tasks.knowledge.failures import UserError
     from tasks.knowledge.settings import settings
 
     s = settings(c)
@@ -26,15 +27,20 @@ def up(c: Context, build: bool = False) -> None:
         host_app.require_dist(s, allow_stale=True)
     profiles = compose_cli.active_profiles(compose.env, [s.profile])
     build, build_env = image_plan(compose, build)
-    compose.check(
-        "up",
-        "-d",
-        "--wait",
-        *(["--build"] if build else []),
-        what="starting the stack",
-        profiles=profiles,
-        extra_env=build_env,
-    )
+    try:
+        compose.check(
+            "up",
+            "-d",
+            "--wait",
+            *(["--build"] if build else []),
+            what="starting the stack",
+            profiles=profiles,
+            extra_env=build_env,
+        )
+    except UserError:
+        worker_service.show_last_logs(compose)  # `--wait` fails on a worker that crashes at start
+        raise
+    worker_service.require_ready(compose, "starting the stack")
 
 
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})
@@ -46,7 +52,7 @@ def down(c: Context, volumes: bool = False) -> None:
 
     s = settings(c)
     compose = Compose(s)
-    handover.forget_restore(compose)
+    handover.forget_restore(compose, "stack.down")
     # A plain `down` skips services of inactive profiles (the worker keeps running and the network
     # cannot be removed): the `*` profile enables them all.
     compose.check(

@@ -37,7 +37,7 @@ def down(c: Context, rm: bool = False) -> None:
 
     s = settings(c)
     compose = Compose(s)
-    handover.forget_restore(compose)
+    handover.forget_restore(compose, "worker.down")
     compose.check("stop", s.service, what=f"stopping the {s.service} service")
     if rm:
         compose.check("rm", "--force", s.service, what=f"removing the {s.service} container")

@@ -153,6 +153,13 @@ class Compose:
         result = self.run("config", "--services", capture=True, profiles=["*"])
         return not result.ok or service in result.stdout.split()
 
+    def ps_running(self, service: str) -> bool:
+        """Is a container of the service running? False also when Docker cannot be asked."""
+        try:
+            return any(ct.running for ct in self.ps(service))
+        except UserError:
+            return False
+
     def ps(self, service: str | None = None) -> list[ContainerState]:
         """All containers of the project (or one service), stopped ones included: one `ps` call."""
         args = ["ps", "-a", "--format", "json"] + ([service] if service else [])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from tasks.drivers import process
 from tasks.knowledge.engine_info import EngineInfo, parse_info
 from tasks.knowledge.failures import Failure, UserError, classify, explain
@@ -43,3 +46,15 @@ def image_label(image: str, label: str) -> str | None:
         ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image], capture=True
     )
     return result.stdout.strip() if result.ok else None
+
+
+def container_state(container: str) -> tuple[dict[str, Any], int]:
+    """A container's `State` (as `docker inspect` gives it) and its RestartCount."""
+    result = process.run(
+        ["docker", "inspect", "--format", "{{json .State}}\t{{.RestartCount}}", container], capture=True
+    )
+    if not result.ok:
+        raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
+    state, _, restarts = result.stdout.strip().partition("\t")
+    parsed: dict[str, Any] = json.loads(state)
+    return parsed, int(restarts or 0)

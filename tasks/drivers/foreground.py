@@ -71,6 +71,14 @@ class ForegroundChild:
             signal.signal(signum, handler)
         self._previous.clear()
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def exited(self) -> bool:
+        """Has the dev command's main process ended (its group may live on a little longer)?"""
+        return self.proc is not None and self.proc.poll() is not None
+
     def start(self) -> subprocess.Popen[bytes]:
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
         return self.proc
@@ -96,16 +104,38 @@ class ForegroundChild:
 
 
 def wait_group_gone(pgid: int, timeout: float) -> bool:
-    """Wait until no process is left in a process group; SIGKILL the rest after ``timeout``."""
+    """Wait until no live process is left in a process group; SIGKILL the rest after ``timeout``.
+
+    A zombie still counts as a member for ``killpg(pgid, 0)`` until its parent reaps it. An orphan's
+    parent is init, and some inits reap late (this CI machine's: about every 2 s), so waiting for an
+    empty group would hold the background worker back for nothing: a zombie holds no job. Members
+    are therefore checked for being alive, not just present.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)
         except (ProcessLookupError, PermissionError):
             return True
-        time.sleep(0.05)
+        if not live_members(pgid):
+            return True
+        time.sleep(0.02)
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     return False
+
+
+def live_members(pgid: int) -> list[int]:
+    """Pids of the group's members that are not zombies (POSIX)."""
+    import psutil
+
+    members = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return members

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from tasks.drivers import worker_service
 from tasks.drivers.compose import Compose
-from tasks.drivers.worker_service import start_worker
 from tasks.knowledge.failures import UserError
 
 # psutil and filelock are imported where used: most tasks only check that no record exists, and
@@ -35,10 +35,16 @@ class Record:
     started_at: float
     host: str
     cwd: str
-    worker_was_running: bool = False
+    worker_was_running: bool = False  # the background worker was running and this session stopped it
+    cancelled_by: str | None = None  # e.g. "inv stack.down": asked during the session to leave it down
     dev_pid: int | None = None
     dev_started: float | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def restore_pending(self) -> bool:
+        """The background worker is to come back when the session ends."""
+        return self.worker_was_running and not self.cancelled_by
 
     @property
     def since(self) -> str:
@@ -154,8 +160,12 @@ def describe_owner(record: Record | None) -> str:
     return f"a dev worker is already running (pid {record.pid}, since {record.since}, in {record.cwd})"
 
 
-def terminate_orphan(record: Record, timeout: float = 15.0) -> bool:
-    """Stop a dev worker left running by a killed session (it would compete for the queue)."""
+def terminate_orphan(record: Record, timeout: float = 35.0) -> bool:
+    """Stop a dev worker left running by a killed session (it would compete for the queue).
+
+    SIGTERM lets it finish its active job (the dev runner waits up to the worker's stop grace
+    period, 30 s by default); only what is still alive after ``timeout`` is killed.
+    """
     import psutil
 
     if not process_alive(record.dev_pid, record.dev_started):
@@ -196,7 +206,7 @@ def recover_stale(compose: Compose) -> bool:
     directory = state_dir(compose)
     service = compose.settings.service
     orphan = terminate_orphan(record)
-    if record.worker_was_running:
+    if record.restore_pending:
         print(
             f"note: a dev.worker session (pid {record.pid}, since {record.since}) ended without restoring "
             f"the background {service}; "
@@ -204,7 +214,9 @@ def recover_stale(compose: Compose) -> bool:
             + f"restoring the {service} now",
             flush=True,
         )
-        start_worker(compose)
+        problem = worker_service.give_back(compose)
+        if problem:
+            raise UserError(f"restoring the background {service} failed: {problem}")
     elif orphan:
         print(f"note: stopped a dev worker left running by a killed dev.worker session (pid {record.pid})", flush=True)
     remove_record(directory)
@@ -221,11 +233,13 @@ def describe(compose: Compose) -> str | None:
     if SessionLock(directory).held_by_someone():
         restore = (
             f"the background {service} was stopped for it and comes back when it exits"
-            if record.worker_was_running
+            if record.restore_pending
+            else f"the background {service} stays down when it exits ({record.cancelled_by} during the session)"
+            if record.cancelled_by
             else f"the background {service} was not running before it"
         )
         return f"dev worker: running (pid {record.pid}, since {record.since}); {restore}"
-    if record.worker_was_running:
+    if record.restore_pending:
         return (
             f"dev worker: a session (pid {record.pid}, since {record.since}) was killed before restoring the "
             f"background {service}: run `inv worker.up` to restore it"
@@ -244,12 +258,13 @@ def refuse_if_active(compose: Compose, action: str) -> None:
         )
 
 
-def forget_restore(compose: Compose) -> None:
-    """worker.down during a dev session: the user wants it down, so the session must not bring it back."""
+def forget_restore(compose: Compose, action: str) -> None:
+    """worker.down or stack.down during a dev session: the user wants the worker down, so the session
+    must not bring it back (and says why when it ends)."""
     directory = state_dir(compose)
     record = read_record(directory)
-    if record is not None and record.worker_was_running:
-        record.worker_was_running = False
+    if record is not None and record.restore_pending:
+        record.cancelled_by = f"inv {action}"
         write_record(directory, record)
         print(
             f"note: the dev worker session (pid {record.pid}) will no longer restore the background "

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 from tasks.drivers import engine, host_app
 from tasks.drivers.compose import Compose
+from tasks.knowledge import readiness
+from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import display
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
@@ -44,14 +49,81 @@ def start_worker(
     extra_env: dict[str, str] | None = None,
     what: str = "",
 ) -> None:
-    """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first."""
+    """`up -d` the worker, then wait until it is ready: a worker that crashes at start is an error.
+
+    `up -d` also recreates a removed container and starts postgres/redis first.
+    """
     s = compose.settings
     build, build_env = image_plan(compose, build)
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
+    what = what or f"starting the {s.service} service"
     compose.check(
         *args,
-        what=what or f"starting the {s.service} service",
+        what=what,
         profiles=[s.profile],
         files=files,
         extra_env={**(extra_env or {}), **build_env},
     )
+    require_ready(compose, what)
+
+
+def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
+    """Wait until the worker container is ready; None, or why not (its last log lines already shown).
+
+    Ready means healthy when the service has a healthcheck (ours reflects the worker's own
+    readiness: connected and consuming), else running for a moment without a restart.
+    """
+    s = compose.settings
+    containers = compose.ps(s.service)
+    if not containers:
+        return f"no {s.service} container was created"
+    name = containers[0].name
+    _state, started_restarts = engine.container_state(name)
+    deadline = time.monotonic() + timeout
+    running_since: float | None = None
+    while True:
+        state, restarts = engine.container_state(name)
+        now = time.monotonic()
+        running_since = (running_since or now) if state.get("Status") == "running" else None
+        verdict = readiness.judge(
+            state, restarts, started_restarts=started_restarts, running_for_s=now - (running_since or now)
+        )
+        if verdict.ready:
+            return None
+        if verdict.failed or now > deadline:
+            reason = verdict.reason if verdict.failed else f"not ready after {timeout:.0f} s ({verdict.reason})"
+            show_last_logs(compose)
+            return reason
+        time.sleep(0.1)
+
+
+def show_last_logs(compose: Compose, lines: int = 20) -> None:
+    """Print the worker's last log lines (to stderr), so a failed start says why."""
+    s = compose.settings
+    result = compose.run("logs", "--no-color", "--tail", str(lines), s.service, capture=True)
+    text = (result.stdout + result.stderr).rstrip()
+    if text:
+        print(f"--- last {lines} log lines of {s.service} ---\n{text}\n---", file=sys.stderr, flush=True)
+
+
+def require_ready(compose: Compose, what: str) -> None:
+    """One error line when the started worker is not ready (after showing its last log lines)."""
+    problem = wait_ready(compose)
+    if problem:
+        raise UserError(f"{what}: the {compose.settings.service} container started but {problem}")
+
+
+def give_back(compose: Compose) -> str | None:
+    """Bring back the background worker a dev session stopped; None, or why it is not back and ready.
+
+    `start` restarts the very container that was stopped, with its configuration (a prod-like
+    worker comes back prod-like) and without waiting on the dependencies' health as `up` does;
+    only a container removed in the meantime is created again with `up -d`.
+    """
+    s = compose.settings
+    result = compose.run("start", s.service, capture=True)
+    if not result.ok:
+        result = compose.run("up", "-d", s.service, capture=True, profiles=[s.profile])
+    if not result.ok:
+        return compose.diagnose(result)
+    return wait_ready(compose)

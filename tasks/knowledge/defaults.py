@@ -4,7 +4,9 @@ A plain dict in a module of its own: the root collection needs it on every call,
 included, while the typed access in ``settings.py`` is loaded only by the tasks that run.
 """
 
-DEFAULTS = {
+from typing import Any
+
+DEFAULTS: dict[str, dict[str, Any]] = {
     "compose": {
         # "" = auto-detect: `docker compose` (v2 plugin) first, then a `docker-compose` binary.
         "command": "",
@@ -26,6 +28,10 @@ DEFAULTS = {
         "install": "npm ci",
         "build": "npm run build",
         "dev": "npm run dev",
+        # Does the dev command honour WORKER_START_GATE and WORKER_READY_FILE (see the README's
+        # "start gate")? Then the dev worker starts while the background worker still serves the
+        # queue and takes over the moment it has stopped; otherwise it starts after the stop.
+        "start_gate": False,
         # The compiled entry point, relative to the project root, and the sources it is built from.
         "dist_main": "dist/apps/worker/main.js",
         "sources": "apps/worker/src",

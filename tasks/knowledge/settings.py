@@ -43,6 +43,7 @@ class Settings:
     app_install: str
     app_build: str
     app_dev: str
+    app_start_gate: bool
     dist_main: Path
     app_sources: Path
     prodlike_file: str
@@ -73,6 +74,7 @@ class Settings:
             app_install=str(get("app", "install")),
             app_build=str(get("app", "build")),
             app_dev=str(get("app", "dev")),
+            app_start_gate=bool(get("app", "start_gate")),
             dist_main=path("app", "dist_main"),
             app_sources=path("app", "sources"),
             prodlike_file=str(get("prodlike", "file")),

@@ -151,6 +151,29 @@ class Stack:
         )
         return [(job, worker) for job, _, worker in (line.partition("|") for line in out.splitlines() if line)]
 
+    def handover_facts(self, prefix: str) -> dict[str, float]:
+        """What a handover did to the jobs with this prefix, from the results table.
+
+        jobs / redelivered (deliveries > 1) / overlaps: pairs of jobs processed by different workers
+        whose processing intervals (started_at .. processed_at) intersect, i.e. two workers at once /
+        max_wait_s: the longest added -> processed of one job.
+        """
+        row = self.sql(
+            f"""with r as (select * from digest_results where job_id like '{prefix}-%')
+            select (select count(*) from r),
+                   (select count(*) from r where deliveries > 1),
+                   (select count(*) from r a join r b on a.processed_by <> b.processed_by
+                      and a.started_at < b.processed_at and b.started_at < a.processed_at),
+                   (select coalesce(max(extract(epoch from processed_at - added_at)), 0) from r)"""
+        )
+        jobs, redelivered, overlaps, max_wait = row.split("|")
+        return {
+            "jobs": int(jobs),
+            "redelivered": int(redelivered),
+            "overlaps": int(overlaps),
+            "max_wait_s": float(max_wait),
+        }
+
     def produce(self, prefix: str, count: int, interval_ms: int = 0, duration_ms: int = 0, background: bool = False):
         argv = [
             "node",

@@ -185,3 +185,14 @@ def test_ctrl_c_ends_logs_follow_normally(stack):
             proc.kill()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "error:" not in err
+
+
+def test_worker_up_and_stack_up_fail_with_the_logs_when_the_worker_crashes_at_start(stack):
+    stack.write_env(WORKER_CONCURRENCY="abc")
+    result = stack.inv("worker.up")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: starting the worker service")
+    assert "crashed at start" in result.stderr and "Traceback" not in result.stderr
+    assert "last 20 log lines of worker" in result.stderr  # the container's own words, before the error line
+    again = stack.inv("stack.up")
+    assert again.returncode == 1 and "last 20 log lines of worker" in again.stderr, again.stderr

@@ -102,8 +102,10 @@ def test_forget_restore_clears_the_promise(tmp_path, capsys):
     compose = fake_compose(tmp_path)
     directory = handover.state_dir(compose)
     handover.write_record(directory, handover.new_record(worker_was_running=True))
-    handover.forget_restore(compose)
-    assert not handover.read_record(directory).worker_was_running
+    handover.forget_restore(compose, "worker.down")
+    record = handover.read_record(directory)
+    assert not record.restore_pending
+    assert record.worker_was_running and record.cancelled_by == "inv worker.down"  # for an honest last line
     assert "no longer restore" in capsys.readouterr().out
 
 

@@ -6,12 +6,19 @@ export const CREATE_TABLE_SQL = `CREATE TABLE IF NOT EXISTS digest_results (
   job_name text NOT NULL,
   processed_by text NOT NULL,
   processed_at timestamptz NOT NULL DEFAULT now(),
-  deliveries integer NOT NULL DEFAULT 1
+  deliveries integer NOT NULL DEFAULT 1,
+  added_at timestamptz,
+  started_at timestamptz
 )`;
 
-/** Tables created by an earlier version of the worker lack `deliveries`. */
+/**
+ * Tables created by an earlier version of the worker lack `deliveries` (how often the job was
+ * delivered), `added_at` (when the job was queued) and `started_at` (when processing began): with
+ * them a handover is measured per job (its wait) and two workers processing at once are visible.
+ */
 export const ADD_DELIVERIES_SQL =
-  'ALTER TABLE digest_results ADD COLUMN IF NOT EXISTS deliveries integer NOT NULL DEFAULT 1';
+  'ALTER TABLE digest_results ADD COLUMN IF NOT EXISTS deliveries integer NOT NULL DEFAULT 1, ' +
+  'ADD COLUMN IF NOT EXISTS added_at timestamptz, ADD COLUMN IF NOT EXISTS started_at timestamptz';
 
 /** Minimal query interface, satisfied by pg.Pool and pg.Client (and test fakes). */
 export interface Queryable {

@@ -2,6 +2,10 @@
  * Start-up check that V8's heap limit leaves room inside the container's
  * memory limit (heap limit above 85 % of the container memory risks the
  * kernel OOM killer before V8 gets a chance to garbage-collect).
+ *
+ * The container memory is CONTAINER_MEMORY_MB when set, else the cgroup limit.
+ * Without either (a dev worker on the host, or a container without a memory
+ * limit) there is nothing to compare with: one line says so, no warning.
  */
 import { getHeapStatistics } from 'node:v8';
 import { readCgroupMemoryLimitBytes } from './cgroup';
@@ -9,11 +13,11 @@ import { optionalPositiveNumber } from './config';
 import { consoleLogger, type Logger } from './logger';
 
 export const MIB = 1024 * 1024;
-export const DEFAULT_CONTAINER_MEMORY_MB = 512;
 /** Warn when the heap limit is strictly above this share of container memory. */
 export const MAX_HEAP_RATIO_PERCENT = 85;
 
-export type ContainerMemorySource = 'CONTAINER_MEMORY_MB' | 'cgroup' | 'default';
+/** Where the container memory came from; 'none': no CONTAINER_MEMORY_MB and no cgroup limit. */
+export type ContainerMemorySource = 'CONTAINER_MEMORY_MB' | 'cgroup' | 'none';
 
 export interface HeapValidationOptions {
   /** V8 heap_size_limit in bytes; defaults to v8.getHeapStatistics(). */
@@ -27,9 +31,11 @@ export interface HeapValidationOptions {
 
 export interface HeapValidationResult {
   heapSizeLimitMib: number;
-  containerMemoryMib: number;
+  /** null when there is no limit (source 'none'). */
+  containerMemoryMib: number | null;
   source: ContainerMemorySource;
-  ratioPercent: number;
+  /** null when there is no limit (source 'none'). */
+  ratioPercent: number | null;
   warning: boolean;
 }
 
@@ -51,13 +57,15 @@ export function validateHeapConfiguration(opts: HeapValidationOptions = {}): Hea
     source = 'CONTAINER_MEMORY_MB';
   } else {
     const cgroupBytes = (opts.readCgroupMemoryLimitBytes ?? readCgroupMemoryLimitBytes)();
-    if (cgroupBytes !== null) {
-      containerMemoryMib = cgroupBytes / MIB;
-      source = 'cgroup';
-    } else {
-      containerMemoryMib = DEFAULT_CONTAINER_MEMORY_MB;
-      source = 'default';
+    if (cgroupBytes === null) {
+      logger.info(
+        `[heap] heap_size_limit=${formatNumber(heapSizeLimitMib, 1)} MiB; no container memory limit ` +
+          `(no cgroup limit, CONTAINER_MEMORY_MB unset): the ${MAX_HEAP_RATIO_PERCENT}% check does not apply`,
+      );
+      return { heapSizeLimitMib, containerMemoryMib: null, source: 'none', ratioPercent: null, warning: false };
     }
+    containerMemoryMib = cgroupBytes / MIB;
+    source = 'cgroup';
   }
 
   const ratioPercent = (heapSizeLimitMib / containerMemoryMib) * 100;

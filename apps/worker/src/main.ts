@@ -1,6 +1,9 @@
 /**
  * Worker entry point: heap check, Postgres schema, BullMQ worker, optional
- * scheduler, memory monitor, and a graceful shutdown on SIGTERM/SIGINT/SIGHUP.
+ * scheduler, memory monitor, and a graceful shutdown on SIGTERM/SIGINT/SIGHUP
+ * (SIGBREAK on Windows) or a stop request from the dev runner (scripts/dev.mjs).
+ * With WORKER_START_GATE=<file> it prepares everything, then waits for that
+ * file before it takes jobs.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
@@ -12,10 +15,11 @@ import { validateHeapConfiguration } from './heapValidator';
 import { consoleLogger as log, describeError, RepeatFilter } from './logger';
 import { MemoryMonitor } from './memoryMonitor';
 import { createProcessor, type DigestJobData } from './processor';
+import { ReadyFile, readyFilePath } from './readyFile';
 import { createRedis } from './redis';
 import { registerScheduler } from './scheduler';
-
-const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+import { startGatePath, waitForGate } from './startGate';
+import { installStopHandlers, type StopRequest } from './stopRequests';
 
 let config: Config;
 let pool: Pool | undefined;
@@ -24,6 +28,7 @@ let queue: Queue | undefined;
 let worker: Worker<DigestJobData> | undefined;
 let monitor: MemoryMonitor | undefined;
 let shuttingDown = false;
+let readyFile = new ReadyFile(undefined);
 
 async function closeStep(name: string, step: () => unknown): Promise<void> {
   try {
@@ -65,13 +70,28 @@ async function closeBullmqStep(name: string, step: () => Promise<unknown>): Prom
   if (gaveUp) log.warn(`[worker] redis unreachable, not waiting for the ${name} to close`);
 }
 
-async function shutdown(signal: string): Promise<void> {
+function describeStop(request: StopRequest): string {
+  switch (request.kind) {
+    case 'signal':
+      return `${request.signal} received`;
+    case 'restart':
+      return `restart requested by the dev runner (${request.detail})`;
+    case 'runner-gone':
+      return 'dev runner gone';
+  }
+}
+
+/** One log line per stop request (see stopRequests.ts for how duplicates are dropped). */
+async function shutdown(request: StopRequest): Promise<void> {
   if (shuttingDown) {
-    log.info(`[worker] ${signal} received again, still closing (waiting for the active job)`);
+    if (request.kind !== 'runner-gone') {
+      log.info(`[worker] ${describeStop(request)}, already closing (waiting for the active job)`);
+    }
     return;
   }
   shuttingDown = true;
-  log.info(`[worker] ${signal} received, closing`);
+  log.info(`[worker] ${describeStop(request)}, closing`);
+  readyFile.remove(); // no longer taking jobs
   monitor?.stop();
   // close() stops fetching new jobs and waits for the active ones to finish.
   if (worker) await closeBullmqStep('worker', () => worker!.close());
@@ -106,9 +126,15 @@ async function prepareDatabase(db: Pool): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  for (const signal of SIGNALS) process.on(signal, () => void shutdown(signal));
+  installStopHandlers((request) => void shutdown(request));
+  // After a closed terminal (SIGHUP) every write to it fails with EIO, reported as an 'error'
+  // event that would crash the worker in the middle of its active job: ignore it.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
   config = loadConfig();
+  const gate = startGatePath(process.env);
+  readyFile = new ReadyFile(readyFilePath(process.env));
+  process.on('exit', () => readyFile.remove());
   validateHeapConfiguration({ env: process.env, logger: log });
 
   pool = createPool();
@@ -126,6 +152,8 @@ async function start(): Promise<void> {
     connection: redis,
     concurrency: config.workerConcurrency,
     name: config.workerName,
+    // Behind a start gate, jobs are fetched only once it opens (worker.run() below).
+    autorun: gate === undefined,
   });
   worker.on('completed', (job) => log.info(`[worker] job ${job.id} done`));
   worker.on('failed', (job, error) =>
@@ -138,13 +166,25 @@ async function start(): Promise<void> {
 
   await worker.waitUntilReady();
   if (shuttingDown) return;
+  const description =
+    `queue=${config.queueName} name=${config.workerName} ` +
+    `scheduler=${config.enableScheduler ? 'on' : 'off'} pid=${process.pid}`;
+  if (gate !== undefined) {
+    // Connected and prepared, but neither taking jobs nor touching the scheduler (the worker
+    // that owns it may still be running) until the gate opens.
+    log.info(`[worker] ready (gated) ${description} gate=${gate}`);
+    readyFile.write();
+    if (!(await waitForGate(gate, { stopped: () => shuttingDown }))) return;
+    log.info('[worker] gate open');
+  }
   await registerScheduler(queue, config);
   if (shuttingDown) return;
+  if (gate !== undefined) {
+    worker.run().catch((error: unknown) => errors.log(`[worker] error: ${describeError(error)}`));
+  }
 
-  log.info(
-    `[worker] ready queue=${config.queueName} name=${config.workerName} ` +
-      `scheduler=${config.enableScheduler ? 'on' : 'off'} pid=${process.pid}`,
-  );
+  log.info(`[worker] ready ${description}`);
+  if (gate === undefined) readyFile.write();
   monitor = new MemoryMonitor(config.memoryMonitorIntervalMs, config.memoryThresholdMb, log);
   monitor.start();
 }

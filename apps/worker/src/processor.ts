@@ -12,6 +12,8 @@ export interface DigestJob {
   id?: string | undefined;
   name: string;
   data: DigestJobData | null | undefined;
+  /** When the job was added to the queue (ms since the epoch), as BullMQ records it. */
+  timestamp?: number;
 }
 
 /**
@@ -19,7 +21,8 @@ export interface DigestJob {
  * counted twice, but its `deliveries` goes up, so a duplicate delivery stays visible.
  */
 export const INSERT_RESULT_SQL =
-  'INSERT INTO digest_results (job_id, job_name, processed_by) VALUES ($1, $2, $3) ' +
+  'INSERT INTO digest_results (job_id, job_name, processed_by, added_at, started_at) ' +
+  'VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000), to_timestamp($5::double precision / 1000)) ' +
   'ON CONFLICT (job_id) DO UPDATE SET deliveries = digest_results.deliveries + 1';
 
 export function jobDuration(data: DigestJobData | null | undefined): number {
@@ -31,6 +34,7 @@ export interface ProcessorDeps {
   db: Queryable;
   workerName: string;
   sleep?: (ms: number) => Promise<unknown>;
+  now?: () => number;
 }
 
 /**
@@ -39,11 +43,13 @@ export interface ProcessorDeps {
  */
 export function createProcessor(deps: ProcessorDeps) {
   const wait = deps.sleep ?? ((ms: number) => sleep(ms));
+  const now = deps.now ?? Date.now;
   return async function processDigest(job: DigestJob): Promise<{ processedBy: string }> {
     if (job.id === undefined) throw new Error('job without id');
+    const startedAt = now();
     const duration = jobDuration(job.data);
     if (duration > 0) await wait(duration);
-    await deps.db.query(INSERT_RESULT_SQL, [job.id, job.name, deps.workerName]);
+    await deps.db.query(INSERT_RESULT_SQL, [job.id, job.name, deps.workerName, job.timestamp ?? null, startedAt]);
     return { processedBy: deps.workerName };
   };
 }

@@ -36,7 +36,7 @@ describe('validateHeapConfiguration', () => {
     assert.equal(result.warning, false);
     assert.deepEqual(warn, []);
     // 85 % of 512 MiB is 435.2 MiB: still exactly 85 %, still no warning.
-    const fractional = run(435.2, {});
+    const fractional = run(435.2, { cgroupBytes: 512 * MIB });
     assert.equal(fractional.result.warning, false);
     assert.deepEqual(fractional.warn, []);
   });
@@ -45,11 +45,25 @@ describe('validateHeapConfiguration', () => {
     assert.equal(run(851, { env: { CONTAINER_MEMORY_MB: '1000' } }).result.warning, true);
   });
 
-  it('defaults to 512 MiB when neither CONTAINER_MEMORY_MB nor a cgroup limit is set', () => {
-    const { result, info } = run(256);
-    assert.equal(result.containerMemoryMib, 512);
-    assert.equal(result.source, 'default');
-    assert.deepEqual(info, ['[heap] heap_size_limit=256 MiB container_memory=512 MiB (default) ratio=50.0%']);
+  it('says once that the check does not apply without CONTAINER_MEMORY_MB or a cgroup limit', () => {
+    // The dev worker on the host: a 4 GiB heap must not be compared with an assumed 512 MiB.
+    const { result, info, warn } = run(4144);
+    assert.equal(result.containerMemoryMib, null);
+    assert.equal(result.ratioPercent, null);
+    assert.equal(result.source, 'none');
+    assert.equal(result.warning, false);
+    assert.deepEqual(info, [
+      '[heap] heap_size_limit=4144 MiB; no container memory limit (no cgroup limit, CONTAINER_MEMORY_MB unset): ' +
+        'the 85% check does not apply',
+    ]);
+    assert.deepEqual(warn, []);
+  });
+
+  it('still warns without a cgroup limit when CONTAINER_MEMORY_MB is set explicitly', () => {
+    const { result, warn } = run(4144, { env: { CONTAINER_MEMORY_MB: '512' } });
+    assert.equal(result.source, 'CONTAINER_MEMORY_MB');
+    assert.equal(result.warning, true);
+    assert.equal(warn.length, 1);
   });
 
   it('uses a custom CONTAINER_MEMORY_MB over the cgroup limit', () => {
@@ -79,6 +93,6 @@ describe('validateHeapConfiguration', () => {
     });
     assert.ok(result.heapSizeLimitMib > 0);
     assert.equal(info.length, 1);
-    assert.match(info[0]!, /^\[heap\] heap_size_limit=\d+(\.\d)? MiB container_memory=512 MiB \(default\) ratio=\d+\.\d%$/);
+    assert.match(info[0]!, /^\[heap\] heap_size_limit=\d+(\.\d)? MiB; no container memory limit .*: the 85% check does not apply$/);
   });
 });

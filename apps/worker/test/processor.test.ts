@@ -11,11 +11,12 @@ describe('processor', () => {
   it('inserts one idempotent row with the worker name', async () => {
     const { calls, db } = fakeDb();
     const slept: number[] = [];
-    const process = createProcessor({ db, workerName: 'w1', sleep: async (ms) => { slept.push(ms); } });
-    const result = await process({ id: 'p-1', name: 'digest', data: { durationMs: 250 } });
+    const process = createProcessor({ db, workerName: 'w1', sleep: async (ms) => { slept.push(ms); }, now: () => 1700 });
+    const result = await process({ id: 'p-1', name: 'digest', data: { durationMs: 250 }, timestamp: 1500 });
     assert.deepEqual(result, { processedBy: 'w1' });
     assert.deepEqual(slept, [250]);
-    assert.deepEqual(calls, [{ text: INSERT_RESULT_SQL, values: ['p-1', 'digest', 'w1'] }]);
+    // added_at from BullMQ's job.timestamp, started_at taken before the work begins
+    assert.deepEqual(calls, [{ text: INSERT_RESULT_SQL, values: ['p-1', 'digest', 'w1', 1500, 1700] }]);
     assert.match(INSERT_RESULT_SQL, /ON CONFLICT \(job_id\) DO UPDATE SET deliveries = digest_results.deliveries \+ 1/);
   });
 

@@ -1,0 +1,217 @@
+"""One `inv dev.worker` session: take the queue from the background worker, run the dev worker, give it back.
+
+The order keeps the queue served and never has two workers on it:
+
+1. Everything that can fail without side effects fails first: the dev command must be found and the
+   app folder must exist (one `error:` line, the background worker untouched).
+2. With a start gate (``app.start_gate``), the dev worker starts while the background worker still
+   serves the queue; it connects and writes ``WORKER_READY_FILE`` but fetches no job until
+   ``WORKER_START_GATE`` exists. Only then is the background worker stopped (`docker compose stop`:
+   it finishes its active job), and the gate opened. A dev worker that dies while starting never
+   disturbed anything. Without a gate the background worker is stopped first, then the dev command
+   starts.
+3. When the dev command ends, for whatever reason, its whole process group is waited for (the
+   background worker must not come back while the dev worker still holds a job), then the very
+   container that was stopped is started again and confirmed ready.
+
+The record on disk (`handover.py`) is written before anything is stopped, so a session killed at any
+point is recovered by the next command.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+
+from tasks.drivers import handover, process, worker_service
+from tasks.drivers.compose import Compose
+from tasks.drivers.foreground import ForegroundChild, say
+from tasks.knowledge.dev_env import dev_environment
+from tasks.knowledge.durations import parse_duration
+from tasks.knowledge.failures import UserError
+
+#: How often the task looks for the dev worker's ready file.
+READY_POLL_S = 0.02
+#: After this long without the ready file, say once what is awaited.
+READY_HINT_AFTER_S = 15.0
+
+
+class DevSession:
+    def __init__(self, compose: Compose, *, scheduler: bool):
+        self.compose = compose
+        self.s = compose.settings
+        self.directory = handover.state_dir(compose)
+        self.gate = self.directory / f"start-gate-{os.getpid()}"
+        self.ready_file = self.directory / f"dev-ready-{os.getpid()}"
+        self.grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
+        self.child = ForegroundChild(
+            self._dev_argv(),
+            cwd=self.s.app_dir,
+            env=dev_environment(compose.dotenv.values, dict(os.environ), scheduler),
+        )
+        self.record: handover.Record | None = None
+        self.background_found = ""  # "running", "restarting" or "" (not running)
+
+    def _dev_argv(self) -> list[str]:
+        """The dev command, found before anything is touched."""
+        if not self.s.app_dir.is_dir():
+            raise UserError(f"the app folder {self.s.app_dir} does not exist: check `app.dir` in invoke.yaml")
+        argv = shlex.split(self.s.app_dev)
+        if not argv:
+            raise UserError("`app.dev` is empty: set the dev command in invoke.yaml")
+        return process.resolve(argv)
+
+    # -- the session -----------------------------------------------------------------------
+    def run(self) -> int:
+        """The dev command's exit code (signals are in ``self.child.received``)."""
+        lock = handover.SessionLock(self.directory)
+        lock.acquire()
+        self.child.install_handlers()
+        returncode = 0
+        try:
+            adopted = self._adopt_stale()
+            self.background_found = self._background_state()
+            self.record = handover.new_record(worker_was_running=adopted)
+            handover.write_record(self.directory, self.record)
+            returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
+        finally:
+            self._give_back()
+            for path in (self.gate, self.ready_file):
+                path.unlink(missing_ok=True)
+            self.child.restore_handlers()
+            lock.release()
+        return returncode
+
+    def _adopt_stale(self) -> bool:
+        """We hold the lock, so a record here is from a session that died: adopt its promise."""
+        stale = handover.read_record(self.directory)
+        if stale is None:
+            return False
+        orphan = handover.terminate_orphan(stale, timeout=self.grace + 5)
+        adopted = stale.restore_pending
+        say(
+            f"a previous session (pid {stale.pid}, since {stale.since}) was killed"
+            + ("; stopped its leftover dev worker" if orphan else "")
+            + (f"; the background {self.s.service} comes back when this one ends" if adopted else "")
+        )
+        return adopted
+
+    def _background_state(self) -> str:
+        try:
+            states = {ct.state for ct in self.compose.ps(self.s.service)}
+        except UserError as error:
+            say(f"warning: {error.reason}; starting the dev worker anyway")
+            return ""
+        # A worker in a crash loop is still a worker: it would take jobs whenever it comes up.
+        return "running" if "running" in states else "restarting" if "restarting" in states else ""
+
+    def _stop_background(self) -> None:
+        assert self.record is not None
+        if not self.background_found:
+            return
+        # Recorded first: a session killed during the stop still gets the worker back.
+        self.record.worker_was_running = True
+        handover.write_record(self.directory, self.record)
+        what = "it finishes its current job" if self.background_found == "running" else "it was restarting"
+        say(f"stopping the background {self.s.service} ({what}) ...")
+        result = self.compose.run("stop", self.s.service, capture=True)
+        if not result.ok:
+            raise UserError(
+                f"could not stop the background {self.s.service} ({self.compose.diagnose(result)}); "
+                "not running a second worker on the same queue"
+            )
+
+    def _start_child(self, extra_env: dict[str, str]) -> None:
+        assert self.record is not None
+        self.child.env.update(extra_env)
+        proc = self.child.start()
+        self.record.dev_pid = proc.pid
+        self.record.dev_started = handover.process_started(proc.pid)
+        handover.write_record(self.directory, self.record)
+
+    def _run_plain(self) -> int:
+        self._stop_background()
+        if self.child.received:
+            say("interrupted before the dev worker started")
+            return 128 + int(self.child.received[0])
+        self._start_child({})
+        say(f"dev worker running (`{self.s.app_dev}`, pid {self.child.pid}); Ctrl+C stops it" + self._back_hint())
+        return self._wait_child()
+
+    def _run_gated(self) -> int:
+        for path in (self.gate, self.ready_file):
+            path.unlink(missing_ok=True)
+        self._start_child({"WORKER_START_GATE": str(self.gate), "WORKER_READY_FILE": str(self.ready_file)})
+        say(
+            f"dev worker starting (`{self.s.app_dev}`, pid {self.child.pid}); the background {self.s.service} "
+            "keeps the queue until it is ready"
+        )
+        if not self._await_ready():
+            if not self.child.received:
+                say(f"the dev worker ended before it was ready; the background {self.s.service} was not touched")
+            return self._wait_child()
+        self._stop_background()
+        self.gate.touch()
+        say(f"dev worker running with the queue (pid {self.child.pid}); Ctrl+C stops it" + self._back_hint())
+        return self._wait_child()
+
+    def _await_ready(self) -> bool:
+        """Wait for the dev worker's ready file; False if it ends or is interrupted first."""
+        started = time.monotonic()
+        hinted = False
+        while not self.ready_file.exists():
+            if self.child.exited() or self.child.received:
+                return False
+            if not hinted and time.monotonic() - started > READY_HINT_AFTER_S:
+                hinted = True
+                say(
+                    f"still waiting for the dev worker to write its ready file (WORKER_READY_FILE); the background "
+                    f"{self.s.service} keeps the queue meanwhile. An app without that hook needs "
+                    "`app.start_gate: false` in invoke.yaml"
+                )
+            time.sleep(READY_POLL_S)
+        return True
+
+    def _wait_child(self) -> int:
+        returncode = self.child.wait(group_grace=self.grace + 5)
+        say(f"dev worker exited (code {returncode})")
+        return returncode
+
+    def _back_hint(self) -> str:
+        assert self.record is not None
+        return f" and brings the background {self.s.service} back" if self.record.restore_pending else ""
+
+    # -- giving back -----------------------------------------------------------------------
+    def _give_back(self) -> None:
+        """Bring the background worker back if this session took it; keep the record if that fails."""
+        record = handover.read_record(self.directory)  # worker.down/stack.down may have changed it
+        service = self.s.service
+        if record is None or not record.worker_was_running:
+            say(f"the background {service} was not running before; leaving it stopped")
+            handover.remove_record(self.directory)
+            return
+        if record.cancelled_by:
+            say(
+                f"the background {service} was running before, but `{record.cancelled_by}` during this session "
+                "asked to leave it down; not restoring it"
+            )
+            handover.remove_record(self.directory)
+            return
+        say(f"restoring the background {service} ...")
+        try:
+            problem = worker_service.give_back(self.compose)
+        except UserError as error:
+            problem = error.reason
+        if problem and not self.compose.ps_running(service):
+            say(
+                f"warning: could not restore the background {service} ({problem}); "
+                "run `inv worker.up` when Docker is back (the next inv command also retries)"
+            )
+            return
+        handover.remove_record(self.directory)
+        if problem:
+            was = " (it was restarting before this session)" if self.background_found == "restarting" else ""
+            say(f"warning: the background {service} is back but not ready{was}: {problem}")
+        else:
+            say(f"background {service} restored")
