@@ -319,10 +319,14 @@ function main() {
       startWorker();
       return;
     }
-    log(
-      `the worker exited (${code !== null ? `code ${code}` : signal}); ` +
-        `waiting for a change in ${display(watchRoot)}/ to restart it`,
-    );
+    // The worker ended by itself (a crash, or its own exit). Waiting here for a change in src/ would
+    // keep the dev session, and so the queue, to a worker that no longer runs: end instead, with
+    // its code, so that `inv dev.worker` gives the queue back to the background worker at once.
+    const exitCode = code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0));
+    log(`the worker exited (${code !== null ? `code ${code}` : signal}); ending the dev session`);
+    watcher.close();
+    clearTimeout(debounce);
+    process.exit(exitCode);
   }
 
   function finish() {
