@@ -46,8 +46,10 @@ from _common import (
     table,
 )
 
-from tasks.knowledge.dev_env import dev_environment
-from tasks.knowledge.envfile import read as read_envfile
+from tasks.drivers import dev_preflight
+from tasks.drivers.compose import Compose
+from tasks.knowledge.defaults import DEFAULTS
+from tasks.knowledge.settings import Settings
 from tests.integration.stackenv import poll
 
 GOAL_GAP = 2.0
@@ -464,7 +466,14 @@ def main() -> int:
         workdir = stack.tmp / "logs"
         workdir.mkdir()
         pg = Pg(stack)
-        dev_env = dev_environment(read_envfile(stack.env_file).values, stack.environ, scheduler=True)
+        settings = Settings.from_config(
+            {
+                **DEFAULTS,
+                "compose": {**DEFAULTS["compose"], "env_file": str(stack.env_file)},
+                "state": {"dir": str(stack.state_dir)},
+            }
+        )
+        dev_env = dev_preflight.environment(Compose(settings), scheduler=True, environ=stack.environ).env
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(dev_env.items()) if stack.environ.get(k) != v)
         script = stack.tmp / "dev-worker.sh"
         script.write_text(

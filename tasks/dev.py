@@ -6,7 +6,6 @@ Replaces `scripts/dev-worker.sh` and fixes what it leaves to luck: SIGTERM/SIGHU
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,20 +55,21 @@ def _restore(compose: Compose, directory: Path) -> None:
 )
 def worker(c: Context, scheduler: bool = True) -> None:
     """Run the dev worker in the foreground; the background worker steps aside and comes back on exit."""
-    from tasks.drivers import handover, process
+    from tasks.drivers import dev_preflight, handover, process
     from tasks.drivers.compose import Compose
     from tasks.drivers.foreground import ForegroundChild, say
-    from tasks.knowledge.dev_env import dev_environment
     from tasks.knowledge.exit_codes import exit_code
     from tasks.knowledge.failures import UserError
     from tasks.knowledge.settings import settings
 
     s = settings(c)
     compose = Compose(s)
+    # The environment from Compose, and every address in it answering, before anything is touched.
+    env = dev_preflight.prepare(compose, scheduler)
     directory = handover.state_dir(compose)
     lock = handover.SessionLock(directory)
     lock.acquire()
-    child = ForegroundChild([], cwd=s.app_dir, env=dev_environment(compose.dotenv.values, dict(os.environ), scheduler))
+    child = ForegroundChild([], cwd=s.app_dir, env=env)
     child.install_handlers()
     returncode = 0
     try:
