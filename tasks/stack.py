@@ -10,10 +10,11 @@ from invoke.tasks import task
 @task(help={"build": "Build the app and rebuild the worker image first."})
 def up(c: Context, build: bool = False) -> None:
     """Start postgres, redis and the background worker, waiting until they are healthy."""
-    from tasks.drivers import handover, host_app
+    from tasks.drivers import handover, host_app, ports, stack_facts
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import image_plan
     from tasks.knowledge import compose_cli
+    from tasks.knowledge.failures import UserError
     from tasks.knowledge.settings import settings
 
     s = settings(c)
@@ -25,16 +26,22 @@ def up(c: Context, build: bool = False) -> None:
     else:
         host_app.require_dist(s, allow_stale=True)
     profiles = compose_cli.active_profiles(compose.env, [s.profile])
+    stack = stack_facts.load(compose)
+    services = stack.enabled(profiles)
+    ports.check_free(compose, services, stack)
     build, build_env = image_plan(compose, build)
-    compose.check(
-        "up",
-        "-d",
-        "--wait",
-        *(["--build"] if build else []),
-        what="starting the stack",
-        profiles=profiles,
-        extra_env=build_env,
-    )
+    try:
+        compose.check(
+            "up",
+            "-d",
+            "--wait",
+            *(["--build"] if build else []),
+            what="starting the stack",
+            profiles=profiles,
+            extra_env=build_env,
+        )
+    except UserError as error:
+        raise ports.explain_failed_up(compose, services, error) from None
 
 
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})

@@ -45,13 +45,20 @@ def start_worker(
     what: str = "",
 ) -> None:
     """`up -d` the worker: also recreates it when it was removed, and starts postgres/redis first."""
+    from tasks.drivers import ports
+    from tasks.knowledge.failures import UserError
+
     s = compose.settings
+    ports.check_free(compose, [s.service])
     build, build_env = image_plan(compose, build)
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
-    compose.check(
-        *args,
-        what=what or f"starting the {s.service} service",
-        profiles=[s.profile],
-        files=files,
-        extra_env={**(extra_env or {}), **build_env},
-    )
+    try:
+        compose.check(
+            *args,
+            what=what or f"starting the {s.service} service",
+            profiles=[s.profile],
+            files=files,
+            extra_env={**(extra_env or {}), **build_env},
+        )
+    except UserError as error:
+        raise ports.explain_failed_up(compose, [s.service], error) from None

@@ -42,7 +42,8 @@ def compose_argv(
     for path in files:
         argv += ["-f", str(path)]
     for profile in profiles:
-        argv += ["--profile", profile]
+        if profile:  # an empty worker.profile: the worker has no profile
+            argv += ["--profile", profile]
     return argv + list(args)
 
 
@@ -58,7 +59,7 @@ def active_profiles(env: dict[str, str], extra: list[str] | tuple[str, ...] = ()
     """
     profiles = split_list(env.get("COMPOSE_PROFILES"), ",")
     for profile in extra:
-        if profile not in profiles:
+        if profile and profile not in profiles:
             profiles.append(profile)
     return profiles
 
