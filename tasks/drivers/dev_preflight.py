@@ -76,5 +76,5 @@ def prepare(compose: Compose, scheduler: bool) -> dict[str, str]:
             problems.append(unreachable(endpoint))
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
-        raise UserError(f"{problems[0]}{more}; the background {compose.settings.service} was left as it is")
+        raise UserError(f"{problems[0]}{more}; the background {compose.settings.service} service was not touched")
     return plan.env
