@@ -17,7 +17,7 @@ from tasks.drivers import process, stack_facts
 from tasks.drivers.compose import Compose
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import display
-from tasks.knowledge.stack_config import Port, StackConfig, port_variable
+from tasks.knowledge.stack_config import Port, StackConfig, port_variable, published_ports
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -104,35 +104,58 @@ def _raw_ports(compose: Compose, service: str) -> object:
     return found
 
 
+def own_ports(compose: Compose) -> set[int]:
+    """Host ports published by this project's running containers: one `docker ps` call."""
+    result = process.run(
+        [
+            "docker",
+            "ps",
+            "--filter",
+            f"label=com.docker.compose.project={compose.project_name}",
+            "--format",
+            "{{.Ports}}",
+        ],
+        capture=True,
+    )
+    return published_ports(result.stdout) if result.ok else set()
+
+
 def conflicts(compose: Compose, stack: StackConfig, services: list[str]) -> list[str]:
     """One line per fixed published port of these services that someone else holds."""
     s = compose.settings
     lines = []
-    for name in services:
-        service = stack.service(name)
-        for port in service.ports if service else ():
-            if port.published is None or port.protocol != "tcp" or not taken(_bind_host(port), port.published):
-                continue
-            who = holder(compose, port.published)
-            if who is None:
-                continue  # this project's own container: `up` keeps it
-            where = f"{port.host_ip}:{port.published}" if port.host_ip else str(port.published)
-            variable = port_variable(_raw_ports(compose, name), port.target)
-            try:
-                spare = str(free_port(_bind_host(port)))
-            except OSError:
-                spare = "another"
-            fix = (
-                f"set {variable}={spare} in {display(s.env_file, s.root)} (free now)"
-                if variable
-                else f"publish service {name!r}'s {port.target} on another host port in the compose file "
-                f"(e.g. {spare}, free now)"
-            )
-            lines.append(
-                f"port {where} of service {name!r}"
-                + (f" ({variable})" if variable else "")
-                + f" is already taken by {who}: {fix}, or stop what holds it"
-            )
+    candidates = [
+        (name, port)
+        for name in services
+        if name in stack.services
+        for port in stack.services[name].ports
+        if port.published is not None and port.protocol == "tcp" and taken(_bind_host(port), port.published)
+    ]
+    ours = own_ports(compose) if candidates else set()
+    for name, port in candidates:
+        published = port.published or 0
+        if published in ours:
+            continue  # this project's own running container: `up` keeps it
+        who = holder(compose, published)
+        if who is None:
+            continue
+        where = f"{port.host_ip}:{published}" if port.host_ip else str(published)
+        variable = port_variable(_raw_ports(compose, name), port.target)
+        try:
+            spare = str(free_port(_bind_host(port)))
+        except OSError:
+            spare = "another"
+        fix = (
+            f"set {variable}={spare} in {display(s.env_file, s.root)} (free now)"
+            if variable
+            else f"publish service {name!r}'s {port.target} on another host port in the compose file "
+            f"(e.g. {spare}, free now)"
+        )
+        lines.append(
+            f"port {where} of service {name!r}"
+            + (f" ({variable})" if variable else "")
+            + f" is already taken by {who}: {fix}, or stop what holds it"
+        )
     return lines
 
 

@@ -233,3 +233,16 @@ def parse_inspect(output: str) -> dict[str, ContainerFacts]:
             env[key] = value
         facts[str(row["name"]).lstrip("/")] = ContainerFacts(str(row.get("restart") or "no"), env)
     return facts
+
+
+_DOCKER_PS_PORT = re.compile(r":(\d+)(?:-(\d+))?->")
+
+
+def published_ports(ports_column: str) -> set[int]:
+    """Host ports in `docker ps`'s Ports column: `127.0.0.1:5432->5432/tcp, :::80-81->80-81/tcp, 6379/tcp`."""
+    found: set[int] = set()
+    for match in _DOCKER_PS_PORT.finditer(ports_column):
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        found.update(range(first, last + 1))
+    return found

@@ -15,7 +15,14 @@ from tasks.knowledge.dev_env import (
     unreachable,
 )
 from tasks.knowledge.scheduler import scheduler_warnings
-from tasks.knowledge.stack_config import Port, parse_config, port_variable, referenced_variables, unescape
+from tasks.knowledge.stack_config import (
+    Port,
+    parse_config,
+    port_variable,
+    published_ports,
+    referenced_variables,
+    unescape,
+)
 
 DATA = Path(__file__).parent / "data" / "compose"
 PAIRS = parse_pairs("REDIS_HOST:REDIS_PORT, PGHOST:PGPORT")
@@ -211,3 +218,9 @@ def test_scheduler_warnings_across_services():
     warnings = scheduler_warnings(two)
     assert len(warnings) == 1 and "'a', 'b'" in warnings[0]
     assert scheduler_warnings(load("two-workers.v5.6.1.json")) == []
+
+
+def test_published_ports_of_docker_ps():
+    column = "127.0.0.1:42339->5432/tcp\n0.0.0.0:8000-8001->8000-8001/tcp, :::8000-8001->8000-8001/tcp, 6379/tcp"
+    assert published_ports(column) == {42339, 8000, 8001}
+    assert published_ports("") == set()
