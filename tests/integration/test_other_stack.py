@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from .othersetup import OtherStack
+from .othersetup import COMPOSE_FILE, OtherStack
 from .stackenv import wait_for
 
 pytestmark = pytest.mark.docker
@@ -146,3 +146,33 @@ def test_doctor_tells_built_from_pulled_images(other):
     assert "not built yet: built by `inv worker.up`" in jobs, result.stdout
     assert not any("pulled on first up" in line and "otherapp-jobs-" in line for line in lines)
     assert sum("otherapp-jobs-" in line for line in lines) == 1  # two services, one image
+
+
+def test_a_failed_up_is_explained_when_a_port_is_taken(other, monkeypatch):
+    """After Compose's own `port is already allocated` (a port taken between the check and `up`)."""
+    import socket
+
+    from invoke.config import Config
+
+    from tasks.drivers import ports
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.defaults import DEFAULTS
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import Settings
+
+    for key, value in other.environ.items():
+        monkeypatch.setenv(key, value)
+    overrides = {
+        "compose": {"files": str(COMPOSE_FILE), "env_file": str(other.env_file)},
+        "worker": {"service": "jobs", "profile": ""},
+        "state": {"dir": str(other.state_dir)},
+    }
+    compose = Compose(Settings.from_config(Config(defaults=DEFAULTS, overrides=overrides)))
+    original = UserError("starting the jobs service failed: exit code 1 (see Compose's output above)")
+    assert ports.explain_failed_up(compose, ["jobs"], original) is original  # nothing taken: unchanged
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", other.queue_port))
+        holder.listen()
+        explained = ports.explain_failed_up(compose, ["jobs"], original)
+    assert f"port 127.0.0.1:{other.queue_port} of service 'queue' (QUEUE_PORT)" in explained.reason
+    assert "Compose could not start it: starting the jobs service failed" in explained.reason
