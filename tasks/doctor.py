@@ -17,7 +17,7 @@ def _line(ok: bool, what: str, detail: str) -> bool:
 @task
 def doctor(c: Context) -> None:
     """Check Docker, the engine, Compose, .env, the built app and the images; restore a lost worker."""
-    from tasks.drivers import engine, handover, host_app, process
+    from tasks.drivers import engine, handover, host_app, process, stack_facts
     from tasks.drivers.compose import Compose
     from tasks.knowledge import envfile
     from tasks.knowledge.compose_cli import format_version
@@ -65,22 +65,28 @@ def doctor(c: Context) -> None:
         )
     )
     if compose_ok and engine_ok and s.env_file.is_file():
-        images = compose.run("config", "--images", capture=True, profiles=["*"])
-        for image in images.stdout.split() if images.ok else []:
+        try:
+            stack = stack_facts.load(compose)
+        except UserError as error:
+            results.append(_line(False, "compose files", error.reason))
+            stack = None
+        seen: set[str] = set()
+        for service in stack.services.values() if stack else []:
+            # Compose names the image of a build without `image:` after the project and service.
+            image = service.image or f"{stack.name if stack else ''}-{service.name}"
+            if image in seen:
+                continue
+            seen.add(image)
             present = process.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture=True).ok
-            built = image == compose.worker_image()
-            results.append(
-                _line(
-                    True,
-                    "image",
-                    f"{image}: "
-                    + (
-                        "present"
-                        if present
-                        else ("built on first `inv worker.up`" if built else "not present yet: pulled on first up")
-                    ),
-                )
-            )
+            if present:
+                detail = "present"
+            elif service.build and service.name == s.service:
+                detail = "not built yet: built by `inv worker.up`"
+            elif service.build:
+                detail = f"not built yet: built from service {service.name!r}'s build section on first up"
+            else:
+                detail = "not present yet: pulled on first up"
+            results.append(_line(True, "image", f"{image}: {detail}"))
         try:
             if engine_ok and handover.recover_stale(compose):
                 results.append(_line(True, "dev worker", "recovered the background worker after a killed session"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 from invoke.collection import Collection
@@ -13,6 +12,7 @@ from invoke.tasks import task
 @task
 def check(c: Context) -> None:
     """Compare .env with .env.example: missing, unknown and malformed lines (values are never shown)."""
+    from tasks.drivers import stack_facts
     from tasks.drivers.compose import Compose
     from tasks.knowledge import envfile
     from tasks.knowledge.failures import UserError
@@ -33,8 +33,7 @@ def check(c: Context) -> None:
         print(f"unknown: {key} (not in {s.env_example.name}; a typo?)")
     try:
         compose = Compose(s, require_env=False)
-        result = compose.capture("config", "--format", "json", what="docker compose config", profiles=["*"])
-        for warning in scheduler_warnings(json.loads(result.stdout)):
+        for warning in scheduler_warnings(stack_facts.load(compose), s.scheduler_var):
             print(f"warning: {warning}")
     except UserError as error:
         print(f"note: scheduler check skipped ({error.reason})")

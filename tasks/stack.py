@@ -10,7 +10,7 @@ from invoke.tasks import task
 @task(help={"build": "Build the app and rebuild the worker image first."})
 def up(c: Context, build: bool = False) -> None:
     """Start postgres, redis and the background worker, waiting until they are healthy."""
-    from tasks.drivers import handover, host_app, worker_service
+    from tasks.drivers import handover, host_app, ports, stack_facts, worker_service
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import image_plan
     from tasks.knowledge import compose_cli
@@ -26,6 +26,9 @@ def up(c: Context, build: bool = False) -> None:
     else:
         host_app.require_dist(s, allow_stale=True)
     profiles = compose_cli.active_profiles(compose.env, [s.profile])
+    stack = stack_facts.load(compose)
+    services = stack.enabled(profiles)
+    ports.check_free(compose, services, stack)
     build, build_env = image_plan(compose, build)
     try:
         compose.check(
@@ -37,9 +40,9 @@ def up(c: Context, build: bool = False) -> None:
             profiles=profiles,
             extra_env=build_env,
         )
-    except UserError:
+    except UserError as error:
         worker_service.show_last_logs(compose)  # `--wait` fails on a worker that crashes at start
-        raise
+        raise ports.explain_failed_up(compose, services, error) from None
     worker_service.require_ready(compose, "starting the stack")
 
 

@@ -89,16 +89,23 @@ def restart(c: Context) -> None:
 
 @task
 def status(c: Context) -> None:
-    """State, health, uptime, restart policy and scheduler of the background worker."""
-    from tasks.drivers import handover
+    """State, health, uptime, restart policy and scheduler of the background worker (from Docker and Compose)."""
+    from tasks.drivers import handover, stack_facts
     from tasks.drivers.compose import Compose
     from tasks.knowledge import status_view
+    from tasks.knowledge.failures import UserError
     from tasks.knowledge.settings import settings
 
     s = settings(c)
     compose = Compose(s)
     containers = compose.ps(s.service)
-    print(status_view.render(s.service, containers))
+    try:
+        config = stack_facts.load(compose).service(s.service)
+    except UserError as error:  # status still shows what Docker knows
+        print(f"note: {error.reason}")
+        config = None
+    inspected = stack_facts.inspect_containers([ct.name for ct in containers])
+    print(status_view.render(s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var))
     note = handover.describe(compose)
     if note:
         print(note)

@@ -24,10 +24,9 @@ import os
 import shlex
 import time
 
-from tasks.drivers import handover, process, worker_service
+from tasks.drivers import dev_preflight, handover, process, worker_service
 from tasks.drivers.compose import Compose
 from tasks.drivers.foreground import ForegroundChild, say
-from tasks.knowledge.dev_env import dev_environment
 from tasks.knowledge.durations import parse_duration
 from tasks.knowledge.failures import UserError
 
@@ -45,11 +44,9 @@ class DevSession:
         self.gate = self.directory / f"start-gate-{os.getpid()}"
         self.ready_file = self.directory / f"dev-ready-{os.getpid()}"
         self.grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
-        self.child = ForegroundChild(
-            self._dev_argv(),
-            cwd=self.s.app_dir,
-            env=dev_environment(compose.dotenv.values, dict(os.environ), scheduler),
-        )
+        argv = self._dev_argv()
+        # The environment from Compose, and every address in it answering, before anything is touched.
+        self.child = ForegroundChild(argv, cwd=self.s.app_dir, env=dev_preflight.prepare(compose, scheduler))
         self.record: handover.Record | None = None
         self.background_found = ""  # "running", "restarting" or "" (not running)
 

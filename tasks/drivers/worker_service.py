@@ -53,17 +53,23 @@ def start_worker(
 
     `up -d` also recreates a removed container and starts postgres/redis first.
     """
+    from tasks.drivers import ports
+
     s = compose.settings
+    ports.check_free(compose, [s.service])
     build, build_env = image_plan(compose, build)
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
     what = what or f"starting the {s.service} service"
-    compose.check(
-        *args,
-        what=what,
-        profiles=[s.profile],
-        files=files,
-        extra_env={**(extra_env or {}), **build_env},
-    )
+    try:
+        compose.check(
+            *args,
+            what=what,
+            profiles=[s.profile],
+            files=files,
+            extra_env={**(extra_env or {}), **build_env},
+        )
+    except UserError as error:
+        raise ports.explain_failed_up(compose, [s.service], error) from None
     require_ready(compose, what)
 
 

@@ -42,7 +42,8 @@ def compose_argv(
     for path in files:
         argv += ["-f", str(path)]
     for profile in profiles:
-        argv += ["--profile", profile]
+        if profile:  # an empty worker.profile: the worker has no profile
+            argv += ["--profile", profile]
     return argv + list(args)
 
 
@@ -58,7 +59,7 @@ def active_profiles(env: dict[str, str], extra: list[str] | tuple[str, ...] = ()
     """
     profiles = split_list(env.get("COMPOSE_PROFILES"), ",")
     for profile in extra:
-        if profile not in profiles:
+        if profile and profile not in profiles:
             profiles.append(profile)
     return profiles
 
@@ -73,6 +74,16 @@ def compose_files(env: dict[str, str], configured: str, default: str = "docker-c
 
 
 @dataclass(frozen=True)
+class Published:
+    """One `Publishers` entry of `ps --format json` (null in 2.26.1 for a container without ports)."""
+
+    host_ip: str
+    target: int
+    published: int  # 0 = exposed, not published
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
 class ContainerState:
     """One container as ``docker compose ps -a --format json`` describes it."""
 
@@ -83,6 +94,7 @@ class ContainerState:
     status: str  # e.g. "Up 5 minutes (healthy)", "Exited (0) 3 seconds ago"
     exit_code: int | None
     labels: dict[str, str]
+    publishers: tuple[Published, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -124,9 +136,23 @@ def parse_ps(output: str) -> list[ContainerState]:
                 if isinstance(exit_code, (int, str)) and str(exit_code).lstrip("-").isdigit()
                 else None,
                 labels=parse_labels(row.get("Labels")),
+                publishers=parse_publishers(row.get("Publishers")),
             )
         )
     return states
+
+
+def parse_publishers(value: object) -> tuple[Published, ...]:
+    entries = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            target, published = int(item.get("TargetPort") or 0), int(item.get("PublishedPort") or 0)
+        except (TypeError, ValueError):
+            continue
+        entries.append(Published(str(item.get("URL") or ""), target, published, str(item.get("Protocol") or "tcp")))
+    return tuple(entries)
 
 
 _PROJECT_NAME_CHARS = re.compile(r"[^a-z0-9_-]")

@@ -21,6 +21,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "profile": "worker",
         # The worker image's tag when WORKER_IMAGE is not set (the default in docker-compose.yml).
         "image": "devstack-worker:local",
+        # The variable of the worker service's environment that turns the BullMQ scheduler on.
+        "scheduler_var": "ENABLE_SCHEDULER",
+    },
+    "dev": {
+        # Variables of the worker service's environment that carry an address, as HOST:PORT pairs of
+        # variable names: when the host variable names a compose service, the dev worker on the host
+        # gets the address where that service's port is published instead.
+        "host_port_vars": "REDIS_HOST:REDIS_PORT,PGHOST:PGPORT",
+        # Variables holding URLs (postgres://u:p@postgres:5432/db): the service's host and port are
+        # swapped the same way.
+        "url_vars": "DATABASE_URL,REDIS_URL",
     },
     "app": {
         # Where the app's package manager commands run, relative to the project root.

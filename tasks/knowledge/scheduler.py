@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tasks.knowledge import envfile
+from tasks.knowledge.stack_config import Service, StackConfig
 
 
-def scheduler_warnings(config: dict[str, Any], scheduler_key: str = "ENABLE_SCHEDULER") -> list[str]:
-    """Services that could run more than one scheduler at once.
+def scheduler_on(service: Service, scheduler_var: str = "ENABLE_SCHEDULER") -> bool | None:
+    """The scheduler setting in a service's resolved environment; None when the service does not set it."""
+    value = service.environment.get(scheduler_var)
+    return None if value is None else envfile.truthy(value)
 
-    Takes the output of `docker compose config --format json` (interpolated and merged by Compose).
+
+def scheduler_warnings(stack: StackConfig, scheduler_var: str = "ENABLE_SCHEDULER") -> list[str]:
+    """Ways more than one scheduler could run at once, across every service of every profile.
+
+    Takes the stack as `docker compose config` resolves it (interpolated and merged by Compose).
     """
-    warnings = []
-    for name, service in (config.get("services") or {}).items():
-        environment = service.get("environment") or {}
-        if not envfile.truthy(str(environment.get(scheduler_key) or "")):
-            continue
-        replicas = (service.get("deploy") or {}).get("replicas") or service.get("scale") or 1
-        if int(replicas) > 1:
-            warnings.append(
-                f"service {name!r} runs {replicas} replicas with {scheduler_key} on: "
-                "only one instance may run the scheduler"
-            )
+    on = [s for s in stack.services.values() if scheduler_on(s, scheduler_var)]
+    warnings = [
+        f"service {s.name!r} runs {s.replicas} replicas with {scheduler_var} on: "
+        "only one instance may run the scheduler"
+        for s in on
+        if s.replicas > 1
+    ]
+    if len(on) > 1:
+        names = ", ".join(repr(s.name) for s in on)
+        warnings.append(
+            f"services {names} all have {scheduler_var} on: only one worker may run the scheduler "
+            "(turn it off in all but one)"
+        )
     return warnings

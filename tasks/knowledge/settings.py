@@ -39,6 +39,9 @@ class Settings:
     service: str
     profile: str
     worker_image: str
+    scheduler_var: str
+    host_port_vars: str
+    url_vars: str
     app_dir: Path
     app_install: str
     app_build: str
@@ -70,6 +73,9 @@ class Settings:
             service=str(get("worker", "service")),
             profile=str(get("worker", "profile")),
             worker_image=str(get("worker", "image")),
+            scheduler_var=str(get("worker", "scheduler_var") or "ENABLE_SCHEDULER"),
+            host_port_vars=str(get("dev", "host_port_vars") or ""),
+            url_vars=str(get("dev", "url_vars") or ""),
             app_dir=path("app", "dir"),
             app_install=str(get("app", "install")),
             app_build=str(get("app", "build")),

@@ -189,12 +189,44 @@ def test_second_session_is_refused_and_first_is_unharmed(running_worker):
     assert worker_running(stack)
 
 
-def test_docker_unreachable_at_start_still_runs_the_dev_worker(stack, tmp_path):
+def test_docker_unreachable_at_start_refuses_before_touching_anything(stack, tmp_path):
+    # With the engine gone nothing answers on the published ports: a dev worker would only retry.
     session = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT, "DOCKER_HOST": f"unix://{tmp_path}/dead.sock"})
-    assert session.finish() == 0, session.output
+    assert session.finish() == 1, session.output
     out = session.output
-    assert "warning:" in out and "Docker daemon is not reachable" in out and "starting the dev worker anyway" in out
-    assert "dev worker running" in out and "Traceback" not in out
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "service 'redis'" in errors[0] and "nothing answers" in errors[0], out
+    assert "dev worker running" not in out and "Traceback" not in out
+    assert not (stack.state_dir / stack.project / "handover.json").exists()
+
+
+def test_unreachable_redis_refuses_and_never_stops_the_background_worker(running_worker):
+    """The issue's case: `REDIS_PORT=1 inv dev.worker` used to stop the worker, then retry forever."""
+    stack = running_worker
+    result = stack.inv("dev.worker", env={"REDIS_PORT": "1", "INVOKE_APP_DEV": QUICK_EXIT}, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.count("error:") == 1 and "127.0.0.1:1" in result.stderr and "'redis'" in result.stderr
+    assert "stopping the background" not in result.stdout + result.stderr
+    assert worker_running(stack)
+
+
+def test_dev_worker_gets_what_compose_gives_the_container(stack):
+    """`POSTGRES_PASSWORD=pa$word#x` is `pa#x` for Compose; the dev worker must connect with it too."""
+    stack.write_env(POSTGRES_PASSWORD="pa$word#x")
+    stack.inv("worker.up", check=True)
+    container_env = stack.compose("exec", "-T", "worker", "printenv", "PGPASSWORD").stdout.strip()
+    assert container_env == "pa#x"
+    session = Session(stack, env={"INVOKE_APP_DEV": "node -p process.env.PGPASSWORD"})
+    assert session.finish() == 0, session.output
+    assert "\npa#x\n" in session.output
+    # and the real dev worker connects with it (it failed with 28P01 when it got `pa$word#x`)
+    session = Session(stack)
+    session.ready()
+    stack.produce("pw", 2)
+    assert {by for _, by in stack.wait_rows("pw", 2)} == {"dev"}
+    session.proc.send_signal(signal.SIGINT)
+    assert session.finish() == 0
+    assert worker_running(stack)
 
 
 def test_no_scheduler_flag_turns_it_off_for_the_session(stack):

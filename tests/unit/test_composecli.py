@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,22 @@ def test_compose_files_configured_then_env_then_default(monkeypatch):
 def test_project_name_normalized_like_compose():
     assert compose_cli.normalize_project_name("My Stack.v2") == "mystackv2"
     assert compose_cli.normalize_project_name("_dev-Stack") == "dev-stack"
+
+
+@pytest.mark.parametrize("version", ["2.26.1", "2.40.3", "5.6.1"])
+def test_ps_publishers_of_real_versions(version):
+    text = (Path(__file__).parent / "data" / "ps" / f"ps.{version}.json").read_text()
+    states = {c.service: c for c in compose_cli.parse_ps(text)}
+    assert states["r"].publishers == (compose_cli.Published("127.0.0.1", 6379, 32769),)
+    assert states["n"].publishers == (compose_cli.Published("", 6379, 0),)
+
+
+def test_ps_publishers_null_in_2_26_and_array_shape():
+    # 2.26.1 prints `"Publishers": null` for a container without ports; < 2.21 printed one array.
+    rows = '[{"Name": "a", "Service": "a", "State": "running", "Publishers": null}]'
+    assert compose_cli.parse_ps(rows)[0].publishers == ()
+
+
+def test_empty_profile_is_no_profile():
+    assert compose_cli.compose_argv(["docker", "compose"], ["up"], profiles=[""]) == ["docker", "compose", "up"]
+    assert compose_cli.active_profiles({}, [""]) == []

@@ -52,3 +52,18 @@ def test_not_found_is_not_cached(tmp_path, monkeypatch):
 def test_plugin_dirs_follow_docker_config(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     assert compose_binary.plugin_dirs()[0] == tmp_path / "cli-plugins"
+
+
+def test_switching_docker_config_to_another_plugin_changes_the_key(tmp_path, monkeypatch):
+    # How the CI's second pass runs another Compose: DOCKER_CONFIG=<dir with cli-plugins/docker-compose>.
+    keys = []
+    for version in ("2.26.1", "2.40.3"):
+        config = tmp_path / version
+        (config / "cli-plugins").mkdir(parents=True)
+        make_stub(config / "cli-plugins", compose_binary.PLUGIN, version)
+        monkeypatch.setenv("DOCKER_CONFIG", str(config))
+        keys.append(compose_binary.cache_key([["docker", "compose"]]))
+    assert keys[0] != keys[1]
+    assert [str(tmp_path / "2.26.1" / "cli-plugins" / compose_binary.PLUGIN)] == [
+        k[0] for k in keys[0] if isinstance(k, list) and "2.26.1" in str(k[0])
+    ]

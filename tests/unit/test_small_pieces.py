@@ -1,4 +1,4 @@
-"""Pure helpers: the dev worker's environment, the status view, settings from Invoke's config."""
+"""Pure helpers: the status view, settings from Invoke's config."""
 
 from typing import Any
 
@@ -6,40 +6,9 @@ from invoke.config import Config
 
 from tasks.knowledge.compose_cli import ContainerState
 from tasks.knowledge.defaults import DEFAULTS
-from tasks.knowledge.dev_env import dev_environment
 from tasks.knowledge.settings import PROJECT_ROOT, Settings
+from tasks.knowledge.stack_config import ContainerFacts, Service
 from tasks.knowledge.status_view import render, uptime
-
-DOTENV = {
-    "REDIS_HOST_PORT": "16379",
-    "POSTGRES_HOST_PORT": "15432",
-    "POSTGRES_USER": "u",
-    "POSTGRES_PASSWORD": "p w",
-    "POSTGRES_DB": "d",
-    "ENABLE_SCHEDULER": "true",
-}
-
-
-def test_dev_environment_points_at_published_ports():
-    env = dev_environment(DOTENV, {"PATH": "/bin"}, scheduler=True)
-    assert (env["REDIS_HOST"], env["REDIS_PORT"], env["PGHOST"], env["PGPORT"]) == (
-        "127.0.0.1",
-        "16379",
-        "127.0.0.1",
-        "15432",
-    )
-    assert (env["PGUSER"], env["PGPASSWORD"], env["PGDATABASE"]) == ("u", "p w", "d")
-    assert env["ENABLE_SCHEDULER"] == "true" and env["WORKER_NAME"] == "dev" and env["PATH"] == "/bin"
-
-
-def test_published_ports_set_in_the_shell_win_over_dotenv():
-    env = dev_environment(DOTENV, {"POSTGRES_HOST_PORT": "25433", "REDIS_HOST_PORT": "26380"}, scheduler=True)
-    assert (env["PGPORT"], env["REDIS_PORT"]) == ("25433", "26380")
-
-
-def test_shell_wins_and_no_scheduler_wins_over_everything():
-    env = dev_environment(DOTENV, {"REDIS_HOST": "cache.local", "ENABLE_SCHEDULER": "true"}, scheduler=False)
-    assert env["REDIS_HOST"] == "cache.local" and env["ENABLE_SCHEDULER"] == "false"
 
 
 def container(**kw: object) -> ContainerState:
@@ -56,13 +25,27 @@ def container(**kw: object) -> ContainerState:
     return ContainerState(**base)
 
 
-def test_status_view():
+def test_status_view_labels_only_as_a_last_resort():
     text = render("worker", [container()])
     assert "worker: running" in text and "uptime:         3 minutes" in text and "scheduler:      on" in text
     assert "restart policy: unless-stopped" in text and "no healthcheck" in text
     stopped = render("worker", [container(state="exited", status="Exited (0) 2 seconds ago", exit_code=0, labels={})])
     assert "worker: exited (exit code 0)" in stopped and "uptime:         -" in stopped and "unknown" in stopped
     assert "not created" in render("worker", [])
+
+
+def test_status_view_from_docker_then_compose():
+    config = Service("jobs", restart="on-failure", environment={"ENABLE_SCHEDULER": "false"}, healthcheck=True)
+    inspected = {"p-worker-1": ContainerFacts("always", {"ENABLE_SCHEDULER": "true", "PATH": "/bin"})}
+    text = render("jobs", [container(labels={})], config=config, inspected=inspected)
+    # what Docker applied wins over the compose files (they may have changed since the container was created)
+    assert "restart policy: always" in text and "scheduler:      on\n" in text + "\n"
+    assert "created before the healthcheck" in text
+    not_inspected = render("jobs", [container(labels={})], config=config)
+    assert "restart policy: on-failure (from the compose files)" in not_inspected
+    assert "scheduler:      off (from the compose files)" in not_inspected
+    absent = render("jobs", [], config=config)
+    assert "not created" in absent and "restart policy: on-failure (from the compose files)" in absent
 
 
 def test_uptime_parsing():

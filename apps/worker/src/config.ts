@@ -46,10 +46,32 @@ export function optionalPositiveNumber(env: Env, name: string): number | undefin
   return value;
 }
 
+/**
+ * Redis's address: REDIS_URL (`redis://host:port`) when set, else REDIS_HOST and
+ * REDIS_PORT. Only the host and port of the URL are used.
+ */
+export function redisAddress(env: Env): { redisHost: string; redisPort: number } {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw.trim() === '') {
+    return { redisHost: str(env, 'REDIS_HOST', '127.0.0.1'), redisPort: positiveInt(env, 'REDIS_PORT', 6379) };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Error(`REDIS_URL must be a URL like redis://host:6379, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'redis:' || url.hostname === '') {
+    throw new Error(`REDIS_URL must be a URL like redis://host:6379, got ${JSON.stringify(raw)}`);
+  }
+  // WHATWG URL keeps IPv6 hosts bracketed; ioredis wants them bare.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { redisHost: host, redisPort: url.port === '' ? 6379 : Number(url.port) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   return {
-    redisHost: str(env, 'REDIS_HOST', '127.0.0.1'),
-    redisPort: positiveInt(env, 'REDIS_PORT', 6379),
+    ...redisAddress(env),
     queueName: str(env, 'QUEUE_NAME', 'digest'),
     workerConcurrency: positiveInt(env, 'WORKER_CONCURRENCY', 1),
     workerName: str(env, 'WORKER_NAME', 'worker'),

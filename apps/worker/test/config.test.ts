@@ -2,6 +2,24 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig, redisOptions } from '../src/config';
 
+describe('REDIS_URL', () => {
+  it('wins over REDIS_HOST and REDIS_PORT', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://queue:16379', REDIS_HOST: 'x', REDIS_PORT: '1' });
+    assert.equal(config.redisHost, 'queue');
+    assert.equal(config.redisPort, 16379);
+  });
+
+  it('defaults the port and unbrackets IPv6', () => {
+    assert.equal(loadConfig({ REDIS_URL: 'redis://cache' }).redisPort, 6379);
+    assert.equal(loadConfig({ REDIS_URL: 'redis://[::1]:7000' }).redisHost, '::1');
+  });
+
+  it('refuses what is not a redis URL', () => {
+    assert.throws(() => loadConfig({ REDIS_URL: 'queue:6379' }), /REDIS_URL must be a URL/);
+    assert.throws(() => loadConfig({ REDIS_URL: 'http://queue:6379' }), /REDIS_URL must be a URL/);
+  });
+});
+
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
     assert.deepEqual(loadConfig({}), {

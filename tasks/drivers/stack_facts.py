@@ -1,0 +1,157 @@
+"""What the stack is, as Compose resolves it, and what Docker says about its running containers.
+
+`docker compose --profile '*' config --format json` is the one source of truth for services,
+profiles, ports, restart policies, environments, healthchecks and build-vs-image (parsed in
+`tasks.knowledge.stack_config`). It costs a Compose start (~60-100 ms here), so its output is cached
+in the state folder under a key of everything it depends on:
+
+- the Compose binary (the same stamps as the version cache, so `DOCKER_CONFIG` pointing at another
+  plugin is a new key) and the command line (files, env file);
+- the compose files, the env file, and files they pull in (`include:`, `extends.file`, `env_file:`):
+  paths and modification times;
+- the values of the process variables that change Compose's answer: every variable the compose files
+  and the env file interpolate (`$VAR`, `${VAR...}`), plus `COMPOSE_*` and `DOCKER_HOST`/
+  `DOCKER_CONTEXT`. Not the whole environment: `PWD`, `OLDPWD`, `SHLVL`, terminal variables ... change
+  between shells and would defeat the cache without changing the answer. Values are hashed, never
+  stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tasks.drivers import compose_binary, process
+from tasks.drivers.compose import Compose
+from tasks.knowledge.failures import UserError
+from tasks.knowledge.stack_config import ContainerFacts, StackConfig, parse_config, parse_inspect, referenced_variables
+
+_ALWAYS = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")
+
+
+def _stamp(path: Path) -> list[object]:
+    try:
+        return [str(path), os.stat(path).st_mtime_ns]
+    except OSError:
+        return [str(path), None]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def compose_paths(compose: Compose) -> list[Path]:
+    """The compose files in use, as absolute paths."""
+    return [p if p.is_absolute() else compose.settings.root / p for p in map(Path, compose.files())]
+
+
+def raw_files(compose: Compose) -> list[tuple[Path, dict[str, Any]]]:
+    """The compose files as written (uninterpolated YAML): to find which variable sets what."""
+    import yaml
+
+    loaded = []
+    for path in compose_paths(compose):
+        try:
+            data = yaml.safe_load(_read(path)) or {}
+        except yaml.YAMLError:
+            data = {}
+        loaded.append((path, data if isinstance(data, dict) else {}))
+    return loaded
+
+
+def _pulled_in(path: Path, data: dict[str, Any]) -> list[Path]:
+    """Files a compose file reads besides itself: include, extends.file, env_file."""
+    found: list[str] = []
+    for item in data.get("include") or []:
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            paths = item.get("path")
+            found += [paths] if isinstance(paths, str) else [p for p in paths or [] if isinstance(p, str)]
+    for service in (data.get("services") or {}).values():
+        if not isinstance(service, dict):
+            continue
+        extends = service.get("extends")
+        if isinstance(extends, dict) and isinstance(extends.get("file"), str):
+            found.append(extends["file"])
+        env_files = service.get("env_file")
+        for entry in [env_files] if isinstance(env_files, (str, dict)) else env_files or []:
+            value = entry.get("path") if isinstance(entry, dict) else entry
+            if isinstance(value, str):
+                found.append(value)
+    return [p if p.is_absolute() else path.parent / p for p in map(Path, found)]
+
+
+def cache_key(compose: Compose) -> str:
+    files = raw_files(compose)
+    stamps: list[object] = [_stamp(path) for path, _ in files]
+    texts = [_read(path) for path, _ in files]
+    for path, data in files:
+        for extra in _pulled_in(path, data):
+            stamps.append(_stamp(extra))
+            texts.append(_read(extra))
+    env_file = compose.settings.env_file
+    stamps.append(_stamp(env_file))
+    texts.append(_read(env_file))
+    names = set().union(*(referenced_variables(text) for text in texts))
+    names |= {name for name in os.environ if name.startswith("COMPOSE_")} | set(_ALWAYS)
+    environment = sorted((name, os.environ.get(name)) for name in names)
+    material = json.dumps(
+        [compose.argv("config"), compose_binary.cache_key([compose.base]), list(compose.version), stamps, environment]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def cache_path(compose: Compose) -> Path:
+    return compose.settings.state_dir / "compose-config.json"
+
+
+def config_json(compose: Compose) -> dict[str, Any]:
+    """Compose's resolved configuration with every profile enabled, from the cache when still valid."""
+    key = cache_key(compose)
+    path = cache_path(compose)
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("key") == key and isinstance(cached.get("config"), dict):
+            return dict(cached["config"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    result = compose.run("config", "--format", "json", capture=True, profiles=["*"])
+    if not result.ok:
+        raise UserError(f"reading the compose files (`docker compose config`) failed: {compose.diagnose(result)}")
+    try:
+        data = json.loads(result.stdout)
+    except ValueError as error:
+        raise UserError(f"`docker compose config --format json` printed something that is not JSON ({error})") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        # The resolved config holds the env file's secrets: readable by the owner only.
+        partial.write_text(json.dumps({"key": key, "config": data}), encoding="utf-8")
+        os.chmod(partial, 0o600)
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only checkout still works, only slower
+    return dict(data)
+
+
+def load(compose: Compose) -> StackConfig:
+    return parse_config(config_json(compose))
+
+
+_INSPECT = '{"name":{{json .Name}},"restart":{{json .HostConfig.RestartPolicy.Name}},"env":{{json .Config.Env}}}'
+
+
+def inspect_containers(containers: list[str]) -> dict[str, ContainerFacts]:
+    """What Docker applies to these containers: restart policy (`HostConfig.RestartPolicy.Name`) and
+    environment (`Config.Env`), in one `docker inspect` call. Containers it cannot see are left out."""
+    if not containers:
+        return {}
+    result = process.run(["docker", "inspect", "--type", "container", "--format", _INSPECT, *containers], capture=True)
+    return parse_inspect(result.stdout)
