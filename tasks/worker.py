@@ -98,7 +98,7 @@ def status(c: Context) -> None:
 
     s = settings(c)
     compose = Compose(s)
-    containers = compose.ps(s.service)
+    containers = compose.containers(s.service)
     try:
         config = stack_facts.load(compose).service(s.service)
     except UserError as error:  # status still shows what Docker knows

@@ -153,6 +153,29 @@ class Compose:
         result = self.run("config", "--services", capture=True, profiles=["*"])
         return not result.ok or service in result.stdout.split()
 
+    def containers(self, service: str) -> list[ContainerState]:
+        """A service's containers (stopped ones included) straight from Docker, by the labels Compose
+        puts on them: the same answer as `compose ps -a SERVICE`, for a fifth of its time."""
+        result = process.run(
+            [
+                "docker",
+                "ps",
+                "-a",
+                "--filter",
+                f"label=com.docker.compose.project={self.project_name}",
+                "--filter",
+                f"label=com.docker.compose.service={service}",
+                "--filter",
+                "label=com.docker.compose.oneoff=False",
+                "--format",
+                "{{json .}}",
+            ],
+            capture=True,
+        )
+        if not result.ok:
+            raise UserError(f"docker ps failed: {explain(classify(result.stderr), result.stderr)}")
+        return compose_cli.parse_docker_ps(result.stdout)
+
     def ps_running(self, service: str) -> bool:
         """Is a container of the service running? False also when Docker cannot be asked."""
         try:

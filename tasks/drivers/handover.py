@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tasks.drivers import worker_service
 from tasks.drivers.compose import Compose
 from tasks.knowledge.failures import UserError
 
@@ -110,6 +108,8 @@ def remove_record(directory: Path) -> None:
 
 
 def new_record(worker_was_running: bool) -> Record:
+    import socket  # only a new session needs the host name
+
     me = os.getpid()
     return Record(
         pid=me,
@@ -214,6 +214,8 @@ def recover_stale(compose: Compose) -> bool:
             + f"restoring the {service} now",
             flush=True,
         )
+        from tasks.drivers import worker_service  # only this path starts anything
+
         problem = worker_service.give_back(compose)
         if problem:
             raise UserError(f"restoring the background {service} failed: {problem}")

@@ -3,7 +3,7 @@
 `docker compose --profile '*' config --format json` is the one source of truth for services,
 profiles, ports, restart policies, environments, healthchecks and build-vs-image (parsed in
 `tasks.knowledge.stack_config`). It costs a Compose start (~60-100 ms here), so its output is cached
-in the state folder under a key of everything it depends on:
+in the state folder with everything it depends on (checked on every call without parsing YAML):
 
 - the Compose binary (the same stamps as the version cache, so `DOCKER_CONFIG` pointing at another
   plugin is a new key) and the command line (files, env file);
@@ -88,24 +88,40 @@ def _pulled_in(path: Path, data: dict[str, Any]) -> list[Path]:
     return [p if p.is_absolute() else path.parent / p for p in map(Path, found)]
 
 
-def cache_key(compose: Compose) -> str:
+def dependencies(compose: Compose) -> tuple[list[Path], list[str]]:
+    """The files Compose's answer depends on and the variables they interpolate (parses the YAML)."""
     files = raw_files(compose)
-    stamps: list[object] = [_stamp(path) for path, _ in files]
-    texts = [_read(path) for path, _ in files]
+    paths = [path for path, _ in files]
     for path, data in files:
-        for extra in _pulled_in(path, data):
-            stamps.append(_stamp(extra))
-            texts.append(_read(extra))
-    env_file = compose.settings.env_file
-    stamps.append(_stamp(env_file))
-    texts.append(_read(env_file))
-    names = set().union(*(referenced_variables(text) for text in texts))
-    names |= {name for name in os.environ if name.startswith("COMPOSE_")} | set(_ALWAYS)
-    environment = sorted((name, os.environ.get(name)) for name in names)
-    material = json.dumps(
-        [compose.argv("config"), compose_binary.cache_key([compose.base]), list(compose.version), stamps, environment]
+        paths += _pulled_in(path, data)
+    paths.append(compose.settings.env_file)
+    names = set().union(*(referenced_variables(_read(path)) for path in paths))
+    return paths, sorted(names)
+
+
+def _context(compose: Compose) -> list[object]:
+    """What the answer depends on besides files and variables: the command line and the binary."""
+    return [compose.argv("config"), compose_binary.cache_key([compose.base]), list(compose.version)]
+
+
+def _environment_hash(names: list[str]) -> str:
+    wanted = set(names) | {name for name in os.environ if name.startswith("COMPOSE_")} | set(_ALWAYS)
+    values = json.dumps(sorted((name, os.environ.get(name)) for name in wanted))
+    return hashlib.sha256(values.encode()).hexdigest()
+
+
+def _still_valid(compose: Compose, cached: dict[str, Any]) -> bool:
+    """Checked on every call, without parsing YAML: the stored file stamps, the command line and
+    binary, and the values of the stored variable names."""
+    files = cached.get("files")
+    names = cached.get("variables")
+    if not isinstance(files, list) or not isinstance(names, list):
+        return False
+    return (
+        cached.get("context") == json.loads(json.dumps(_context(compose)))
+        and all(isinstance(f, list) and _stamp(Path(str(f[0]))) == f for f in files)
+        and cached.get("environment") == _environment_hash([str(n) for n in names])
     )
-    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def cache_path(compose: Compose) -> Path:
@@ -113,15 +129,25 @@ def cache_path(compose: Compose) -> Path:
 
 
 def config_json(compose: Compose) -> dict[str, Any]:
-    """Compose's resolved configuration with every profile enabled, from the cache when still valid."""
-    key = cache_key(compose)
+    """Compose's resolved configuration with every profile enabled, from the cache when still valid.
+
+    The cache stores what its answer depended on (files with their stamps, the variable names the
+    files interpolate), so a hit costs a few `stat` calls and a hash; only a miss parses the YAML.
+    """
     path = cache_path(compose)
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
-        if cached.get("key") == key and isinstance(cached.get("config"), dict):
+        if isinstance(cached, dict) and isinstance(cached.get("config"), dict) and _still_valid(compose, cached):
             return dict(cached["config"])
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError):
         pass
+    paths, names = dependencies(compose)
+    record = {
+        "files": [_stamp(p) for p in paths],
+        "variables": names,
+        "context": _context(compose),
+        "environment": _environment_hash(names),
+    }
     result = compose.run("config", "--format", "json", capture=True, profiles=["*"])
     if not result.ok:
         raise UserError(f"reading the compose files (`docker compose config`) failed: {compose.diagnose(result)}")
@@ -133,7 +159,7 @@ def config_json(compose: Compose) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}")
         # The resolved config holds the env file's secrets: readable by the owner only.
-        partial.write_text(json.dumps({"key": key, "config": data}), encoding="utf-8")
+        partial.write_text(json.dumps({**record, "config": data}), encoding="utf-8")
         os.chmod(partial, 0o600)
         os.replace(partial, path)
     except OSError:

@@ -142,6 +142,42 @@ def parse_ps(output: str) -> list[ContainerState]:
     return states
 
 
+_STATUS_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+_STATUS_EXIT = re.compile(r"^Exited \((-?\d+)\)")
+
+
+def parse_docker_ps(output: str) -> list[ContainerState]:
+    """`docker ps -a --format '{{json .}}'` rows of a project's containers, as ContainerStates.
+
+    The plain Docker CLI answers in ~15 ms where `docker compose ps` takes ~70 ms (the Compose plugin
+    loads the project first); Compose's own labels on each container name its project and service.
+    """
+    states = []
+    for line in output.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(row, dict):
+            continue
+        labels = parse_labels(row.get("Labels"))
+        status = str(row.get("Status") or "")
+        health = _STATUS_HEALTH.search(status)
+        exit_code = _STATUS_EXIT.match(status)
+        states.append(
+            ContainerState(
+                name=str(row.get("Names") or "").split(",")[0],
+                service=labels.get("com.docker.compose.service", ""),
+                state=str(row.get("State") or "").lower(),
+                health=health.group(1).replace("health: ", "") if health else "",
+                status=status,
+                exit_code=int(exit_code.group(1)) if exit_code else (0 if row.get("State") == "running" else None),
+                labels=labels,
+            )
+        )
+    return states
+
+
 def parse_publishers(value: object) -> tuple[Published, ...]:
     entries = []
     for item in value if isinstance(value, list) else []:

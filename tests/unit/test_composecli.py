@@ -119,3 +119,32 @@ def test_ps_publishers_null_in_2_26_and_array_shape():
 def test_empty_profile_is_no_profile():
     assert compose_cli.compose_argv(["docker", "compose"], ["up"], profiles=[""]) == ["docker", "compose", "up"]
     assert compose_cli.active_profiles({}, [""]) == []
+
+
+def test_docker_ps_rows_read_like_compose_ps():
+    """`docker ps --format '{{json .}}'` (Docker 20.10-28): health and exit code live in Status."""
+    from tasks.knowledge.compose_cli import parse_docker_ps
+
+    labels = (
+        "com.docker.compose.depends_on=redis:service_healthy:false,postgres:service_healthy:false,"
+        "com.docker.compose.project=p,com.docker.compose.service=worker,com.docker.compose.oneoff=False"
+    )
+    rows = "\n".join(
+        json.dumps(row)
+        for row in (
+            {"Names": "p-worker-1", "State": "running", "Status": "Up 5 minutes (healthy)", "Labels": labels},
+            {"Names": "p-worker-2", "State": "exited", "Status": "Exited (3) 2 seconds ago", "Labels": labels},
+            {"Names": "p-worker-3", "State": "running", "Status": "Up 1 second (health: starting)", "Labels": ""},
+        )
+    )
+    first, second, third = parse_docker_ps(rows + "\nnot json\n")
+    assert (first.name, first.service, first.state, first.health, first.exit_code) == (
+        "p-worker-1",
+        "worker",
+        "running",
+        "healthy",
+        0,
+    )
+    assert first.running and first.labels["com.docker.compose.project"] == "p"
+    assert (second.state, second.health, second.exit_code) == ("exited", "", 3)
+    assert third.health == "starting" and third.service == ""

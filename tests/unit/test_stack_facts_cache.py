@@ -1,0 +1,90 @@
+"""The cache of `docker compose config`: a hit re-reads nothing, every dependency invalidates it.
+
+Runs the real Compose CLI (`config` needs no engine); skipped only where Compose is not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tasks.drivers import stack_facts
+from tasks.drivers.compose import Compose
+from tasks.knowledge.defaults import DEFAULTS
+from tasks.knowledge.settings import Settings
+
+COMPOSE_FILE = """services:
+  app:
+    image: ${APP_IMAGE:-busybox}
+    environment:
+      GREETING: ${GREETING:-hello}
+"""
+
+
+def compose_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+
+
+pytestmark = pytest.mark.skipif(not compose_available(), reason="the Docker Compose CLI is not installed")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE_FILE)
+    (tmp_path / ".env").write_text("GREETING=hi\n")
+    for name in ("GREETING", "APP_IMAGE", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    config = {**DEFAULTS, "state": {"dir": str(tmp_path / "state")}}
+    return tmp_path, lambda: Compose(Settings.from_config(config, root=tmp_path), require_env=False)
+
+
+def greeting(compose: Compose) -> str:
+    return str(stack_facts.load(compose).services["app"].environment["GREETING"])
+
+
+def calls_to_compose(monkeypatch) -> list[tuple[str, ...]]:
+    calls: list[tuple[str, ...]] = []
+    real = Compose.run
+
+    def counting(self, *args, **kwargs):
+        calls.append(args)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compose, "run", counting)
+    return calls
+
+
+def test_a_hit_asks_compose_nothing_and_parses_no_yaml(project, monkeypatch):
+    root, make = project
+    assert greeting(make()) == "hi"
+    calls = calls_to_compose(monkeypatch)
+    monkeypatch.setattr(stack_facts, "raw_files", lambda _c: pytest.fail("a cache hit must not parse the YAML"))
+    assert greeting(make()) == "hi"
+    assert calls == []
+
+
+def test_the_env_file_a_compose_file_and_a_variable_each_invalidate_it(project, monkeypatch):
+    root, make = project
+    assert greeting(make()) == "hi"
+    calls = calls_to_compose(monkeypatch)
+
+    env_file: Path = root / ".env"
+    env_file.write_text("GREETING=changed\n")
+    assert greeting(make()) == "changed"
+
+    compose_file = root / "docker-compose.yml"
+    compose_file.write_text(COMPOSE_FILE.replace("${GREETING:-hello}", "fixed"))
+    assert greeting(make()) == "fixed"
+
+    compose_file.write_text(COMPOSE_FILE)
+    monkeypatch.setenv("GREETING", "from the shell")  # the shell wins over .env, as in Compose
+    assert greeting(make()) == "from the shell"
+
+    monkeypatch.setenv("UNRELATED_VARIABLE", "x")  # not interpolated anywhere: still a hit
+    assert greeting(make()) == "from the shell"
+    assert sum(1 for args in calls if args[:1] == ("config",)) == 3
