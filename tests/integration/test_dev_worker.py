@@ -27,6 +27,10 @@ class Session:
 
     def __init__(self, stack, *args, env=None):
         self.log = stack.tmp / f"dev-{time.monotonic_ns()}.log"
+        env = dict(env or {})
+        if "INVOKE_APP_DEV" in env:
+            # A stand-in dev command (`node -e ...`) has no start-gate hook: the plain handover.
+            env.setdefault("INVOKE_APP_START_GATE", "0")
         self.proc = stack.popen_inv("dev.worker", *args, env=env, log=self.log)
 
     @property
