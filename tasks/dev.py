@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported by the tasks themselves when they run
 
 def _restore(compose: Compose, directory: Path) -> None:
     """Bring the background worker back if the record says so; keep the record if that fails."""
-    from tasks.drivers import handover
+    from tasks.drivers import handover, worker_service
     from tasks.drivers.foreground import say
     from tasks.knowledge.failures import UserError
 
@@ -34,7 +34,7 @@ def _restore(compose: Compose, directory: Path) -> None:
         return
     say(f"restoring the background {s.service} ...")
     try:
-        result = compose.run("up", "-d", s.service, capture=True, profiles=[s.profile])
+        result = worker_service.restore_worker(compose, record)
         problem = None if result.ok else compose.diagnose(result)
     except UserError as error:
         problem = error.reason
@@ -45,7 +45,7 @@ def _restore(compose: Compose, directory: Path) -> None:
         )
         return
     handover.remove_record(directory)
-    say(f"background {s.service} restored")
+    say(f"background {s.service} restored" + (" (prod-like, with its plan)" if record.restore_files else ""))
 
 
 @task(
@@ -56,7 +56,7 @@ def _restore(compose: Compose, directory: Path) -> None:
 )
 def worker(c: Context, scheduler: bool = True) -> None:
     """Run the dev worker in the foreground; the background worker steps aside and comes back on exit."""
-    from tasks.drivers import handover, process
+    from tasks.drivers import handover, process, worker_service
     from tasks.drivers.compose import Compose
     from tasks.drivers.foreground import ForegroundChild, say
     from tasks.knowledge.dev_env import dev_environment
@@ -89,6 +89,10 @@ def worker(c: Context, scheduler: bool = True) -> None:
         except UserError as error:
             say(f"warning: {error.reason}; starting the dev worker anyway")
         record = handover.new_record(worker_was_running=running or adopted)
+        if running:  # a prod-like worker comes back prod-like, with the same plan
+            record.restore_files, record.restore_env = worker_service.prodlike_restore(compose)
+        elif stale is not None:
+            record.restore_files, record.restore_env = stale.restore_files, stale.restore_env
         handover.write_record(directory, record)
         if running:
             say(f"stopping the background {s.service} (it finishes its current job) ...")

@@ -10,7 +10,7 @@ from invoke.tasks import task
 @task(help={"build": "Build the app and rebuild the worker image first."})
 def up(c: Context, build: bool = False) -> None:
     """Start postgres, redis and the background worker, waiting until they are healthy."""
-    from tasks.drivers import handover, host_app
+    from tasks.drivers import handover, host_app, worker_service
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import image_plan
     from tasks.knowledge import compose_cli
@@ -20,6 +20,7 @@ def up(c: Context, build: bool = False) -> None:
     compose = Compose(s)
     handover.refuse_if_active(compose, "stack.up")
     handover.recover_stale(compose)
+    worker_service.note_leaving_prodlike(compose, "stack.up")
     if build:
         host_app.build(s)
     else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from tasks.drivers import process
 from tasks.knowledge.engine_info import EngineInfo, parse_info
 from tasks.knowledge.failures import Failure, UserError, classify, explain
@@ -43,3 +46,12 @@ def image_label(image: str, label: str) -> str | None:
         ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image], capture=True
     )
     return result.stdout.strip() if result.ok else None
+
+
+def inspect(container: str) -> dict[str, Any]:
+    """`docker inspect` of one container (labels, caps, State.OOMKilled, RestartCount, ...)."""
+    result = process.run(["docker", "inspect", container], capture=True)
+    if not result.ok:
+        raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
+    details: list[dict[str, Any]] = json.loads(result.stdout)
+    return details[0]

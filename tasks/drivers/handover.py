@@ -39,6 +39,10 @@ class Record:
     dev_pid: int | None = None
     dev_started: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: How to bring the worker back as it was (a prod-like worker: compose files with the override and
+    #: the variables of its plan); None for the normal worker.
+    restore_files: list[str] | None = None
+    restore_env: dict[str, str] | None = None
 
     @property
     def since(self) -> str:
@@ -201,10 +205,11 @@ def recover_stale(compose: Compose) -> bool:
             f"note: a dev.worker session (pid {record.pid}, since {record.since}) ended without restoring "
             f"the background {service}; "
             + ("stopped its leftover dev worker and " if orphan else "")
-            + f"restoring the {service} now",
+            + f"restoring the {service} now"
+            + (" (prod-like, with its plan)" if record.restore_files else ""),
             flush=True,
         )
-        start_worker(compose)
+        start_worker(compose, files=record.restore_files, extra_env=record.restore_env)
     elif orphan:
         print(f"note: stopped a dev worker left running by a killed dev.worker session (pid {record.pid})", flush=True)
     remove_record(directory)

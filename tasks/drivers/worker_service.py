@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from tasks.drivers import engine, host_app
+from typing import TYPE_CHECKING
+
+from tasks.drivers import engine, host_app, process
 from tasks.drivers.compose import Compose
 from tasks.knowledge.settings import display
+
+if TYPE_CHECKING:
+    from tasks.drivers.handover import Record
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
 FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
@@ -55,3 +60,51 @@ def start_worker(
         files=files,
         extra_env={**(extra_env or {}), **build_env},
     )
+
+
+def prodlike_restore(compose: Compose) -> tuple[list[str] | None, dict[str, str] | None]:
+    """How to bring the running worker back as it is: for a prod-like worker the compose files with
+    the override and the variables of the plan recorded on it; (None, None) for a normal worker."""
+    from tasks.knowledge.heap_plan import PlanError
+    from tasks.knowledge.prodlike_labels import compose_env, plan_from_labels
+
+    s = compose.settings
+    for container in compose.ps(s.service):
+        if not container.running:
+            continue
+        try:
+            plan = plan_from_labels(container.labels)
+        except PlanError:
+            plan = None  # unreadable labels: the normal worker is the safe way back
+        if plan is not None:
+            return [*compose.files(), s.prodlike_file], compose_env(plan)
+    return None, None
+
+
+def restore_worker(compose: Compose, record: Record) -> process.Completed:
+    """`up -d` the worker as the handover record says it was (prod-like with its plan, or normal);
+    output captured, so a Ctrl+C meant for a dev worker cannot cut it short."""
+    s = compose.settings
+    return compose.run(
+        "up",
+        "-d",
+        s.service,
+        capture=True,
+        profiles=[s.profile],
+        files=record.restore_files,
+        extra_env=record.restore_env,
+    )
+
+
+def note_leaving_prodlike(compose: Compose, action: str) -> None:
+    """One line when `action` replaces a prod-like worker by the normal one."""
+    from tasks.knowledge.prodlike_labels import is_prodlike, mode_text
+
+    for container in compose.ps(compose.settings.service):
+        if container.running and is_prodlike(container.labels):
+            print(
+                f"note: the {compose.settings.service} runs in {mode_text(container.labels)}; {action} recreates "
+                "it as the normal worker (caps and heap plan gone; `inv prodlike.up` to go back)",
+                flush=True,
+            )
+            return

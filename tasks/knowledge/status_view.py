@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tasks.knowledge.compose_cli import ContainerState
+from tasks.knowledge.prodlike_labels import mode_text
 
 #: Labels set on the worker service in docker-compose.yml, so `ps` alone tells how it was created.
 RESTART_LABEL = "dev.devstack.restart-policy"
@@ -29,6 +30,7 @@ def render(service: str, containers: list[ContainerState]) -> str:
         lines += [
             f"{service}: {state}",
             f"  container:      {container.name}",
+            f"  mode:           {mode_text(container.labels)}",
             f"  health:         {container.health or 'no healthcheck'}",
             f"  uptime:         {uptime(container.status)}",
             f"  restart policy: {container.labels.get(RESTART_LABEL, 'unknown')}",
