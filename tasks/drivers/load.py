@@ -20,6 +20,7 @@ from tasks.knowledge.load_report import LoadOptions
 
 #: Written by the cluster primary inside the container (apps/worker/src/clusterPolicy.ts).
 STATUS_FILE = "/tmp/devstack-worker-status.json"
+OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
 KERNEL_PEAK_FILES = ("/sys/fs/cgroup/memory/memory.max_usage_in_bytes", "/sys/fs/cgroup/memory.peak")
 
 
@@ -40,6 +41,16 @@ def kernel_peak(container: str) -> int | None:
         result = process.run(["docker", "exec", container, "cat", path], capture=True)
         if result.ok and result.stdout.strip().isdigit():
             return int(result.stdout.strip())
+    return None
+
+
+def oom_kill_count(container: str) -> int | None:
+    """The kernel's count of processes it OOM-killed in the container's cgroup (None if unreadable)."""
+    for path in OOM_FILES:
+        result = process.run(["docker", "exec", container, "cat", path], capture=True)
+        count = load_report.parse_oom_kill(result.stdout) if result.ok else None
+        if count is not None:
+            return count
     return None
 
 
@@ -94,6 +105,7 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
     s = compose.settings
     before = engine.inspect(container)
     restarts_before = int(before.get("RestartCount") or 0)
+    oom_before = oom_kill_count(container)
     start_unix = int(time.time()) - 1
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"load{int(time.time())}"
@@ -149,6 +161,10 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
         raise UserError(f"the load generator failed: {detail}")
     after = engine.inspect(container)
     state = after.get("State", {})
+    # A container restart starts a new cgroup: its counter starts again from 0.
+    oom_after = oom_kill_count(container) if state.get("Running") else None
+    restarted = int(after.get("RestartCount") or 0) != restarts_before
+    oom_kills = (oom_after or 0) - (0 if restarted else (oom_before or 0))
     outcome = load_report.Outcome(
         cap_bytes=plan.memory_bytes,
         heap_limit_mib=plan.heap_limit_mib,
@@ -165,6 +181,7 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
         cluster_restarts=max((x.cluster_restarts or 0 for x in samples), default=0),
         oom_killed=bool(state.get("OOMKilled")),
         oom_events=_oom_events(container, start_unix),
+        oom_kills=max(oom_kills, 0),
         heap_failures=_log_count(container, start_unix, load_report.HEAP_FAILURE_TEXT),
         state=str(state.get("Status", "?")),
         failed_reasons=[str(r) for r in final.get("failed_reasons", [])],

@@ -79,6 +79,15 @@ def load_options(
     )
 
 
+def parse_oom_kill(text: str) -> int | None:
+    """The ``oom_kill N`` counter of cgroup v1 ``memory.oom_control`` or v2 ``memory.events``."""
+    for line in (text or "").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
 def parse_stat_size(text: str) -> int | None:
     """``1.316MiB`` -> bytes (docker stats' units: binary KiB/MiB/GiB, decimal kB/MB/GB); None if unreadable."""
     match = _STAT_SIZE.match(text or "")
@@ -192,6 +201,7 @@ class Outcome:
     cluster_restarts: int = 0
     oom_killed: bool = False
     oom_events: int = 0
+    oom_kills: int = 0  # the cgroup's oom_kill counter, during the run
     heap_failures: int = 0
     state: str = "running"
     failed_reasons: list[str] = field(default_factory=list)
@@ -202,14 +212,10 @@ class Outcome:
 
     def problems(self) -> list[str]:
         found = []
-        if self.oom_killed or self.oom_events:
+        if self.oom_killed or self.oom_events or self.oom_kills:
             found.append(
                 "the kernel OOM-killed "
-                + (
-                    "the container"
-                    if self.oom_killed
-                    else f"a process in the container ({self.oom_events} oom event(s))"
-                )
+                + ("the container" if self.oom_killed else f"{max(self.oom_kills, 1)} process(es) in the container")
                 + f": memory reached the {self.cap_bytes / MIB:.0f} MiB cap before V8's heap limit stopped it"
             )
         if self.heap_failures:
@@ -247,7 +253,8 @@ def render(outcome: Outcome) -> str:
         ),
         f"peak heap:     {share(outcome.peak_heap_mib, outcome.heap_limit_mib)} heap_size_limit (fullest process)",
         f"restarts:      container {outcome.container_restarts}, worker processes {outcome.cluster_restarts}",
-        f"OOM kill:      {'yes' if outcome.oom_killed else 'no'} (State.OOMKilled), {outcome.oom_events} oom event(s)",
+        f"OOM kill:      {'yes' if outcome.oom_killed else 'no'} (State.OOMKilled), {outcome.oom_kills} process(es) "
+        f"killed by the kernel (cgroup oom_kill), {outcome.oom_events} oom event(s)",
         f"heap failures: {outcome.heap_failures} (`JavaScript heap out of memory` in the logs)",
     ]
     lines += [f"failed job:    {reason}" for reason in outcome.failed_reasons]
