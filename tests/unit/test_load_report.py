@@ -32,7 +32,9 @@ def test_parse_stat_size(text, expected):
 
 def test_streamed_stats_line_with_terminal_escapes():
     line = '\x1b[H\x1b[J{"CPUPerc":"25.10%","MemUsage":"72.5MiB / 512MiB","Name":"w"}'
-    used, limit, cpu = parse_stats_line(line)
+    parsed = parse_stats_line(line)
+    assert parsed is not None
+    used, limit, cpu = parsed
     assert (round(used / MIB, 1), limit, cpu) == (72.5, 512 * MIB, 25.1)
     assert parse_stats_line("\x1b[H") is None
     assert parse_stats_line('{"MemUsage":"-- / --"}') is None
@@ -83,7 +85,7 @@ def test_svg_draws_series_cap_and_heap_limit():
     lines = {ln.get("class"): ln for ln in root.iter(f"{ns}line") if ln.get("class")}
     assert set(lines) == {"memory", "heap"}
     # The cap sits above the heap limit (smaller y on screen).
-    assert float(lines["memory"].get("y1")) < float(lines["heap"].get("y1"))
+    assert float(lines["memory"].get("y1", "")) < float(lines["heap"].get("y1", ""))
     assert "load &lt;512m&gt;" in svg
 
 

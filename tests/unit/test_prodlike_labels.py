@@ -70,6 +70,10 @@ def test_status_shows_the_mode():
 
 
 PLAN2 = plan_heap(parse_size("768m"), cpus=2, processes=2)
+WORKERS2 = [
+    {"index": 1, "pid": 13, "scheduler": True, "heap_size_limit_mib": PLAN2.heap_limit_mib},
+    {"index": 2, "pid": 14, "scheduler": False, "heap_size_limit_mib": PLAN2.heap_limit_mib},
+]
 PROBE2 = {
     "heap_size_limit_mib": PLAN2.heap_limit_mib,
     "cgroup_version": 1,
@@ -100,7 +104,7 @@ def test_missing_process_wrong_heap_and_two_schedulers_fail_their_rows():
     rows = prod_verify.rows(PLAN2, 2_000_000_000, 768 * MIB, {**PROBE2, "cluster": {"workers": workers}})
     failed = {r.item for r in rows if not r.ok}
     assert failed == {"node worker processes", "process 1 (pid 13) heap_size_limit", "heap share of memory"}
-    both = [dict(w, scheduler=True) for w in PROBE2["cluster"]["workers"]]
+    both = [dict(w, scheduler=True) for w in WORKERS2]
     rows = prod_verify.rows(PLAN2, 2_000_000_000, 768 * MIB, {**PROBE2, "cluster": {"workers": both}})
     assert {r.item for r in rows if not r.ok} == {"processes running the scheduler"}
 
