@@ -21,6 +21,7 @@ def up(c: Context, build: bool = False) -> None:
     compose = Compose(s)
     handover.refuse_if_active(compose, "stack.up")
     handover.recover_stale(compose)
+    worker_service.note_leaving_prodlike(compose, "stack.up")
     if build:
         host_app.build(s)
     else:

@@ -13,6 +13,10 @@ const entryPoints = {
   main: join(appDir, 'src', 'main.ts'),
   produce: join(appDir, 'src', 'tools', 'produce.ts'),
   probe: join(appDir, 'src', 'tools', 'probe.ts'),
+  // The prod-like worker: a cluster primary and the entry of each worker process it forks.
+  cluster: join(appDir, 'src', 'cluster.ts'),
+  clusterWorker: join(appDir, 'src', 'clusterWorker.ts'),
+  loadgen: join(appDir, 'src', 'tools', 'loadgen.ts'),
 };
 
 rmSync(outdir, { recursive: true, force: true });

@@ -48,6 +48,7 @@ class DevSession:
         # The environment from Compose, and every address in it answering, before anything is touched.
         self.child = ForegroundChild(argv, cwd=self.s.app_dir, env=dev_preflight.prepare(compose, scheduler))
         self.record: handover.Record | None = None
+        self.stale: handover.Record | None = None
         self.background_found = ""  # "running", "restarting" or "" (not running)
 
     def _dev_argv(self) -> list[str]:
@@ -70,6 +71,8 @@ class DevSession:
             adopted = self._adopt_stale()
             self.background_found = self._background_state()
             self.record = handover.new_record(worker_was_running=adopted)
+            if adopted and self.stale is not None:  # how to bring it back, as the dead session knew it
+                self.record.restore_files, self.record.restore_env = self.stale.restore_files, self.stale.restore_env
             handover.write_record(self.directory, self.record)
             returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
         finally:
@@ -83,6 +86,7 @@ class DevSession:
     def _adopt_stale(self) -> bool:
         """We hold the lock, so a record here is from a session that died: adopt its promise."""
         stale = handover.read_record(self.directory)
+        self.stale = stale
         if stale is None:
             return False
         orphan = handover.terminate_orphan(stale, timeout=self.grace + 5)
@@ -107,8 +111,10 @@ class DevSession:
         assert self.record is not None
         if not self.background_found:
             return
-        # Recorded first: a session killed during the stop still gets the worker back.
+        # Recorded first: a session killed during the stop still gets the worker back, and as it was
+        # (a prod-like worker with its plan, should its container be removed meanwhile).
         self.record.worker_was_running = True
+        self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose)
         handover.write_record(self.directory, self.record)
         what = "it finishes its current job" if self.background_found == "running" else "it was restarting"
         say(f"stopping the background {self.s.service} ({what}) ...")
@@ -197,7 +203,7 @@ class DevSession:
             return
         say(f"restoring the background {service} ...")
         try:
-            problem = worker_service.give_back(self.compose)
+            problem = worker_service.give_back(self.compose, record)
         except UserError as error:
             problem = error.reason
         if problem and not self.compose.ps_running(service):
@@ -211,4 +217,4 @@ class DevSession:
             was = " (it was restarting before this session)" if self.background_found == "restarting" else ""
             say(f"warning: the background {service} is back but not ready{was}: {problem}")
         else:
-            say(f"background {service} restored")
+            say(f"background {service} restored" + (" (prod-like, with its plan)" if record.restore_files else ""))

@@ -58,3 +58,12 @@ def container_state(container: str) -> tuple[dict[str, Any], int]:
     state, _, restarts = result.stdout.strip().partition("\t")
     parsed: dict[str, Any] = json.loads(state)
     return parsed, int(restarts or 0)
+
+
+def inspect(container: str) -> dict[str, Any]:
+    """`docker inspect` of one container (labels, caps, State.OOMKilled, RestartCount, ...)."""
+    result = process.run(["docker", "inspect", container], capture=True)
+    if not result.ok:
+        raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
+    details: list[dict[str, Any]] = json.loads(result.stdout)
+    return details[0]

@@ -38,6 +38,10 @@ class Record:
     dev_pid: int | None = None
     dev_started: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: How to bring the worker back as it was (a prod-like worker: compose files with the override and
+    #: the variables of its plan); None for the normal worker.
+    restore_files: list[str] | None = None
+    restore_env: dict[str, str] | None = None
 
     @property
     def restore_pending(self) -> bool:
@@ -211,12 +215,13 @@ def recover_stale(compose: Compose) -> bool:
             f"note: a dev.worker session (pid {record.pid}, since {record.since}) ended without restoring "
             f"the background {service}; "
             + ("stopped its leftover dev worker and " if orphan else "")
-            + f"restoring the {service} now",
+            + f"restoring the {service} now"
+            + (" (prod-like, with its plan)" if record.restore_files else ""),
             flush=True,
         )
         from tasks.drivers import worker_service  # only this path starts anything
 
-        problem = worker_service.give_back(compose)
+        problem = worker_service.give_back(compose, record)
         if problem:
             raise UserError(f"restoring the background {service} failed: {problem}")
     elif orphan:

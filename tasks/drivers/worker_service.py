@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from tasks.drivers import engine, host_app
 from tasks.drivers.compose import Compose
 from tasks.knowledge import readiness
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import display
+
+if TYPE_CHECKING:
+    from tasks.drivers.handover import Record
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
 FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
@@ -119,17 +123,59 @@ def require_ready(compose: Compose, what: str) -> None:
         raise UserError(f"{what}: the {compose.settings.service} container started but {problem}")
 
 
-def give_back(compose: Compose) -> str | None:
+def give_back(compose: Compose, record: Record | None = None) -> str | None:
     """Bring back the background worker a dev session stopped; None, or why it is not back and ready.
 
     `start` restarts the very container that was stopped, with its configuration (a prod-like
     worker comes back prod-like) and without waiting on the dependencies' health as `up` does;
-    only a container removed in the meantime is created again with `up -d`.
+    only a container removed in the meantime is created again with `up -d`, as the handover
+    record says it was (prod-like with its plan: `record.restore_files`/`restore_env`).
     """
     s = compose.settings
     result = compose.run("start", s.service, capture=True)
     if not result.ok:
-        result = compose.run("up", "-d", s.service, capture=True, profiles=[s.profile])
+        result = compose.run(
+            "up",
+            "-d",
+            s.service,
+            capture=True,
+            profiles=[s.profile],
+            files=record.restore_files if record else None,
+            extra_env=record.restore_env if record else None,
+        )
     if not result.ok:
         return compose.diagnose(result)
     return wait_ready(compose)
+
+
+def prodlike_restore(compose: Compose) -> tuple[list[str] | None, dict[str, str] | None]:
+    """How to bring the running worker back as it is: for a prod-like worker the compose files with
+    the override and the variables of the plan recorded on it; (None, None) for a normal worker."""
+    from tasks.knowledge.heap_plan import PlanError
+    from tasks.knowledge.prodlike_labels import compose_env, plan_from_labels
+
+    s = compose.settings
+    for container in compose.ps(s.service):
+        if not container.running:
+            continue
+        try:
+            plan = plan_from_labels(container.labels)
+        except PlanError:
+            plan = None  # unreadable labels: the normal worker is the safe way back
+        if plan is not None:
+            return [*compose.files(), s.prodlike_file], compose_env(plan)
+    return None, None
+
+
+def note_leaving_prodlike(compose: Compose, action: str) -> None:
+    """One line when `action` replaces a prod-like worker by the normal one."""
+    from tasks.knowledge.prodlike_labels import is_prodlike, mode_text
+
+    for container in compose.ps(compose.settings.service):
+        if container.running and is_prodlike(container.labels):
+            print(
+                f"note: the {compose.settings.service} runs in {mode_text(container.labels)}; {action} recreates "
+                "it as the normal worker (caps and heap plan gone; `inv prodlike.up` to go back)",
+                flush=True,
+            )
+            return

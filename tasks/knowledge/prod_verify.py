@@ -18,14 +18,63 @@ class Row:
     ok: bool
 
 
-def rows(plan: HeapPlan, nano_cpus: int, memory: int, probe: dict[str, Any]) -> list[Row]:
+def rows(
+    plan: HeapPlan,
+    nano_cpus: int,
+    memory: int,
+    probe: dict[str, Any],
+    *,
+    mode: str = "prodlike",
+    scheduler: bool = True,
+) -> list[Row]:
+    """One row per fact. ``mode`` is what the container's labels say (``normal`` fails its row);
+    ``scheduler`` whether the container is meant to run the scheduler (then exactly one process does).
+    ``probe["cluster"]`` is the cluster primary's status (None: no primary runs); a probe without the
+    key (an older build) gets no per-process rows."""
     planned_nano = round(plan.cpus * 1e9)
     quota, period = probe.get("cpu_quota_us"), probe.get("cpu_period_us")
     cgroup_cpus = quota / period if quota and period else None
     cgroup_memory = probe.get("memory_limit_bytes")
     heap = probe.get("heap_size_limit_mib")
     version = probe.get("cgroup_version")
+    per_process: list[Row] = []
+    heaps = [heap] * plan.processes if heap is not None else []
+    if "cluster" in probe:
+        cluster = probe.get("cluster") or {}
+        workers = [w for w in cluster.get("workers") or [] if isinstance(w, dict)]
+        per_process.append(
+            Row(
+                "node worker processes",
+                str(plan.processes),
+                str(len(workers)) if cluster else "no cluster primary (not the prod-like entry)",
+                len(workers) == plan.processes,
+            )
+        )
+        heaps = []
+        for worker in workers:
+            limit = worker.get("heap_size_limit_mib")
+            heaps.append(limit)
+            per_process.append(
+                Row(
+                    f"process {worker.get('index', '?')} (pid {worker.get('pid', '?')}) heap_size_limit",
+                    f"{plan.heap_limit_mib} MiB",
+                    "not reported" if limit is None else f"{limit:g} MiB",
+                    limit is not None and abs(limit - plan.heap_limit_mib) < 1,
+                )
+            )
+        schedulers = sum(1 for w in workers if w.get("scheduler"))
+        per_process.append(
+            Row(
+                "processes running the scheduler",
+                "1" if scheduler else "0",
+                str(schedulers),
+                schedulers == int(scheduler),
+            )
+        )
+    total = sum(h for h in heaps if h is not None) if heaps and None not in heaps else None
+    mode_row = [] if mode == "prodlike" else [Row("worker mode (labels)", "prodlike", mode, False)]
     return [
+        *mode_row,
         Row("engine CPUs (NanoCpus)", f"{plan.cpus:g}", f"{nano_cpus / 1e9:g}", nano_cpus == planned_nano),
         Row("engine memory", f"{plan.memory_bytes} B", f"{memory} B", memory == plan.memory_bytes),
         Row(
@@ -41,17 +90,18 @@ def rows(plan: HeapPlan, nano_cpus: int, memory: int, probe: dict[str, Any]) -> 
             cgroup_memory is not None and abs(cgroup_memory - plan.memory_bytes) < PAGE,
         ),
         Row(
-            "V8 heap_size_limit",
+            "V8 heap_size_limit (node exec)",
             f"{plan.heap_limit_mib} MiB",
             "?" if heap is None else f"{heap:g} MiB",
             heap is not None and abs(heap - plan.heap_limit_mib) < 1,
         ),
+        *per_process,
         # An explicit --heap-mb may exceed the ratio (prodlike.up warned): then it only has to match.
         Row(
             "heap share of memory",
             f"{plan.heap_share:.1%} (explicit)" if plan.explicit and not plan.within_ratio else f"<= {plan.ratio:.0%}",
-            "?" if heap is None else f"{heap * plan.processes * MIB / plan.memory_bytes:.1%}",
-            heap is not None and (plan.explicit or heap * plan.processes * MIB <= plan.ratio * plan.memory_bytes + MIB),
+            "?" if total is None else f"{total * MIB / plan.memory_bytes:.1%}",
+            total is not None and (plan.explicit or total * MIB <= plan.ratio * plan.memory_bytes + MIB),
         ),
         Row("NODE_ENV", "production", str(probe.get("node_env")), probe.get("node_env") == "production"),
     ]

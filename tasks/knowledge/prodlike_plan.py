@@ -6,6 +6,9 @@ from tasks.knowledge import heap_plan
 from tasks.knowledge.engine_info import EngineInfo
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.heap_plan import MIB, HeapPlan, PlanError, format_mib
+from tasks.knowledge.prodlike_labels import compose_env
+
+__all__ = ["check_engine", "compose_env", "describe", "make_plan"]
 
 
 def make_plan(
@@ -52,15 +55,6 @@ def describe(plan: HeapPlan) -> str:
             "NODE_ENV:          production (compiled output, no watch)",
         ]
     )
-
-
-def compose_env(plan: HeapPlan) -> dict[str, str]:
-    """Variables the override file interpolates."""
-    return {
-        "PRODLIKE_CPUS": f"{plan.cpus:g}",
-        "PRODLIKE_MEMORY": plan.memory_compose,
-        "PRODLIKE_NODE_OPTIONS": plan.node_options,
-    }
 
 
 def check_engine(plan: HeapPlan, info: EngineInfo) -> None:

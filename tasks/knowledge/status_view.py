@@ -11,6 +11,7 @@ import re
 
 from tasks.knowledge import envfile
 from tasks.knowledge.compose_cli import ContainerState
+from tasks.knowledge.prodlike_labels import mode_text
 from tasks.knowledge.stack_config import ContainerFacts, Service
 
 #: Labels on the worker service of this repository's docker-compose.yml: extra information only.
@@ -80,6 +81,7 @@ def render(
         lines += [
             f"{service}: {state}",
             f"  container:      {container.name}",
+            f"  mode:           {mode_text(container.labels)}",
             f"  health:         {health}",
             f"  uptime:         {uptime(container.status)}",
             f"  restart policy: {restart}",

@@ -31,7 +31,7 @@ def test_each_mismatch_fails_its_row():
         "engine CPUs (NanoCpus)",
         "engine memory",
         "cgroup v1 CPUs",
-        "V8 heap_size_limit",
+        "V8 heap_size_limit (node exec)",
         "heap share of memory",
         "NODE_ENV",
     } <= failed

@@ -1,11 +1,15 @@
 /** The job processor: simulate work, then record the job once in digest_results. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queryable } from './db';
+import { runLoadJob, type LoadJobData } from './loadJob';
 
-export interface DigestJobData {
+export interface DigestJobData extends LoadJobData {
   /** How long the simulated work takes, in milliseconds (default 0). */
   durationMs?: number;
 }
+
+/** Jobs of this name allocate memory first (see loadJob.ts; `inv prodlike.load` adds them). */
+export const LOAD_JOB_NAME = 'load';
 
 /** The parts of a BullMQ Job the processor uses. */
 export interface DigestJob {
@@ -49,6 +53,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const startedAt = now();
     const duration = jobDuration(job.data);
     if (duration > 0) await wait(duration);
+    if (job.name === LOAD_JOB_NAME) await runLoadJob(job.data);
     await deps.db.query(INSERT_RESULT_SQL, [job.id, job.name, deps.workerName, job.timestamp ?? null, startedAt]);
     return { processedBy: deps.workerName };
   };

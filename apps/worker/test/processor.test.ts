@@ -20,6 +20,13 @@ describe('processor', () => {
     assert.match(INSERT_RESULT_SQL, /ON CONFLICT \(job_id\) DO UPDATE SET deliveries = digest_results.deliveries \+ 1/);
   });
 
+  it('runs a load job (allocates its MB) and still records it once', async () => {
+    const { calls, db } = fakeDb();
+    const result = await createProcessor({ db, workerName: 'w2', now: () => 42 })({ id: 'l-1', name: 'load', data: { mb: 2 } });
+    assert.deepEqual(result, { processedBy: 'w2' });
+    assert.deepEqual(calls, [{ text: INSERT_RESULT_SQL, values: ['l-1', 'load', 'w2', null, 42] }]);
+  });
+
   it('does not sleep without a duration', async () => {
     const { db } = fakeDb();
     const slept: number[] = [];
