@@ -263,7 +263,8 @@ def render(outcome: Outcome) -> str:
 
 def render_svg(samples: list[Sample], cap_mib: float, heap_limit_mib: float, title: str) -> str:
     """Memory over time: container memory, all heaps used, the cap and the heaps' limit as lines."""
-    width, height, left, right, top, bottom = 800, 400, 60, 180, 30, 40
+    # Wide enough for the title (the plan in words) and the legend beside the plot.
+    width, height, left, right, top, bottom = 1040, 420, 60, 230, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     t_max = max([s.t_s for s in samples] + [1.0])
     values = [v for s in samples for v in (s.memory_mib, s.heap_used_mib) if v is not None]
