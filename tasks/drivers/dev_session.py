@@ -191,7 +191,10 @@ class DevSession:
         record = handover.read_record(self.directory)  # worker.down/stack.down may have changed it
         service = self.s.service
         if record is None or not record.worker_was_running:
-            say(f"the background {service} was not running before; leaving it stopped")
+            if self.background_found:  # the dev worker ended before it was ready: nothing was stopped
+                say(f"the background {service} was never stopped; it kept the queue")
+            else:
+                say(f"the background {service} was not running before; leaving it stopped")
             handover.remove_record(self.directory)
             return
         if record.cancelled_by:

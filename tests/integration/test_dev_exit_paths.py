@@ -124,6 +124,7 @@ def test_dev_worker_that_dies_while_starting_never_stops_the_background_worker(r
     session = start_session(stack, tmp_path, env={"INVOKE_APP_DEV": "node -e process.exit(3)"})
     assert session.wait() == 3
     assert "the background worker was not touched" in session.output
+    assert "the background worker was never stopped; it kept the queue" in session.output
     assert "stopping the background" not in session.output
     assert stack.ps()["worker"] == "running"
     assert started_at(stack) == before
