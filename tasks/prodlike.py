@@ -32,7 +32,7 @@ def override_files(compose: Compose) -> list[str]:
 def worker_container(compose: Compose) -> str:
     from tasks.knowledge.failures import UserError
 
-    running = [ct for ct in compose.ps(compose.settings.service) if ct.running]
+    running = [ct for ct in compose.containers(compose.settings.service) if ct.running]
     if not running:
         raise UserError(f"the {compose.settings.service} container is not running: start it with `inv prodlike.up`")
     return running[0].name

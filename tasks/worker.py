@@ -83,7 +83,7 @@ def restart(c: Context) -> None:
     s = settings(c)
     compose = Compose(s)
     handover.refuse_if_active(compose, "worker.restart")
-    if not compose.ps(s.service):
+    if not compose.containers(s.service):
         raise UserError(f"there is no {s.service} container to restart: start it with `inv worker.up`")
     compose.check("restart", s.service, what=f"restarting the {s.service} service", profiles=[s.profile])
 

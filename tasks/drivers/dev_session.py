@@ -100,7 +100,7 @@ class DevSession:
 
     def _background_state(self) -> str:
         try:
-            states = {ct.state for ct in self.compose.ps(self.s.service)}
+            states = {ct.state for ct in self.compose.containers(self.s.service)}
         except UserError as error:
             say(f"warning: {error.reason}; starting the dev worker anyway")
             return ""

@@ -84,15 +84,17 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
     readiness: connected and consuming), else running for a moment without a restart.
     """
     s = compose.settings
-    containers = compose.ps(s.service)
+    containers = compose.containers(s.service)
     if not containers:
         return f"no {s.service} container was created"
     name = containers[0].name
-    _state, started_restarts = engine.container_state(name)
     deadline = time.monotonic() + timeout
     running_since: float | None = None
+    started_restarts: int | None = None
     while True:
         state, restarts = engine.container_state(name)
+        if started_restarts is None:  # the baseline: any restart after this one is a crash
+            started_restarts = restarts
         now = time.monotonic()
         running_since = (running_since or now) if state.get("Status") == "running" else None
         verdict = readiness.judge(
@@ -155,7 +157,7 @@ def prodlike_restore(compose: Compose) -> tuple[list[str] | None, dict[str, str]
     from tasks.knowledge.prodlike_labels import compose_env, plan_from_labels
 
     s = compose.settings
-    for container in compose.ps(s.service):
+    for container in compose.containers(s.service):
         if not container.running:
             continue
         try:
@@ -171,7 +173,7 @@ def note_leaving_prodlike(compose: Compose, action: str) -> None:
     """One line when `action` replaces a prod-like worker by the normal one."""
     from tasks.knowledge.prodlike_labels import is_prodlike, mode_text
 
-    for container in compose.ps(compose.settings.service):
+    for container in compose.containers(compose.settings.service):
         if container.running and is_prodlike(container.labels):
             print(
                 f"note: the {compose.settings.service} runs in {mode_text(container.labels)}; {action} recreates "
