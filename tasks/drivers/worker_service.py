@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from tasks.drivers import engine, host_app
+from tasks.drivers import engine, host_app, process
 from tasks.drivers.compose import Compose
 from tasks.knowledge import readiness
 from tasks.knowledge.failures import UserError
@@ -128,13 +128,16 @@ def require_ready(compose: Compose, what: str) -> None:
 def give_back(compose: Compose, record: Record | None = None) -> str | None:
     """Bring back the background worker a dev session stopped; None, or why it is not back and ready.
 
-    `start` restarts the very container that was stopped, with its configuration (a prod-like
-    worker comes back prod-like) and without waiting on the dependencies' health as `up` does;
-    only a container removed in the meantime is created again with `up -d`, as the handover
-    record says it was (prod-like with its plan: `record.restore_files`/`restore_env`).
+    The very container that was stopped is started again, with its configuration (a prod-like
+    worker comes back prod-like): by `docker start` when the services it depends on are running
+    (0.4 s here, where `docker compose start` takes 1.0 s re-checking them), else by `compose start`.
+    Only a container removed in the meantime is created again with `up -d`, as the handover record
+    says it was (prod-like with its plan: `record.restore_files`/`restore_env`).
     """
     s = compose.settings
-    result = compose.run("start", s.service, capture=True)
+    result = _start_in_place(compose)
+    if result is None or not result.ok:
+        result = compose.run("start", s.service, capture=True)
     if not result.ok:
         result = compose.run(
             "up",
@@ -148,6 +151,26 @@ def give_back(compose: Compose, record: Record | None = None) -> str | None:
     if not result.ok:
         return compose.diagnose(result)
     return wait_ready(compose)
+
+
+def _start_in_place(compose: Compose) -> process.Completed | None:
+    """`docker start` of the stopped worker container when everything it depends on already runs
+    (healthy where it has a healthcheck); None when that cannot be known or is not so."""
+    from tasks.drivers import stack_facts
+
+    s = compose.settings
+    try:
+        service = stack_facts.load(compose).service(s.service)
+        containers = compose.containers()
+    except UserError:
+        return None
+    mine = [ct for ct in containers if ct.service == s.service]
+    if service is None or len(mine) != 1:
+        return None
+    ready = {ct.service for ct in containers if ct.running and ct.health in ("", "healthy")}
+    if not set(service.depends_on) <= ready:
+        return None
+    return process.run(["docker", "start", mine[0].name], capture=True)
 
 
 def prodlike_restore(compose: Compose) -> tuple[list[str] | None, dict[str, str] | None]:

@@ -139,7 +139,7 @@ def test_dev_worker_handover(stack):
     log = stack.tmp / "dev.log"
     proc = stack.popen_inv("dev.worker", env={"DOCKER_CONFIG": stack.docker_config}, log=log)
     try:
-        wait_for(lambda: "[worker] ready" in log.read_text() or proc.poll() is not None, 90, what="dev worker")
+        wait_for(lambda: "[worker] ready queue=" in log.read_text() or proc.poll() is not None, 90, what="dev worker")
         assert stack.ps()["worker"] == "exited", log.read_text()
         stack.produce("mx", 2)
         assert {by for _, by in stack.wait_rows("mx", 2)} == {"dev"}

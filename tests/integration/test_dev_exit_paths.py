@@ -42,7 +42,7 @@ def start_session(stack, tmp_path, env: dict[str, str] | None = None) -> Termina
 
 
 def dev_worker_pid(session: TerminalSession) -> int:
-    match = re.search(r"\[worker\] ready .*pid=(\d+)", session.output)
+    match = re.search(r"\[worker\] ready queue=.*pid=(\d+)", session.output)
     assert match, session.output
     return int(match.group(1))
 

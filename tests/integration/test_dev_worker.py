@@ -43,8 +43,9 @@ class Session:
 
     def ready(self) -> int:
         """Wait for the dev worker to be consuming; its node pid."""
-        self.wait_output("[worker] ready", timeout=90)
-        return int(re.search(r"\[worker\] ready .*pid=(\d+)", self.output).group(1))
+        # `[worker] ready queue=...`: taking jobs (behind a start gate `[worker] ready (gated)` comes first)
+        self.wait_output("[worker] ready queue=", timeout=90)
+        return int(re.search(r"\[worker\] ready queue=.*pid=(\d+)", self.output).group(1))
 
     def finish(self, timeout: float = 60) -> int:
         try:
