@@ -8,6 +8,7 @@ import signal
 import subprocess
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from tasks.knowledge.defaults import DEFAULTS
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.scheduler import scheduler_warnings
 from tasks.knowledge.settings import Settings, config_path
-from tasks.knowledge.stack_config import parse_config
+from tasks.knowledge.stack_config import StackConfig, parse_config
 
 ROOT = Path("/repo")
 APP = ROOT / "apps/worker"
@@ -196,7 +197,7 @@ def test_worker_name_is_an_optional_positional_argument():
     assert parsed["worker.down"]["name"] == "email" and parsed["worker.status"]["name"] == ""
 
 
-def stack(services: dict) -> object:
+def stack(services: dict) -> StackConfig:
     return parse_config({"name": "p", "services": services})
 
 
@@ -310,7 +311,7 @@ def test_windows_child_gets_no_process_group_and_ctrl_c_is_left_to_the_console(m
     monkeypatch.setattr(foreground, "IS_WINDOWS", True)
     monkeypatch.setattr(subprocess, "Popen", FakePopen)
     killed = []
-    monkeypatch.setattr(foreground.os, "killpg", lambda *a: killed.append(a), raising=False)
+    monkeypatch.setattr("os.killpg", lambda *a: killed.append(a), raising=False)
     monkeypatch.setattr(foreground, "wait_group_gone", lambda *a: killed.append(("group", a)))
     child = foreground.ForegroundChild(["node", "x.js"], cwd=tmp_path, env={})
     child.start()
@@ -325,7 +326,7 @@ def test_windows_console_closed_is_recovered_by_the_next_command(tmp_path):
     so the next command sees a stale session (the same path as kill -9 on POSIX)."""
     from tasks.drivers import handover
 
-    compose = SimpleNamespace(
+    compose: Any = SimpleNamespace(
         settings=SimpleNamespace(state_dir=tmp_path, service="email", worker_name="email"), project_name="shop"
     )
     directory = handover.state_dir(compose)
@@ -336,7 +337,7 @@ def test_windows_console_closed_is_recovered_by_the_next_command(tmp_path):
     stale = handover.stale_record(compose)
     assert stale is not None and stale.restore_pending
     # another worker's folder is untouched: sessions are per worker
-    other = SimpleNamespace(
+    other: Any = SimpleNamespace(
         settings=SimpleNamespace(state_dir=tmp_path, service="sync", worker_name="sync"), project_name="shop"
     )
     assert handover.stale_record(other) is None
