@@ -17,8 +17,8 @@ from tasks.knowledge.optional_args import optional_positional
 @task(
     positional=["name"],
     help={
-        "name": "The worker to hand over (a name from invoke.yaml's `workers`, or its service); "
-        "default: the only one, or the first.",
+        "name": "The worker to hand over: a name from invoke.yaml's `workers` (or its service), as `--name NAME` "
+        "or just NAME (`inv dev.worker email`); default: the only one, or the first.",
         "scheduler": "Run the scheduler in the dev worker as .env says (default); "
         "--no-scheduler turns it off for this session.",
     },

@@ -12,7 +12,10 @@ from invoke.tasks import task
 
 from tasks.knowledge.optional_args import optional_positional
 
-NAME_HELP = "The worker (a name from invoke.yaml's `workers`, or its service); all of them when left out."
+NAME_HELP = (
+    "The worker: a name from invoke.yaml's `workers` (or its service), given as `--name NAME` or just NAME "
+    "(`inv worker.up email`); all of them when left out."
+)
 
 
 @task(
