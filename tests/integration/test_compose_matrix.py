@@ -139,7 +139,8 @@ def test_dev_worker_handover(stack):
     log = stack.tmp / "dev.log"
     proc = stack.popen_inv("dev.worker", env={"DOCKER_CONFIG": stack.docker_config}, log=log)
     try:
-        wait_for(lambda: "[worker] ready" in log.read_text() or proc.poll() is not None, 90, what="dev worker")
+        # with the start gate the dev worker is ready before the background one is stopped: wait for the handover
+        wait_for(lambda: "dev worker running" in log.read_text() or proc.poll() is not None, 90, what="handover")
         assert stack.ps()["worker"] == "exited", log.read_text()
         stack.produce("mx", 2)
         assert {by for _, by in stack.wait_rows("mx", 2)} == {"dev"}

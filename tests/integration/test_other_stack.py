@@ -54,9 +54,10 @@ def test_dev_worker_gets_the_published_addresses_and_hands_over(running, tmp_pat
     log = tmp_path / "dev.log"
     proc = stack.popen_inv("dev.worker", log=log)
     try:
-        wait_for(lambda: "[worker] ready" in log.read_text() or proc.poll() is not None, 90, what="dev worker ready")
+        # with the start gate the dev worker is ready before the background one is stopped: wait for the handover
+        wait_for(lambda: "dev worker running" in log.read_text() or proc.poll() is not None, 90, what="handover")
         out = log.read_text()
-        assert "[worker] ready" in out, out
+        assert "[worker] ready" in out and "dev worker running" in out, out
         # REDIS_URL=redis://queue:6379 became the published 127.0.0.1:<QUEUE_PORT>
         assert stack.states()["jobs"] == "exited"
         stack.produce("oth", 3)
