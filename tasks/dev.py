@@ -11,24 +11,34 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from tasks.cli_args import optional_positional
+
 
 @task(
+    positional=["name"],
     help={
+        "name": "The worker to hand over: a name from invoke.yaml's `workers` (or its service), as `--name NAME` "
+        "or just NAME (`inv dev.worker email`); default: the only one, or the first.",
         "scheduler": "Run the scheduler in the dev worker as .env says (default); "
         "--no-scheduler turns it off for this session.",
-    }
+    },
 )
-def worker(c: Context, scheduler: bool = True) -> None:
-    """Run the dev worker in the foreground; the background worker steps aside and comes back on exit."""
+def worker(c: Context, name: str | None = None, scheduler: bool = True) -> None:
+    """Run a dev worker in the foreground (`inv dev.worker [NAME]`); its background worker steps aside and comes back.
+
+    One session per worker at a time: two sessions for two different workers run side by side.
+    """
+    from tasks.drivers import workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.dev_session import DevSession
     from tasks.knowledge.exit_codes import exit_code
-    from tasks.knowledge.settings import settings
 
-    session = DevSession(Compose(settings(c)), scheduler=scheduler)
+    session = DevSession(Compose(workers.one(c, name)), scheduler=scheduler)
     code = exit_code(session.run(), session.child.received)
     if code:
         raise Exit(code=code)
 
+
+optional_positional("dev.worker")
 
 ns = Collection("dev", worker)

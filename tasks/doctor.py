@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+if TYPE_CHECKING:
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.settings import Settings
 
-def _line(ok: bool, what: str, detail: str) -> bool:
-    print(f"{'OK  ' if ok else 'FAIL'} {what:<14} {detail}", flush=True)
+
+def _line(ok: bool, what: str, detail: str, *, warn: bool = False) -> bool:
+    """One line; a WARN line is advice and does not fail the doctor."""
+    print(f"{'WARN' if warn else 'OK  ' if ok else 'FAIL'} {what:<14} {detail}", flush=True)
     return ok
 
 
 @task
 def doctor(c: Context) -> None:
-    """Check Docker, the engine, Compose, .env, the built app and the images; restore a lost worker."""
-    from tasks.drivers import engine, handover, host_app, process, stack_facts
+    """Check Docker, the engine, Compose, .env, each worker (app, package manager, compose service, image); restore
+    a lost worker. On a repository not yet adapted it says which lines to add (WARN lines)."""
+    from tasks.drivers import engine, handover, host_app, process, stack_facts, workers
     from tasks.drivers.compose import Compose
-    from tasks.knowledge import envfile
+    from tasks.knowledge import adoption, envfile
     from tasks.knowledge.compose_cli import format_version
     from tasks.knowledge.failures import UserError, explain
-    from tasks.knowledge.settings import display, settings
+    from tasks.knowledge.scheduler import scheduler_warnings
+    from tasks.knowledge.settings import display
 
-    s = settings(c)
+    chosen = workers.select(c, None)
+    s = chosen[0]
     results = []
     docker = shutil.which("docker")
     results.append(
@@ -54,16 +63,20 @@ def doctor(c: Context) -> None:
         results.append(_line(not missing, ".env", f"{len(env.values)} keys{missing}"))
     except UserError as error:
         results.append(_line(False, ".env", error.reason))
-    problem = host_app.dist_problem(s)
-    results.append(
-        _line(
-            problem is None,
-            "built app",
-            display(s.dist_main, s.root)
-            if problem is None
-            else f"{problem}: run `inv worker.up --build` (or `{s.app_build}` in {s.app_dir.name})",
-        )
-    )
+    for w in chosen:
+        label = f"{w.worker_name}" if len(chosen) > 1 else "built app"
+        problem = host_app.dist_problem(w)
+        if w.build_mode == "image":
+            detail = f"built inside its image (`inv worker.up {w.worker_name} --build` rebuilds it)"
+        elif w.build_mode == "none":
+            detail = "no build step (build_mode: none): dist checks do not apply"
+        elif problem is None:
+            detail = display(w.dist_main, w.root)
+        else:
+            again = f"inv worker.up{' ' + w.worker_name if len(chosen) > 1 else ''} --build"
+            detail = f"{problem}: run `{again}` (or `{w.app_build}` in {w.app_dir.name})"
+        results.append(_line(problem is None, label, detail))
+        results.append(_line(True, "  app commands", f"{w.package_manager or 'configured'}: dev `{w.app_dev}`"))
     if compose_ok and engine_ok and s.env_file.is_file():
         try:
             stack = stack_facts.load(compose)
@@ -80,20 +93,52 @@ def doctor(c: Context) -> None:
             present = process.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture=True).ok
             if present:
                 detail = "present"
-            elif service.build and service.name == s.service:
-                detail = "not built yet: built by `inv worker.up`"
+            elif service.build and service.name in {w.service for w in chosen}:
+                detail = f"not built yet: built by `inv worker.up{'' if len(chosen) == 1 else ' ' + service.name}`"
             elif service.build:
                 detail = f"not built yet: built from service {service.name!r}'s build section on first up"
             else:
                 detail = "not present yet: pulled on first up"
             results.append(_line(True, "image", f"{image}: {detail}"))
-        try:
-            if engine_ok and handover.recover_stale(compose):
-                results.append(_line(True, "dev worker", "recovered the background worker after a killed session"))
-            else:
-                note = handover.describe(compose)
-                results.append(_line(True, "dev worker", note.removeprefix("dev worker: ") if note else "no session"))
-        except UserError as error:
-            results.append(_line(False, "dev worker", error.reason))
+        for w in chosen:
+            wcompose = Compose(w, require_env=False)
+            if stack is not None:
+                for advice in adoption.worker_advice(stack, w.service, w.profile, w.build_mode):
+                    results.append(_line(advice.ok, w.service, advice.text, warn=advice.ok))
+                _image_label_advice(w, wcompose, results)
+            what = "dev worker" if len(chosen) == 1 else f"dev {w.worker_name}"
+            try:
+                if engine_ok and handover.recover_stale(wcompose):
+                    results.append(_line(True, what, "recovered the background worker after a killed session"))
+                else:
+                    note = handover.describe(wcompose)
+                    results.append(_line(True, what, note.removeprefix("dev worker: ") if note else "no session"))
+            except UserError as error:
+                results.append(_line(False, what, error.reason))
+        for warning in scheduler_warnings(stack, s.scheduler_var) if stack else []:
+            _line(True, "scheduler", warning, warn=True)
     if not all(results):
         raise Exit("doctor found problems (FAIL lines above)", code=1)
+
+
+def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> None:
+    """WARN when the worker's image exists without our fingerprint label (its staleness is unknown)."""
+    from tasks.drivers import engine, host_app, worker_service
+    from tasks.knowledge import adoption
+
+    if w.build_mode == "none":
+        return
+    image = worker_service.worker_image(compose)
+    found = engine.image_id_and_label(image, worker_service.label_name(w))
+    if found is None or found[1] not in worker_service.UNKNOWN_LABELS:
+        return
+    lines = adoption.label_lines(worker_service.label_name(w), host_app.fingerprint_var(w), w.service)
+    results.append(
+        _line(
+            True,
+            w.service,
+            f"image {image} has no {worker_service.label_name(w)} label, so the tasks cannot tell when it is stale "
+            f"(it is rebuilt only with --build): {lines}",
+            warn=True,
+        )
+    )

@@ -145,13 +145,12 @@ def up(
     processes: str | None = None,
 ) -> None:
     """Run the worker with production-like caps and heap, from the compiled output, then verify it."""
-    from tasks.drivers import engine, handover, host_app
+    from tasks.drivers import engine, handover, host_app, workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import start_worker
     from tasks.knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
-    from tasks.knowledge.settings import settings
 
-    s = settings(c)
+    s = workers.one(c, None)  # the default worker, its app commands completed from the lock file
     compose = Compose(s)
     heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
     for warning in heap.warnings():
@@ -163,6 +162,9 @@ def up(
         host_app.build(s)
     else:
         host_app.require_dist(s, allow_stale=False)
+    note = host_app.compiled_output_note(s)
+    if note:
+        print(f"note: {note}", flush=True)
     print(describe(heap), flush=True)
     start_worker(
         compose,

@@ -8,12 +8,15 @@ from invoke.tasks import task
 
 @task
 def setup(c: Context) -> None:
-    """Create .env if needed, install the app's dependencies, build it and start the background worker."""
+    """Create .env if needed, install the apps' dependencies, build them and start every background worker."""
     from tasks import env, worker
-    from tasks.drivers import host_app
-    from tasks.knowledge.settings import settings
+    from tasks.drivers import host_app, workers
 
-    s = settings(c)
     env.init(c)
-    host_app.run_app_command(s, s.app_install, "install")
-    worker.up(c, build=True)
+    installed: set[tuple[str, str]] = set()
+    for s in workers.select(c, None):
+        key = (s.app_install, str(s.install_cwd or s.app_dir))
+        if key not in installed:  # the workers of one workspace share one install
+            installed.add(key)
+            host_app.run_app_command(s, s.app_install, "install")
+    worker.up(c, name="", build=True)

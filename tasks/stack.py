@@ -9,28 +9,36 @@ from invoke.tasks import task
 
 @task(help={"build": "Build the app and rebuild the worker image first."})
 def up(c: Context, build: bool = False) -> None:
-    """Start postgres, redis and the background worker, waiting until they are healthy."""
-    from tasks.drivers import handover, host_app, ports, stack_facts, worker_service
+    """Start the services of the compose files and every background worker, waiting until they are healthy."""
+    from tasks.drivers import handover, host_app, ports, stack_facts, worker_service, workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import image_plan
     from tasks.knowledge import compose_cli
     from tasks.knowledge.failures import UserError
-    from tasks.knowledge.settings import settings
 
-    s = settings(c)
-    compose = Compose(s)
-    handover.refuse_if_active(compose, "stack.up")
-    handover.recover_stale(compose)
-    worker_service.note_leaving_prodlike(compose, "stack.up")
-    if build:
-        host_app.build(s)
-    else:
-        host_app.require_dist(s, allow_stale=True)
-    profiles = compose_cli.active_profiles(compose.env, [s.profile])
+    chosen = workers.select(c, None)
+    composes = [Compose(s) for s in chosen]
+    for each in composes:
+        handover.refuse_if_active(each, "stack.up")
+    for each in composes:
+        handover.recover_stale(each)
+        worker_service.note_leaving_prodlike(each, "stack.up")
+    build_env: dict[str, str] = {}
+    rebuild = build
+    for s, each in zip(chosen, composes, strict=True):
+        if build:
+            host_app.build(s)
+        else:
+            host_app.require_dist(s, allow_stale=True)
+        worker_build, env = image_plan(each, build)
+        rebuild = rebuild or worker_build
+        build_env.update(env)
+    compose = composes[0]
+    profiles = compose_cli.active_profiles(compose.env, [s.profile for s in chosen])
     stack = stack_facts.load(compose)
     services = stack.enabled(profiles)
     ports.check_free(compose, services, stack)
-    build, build_env = image_plan(compose, build)
+    build = rebuild
     try:
         compose.check(
             "up",
@@ -42,21 +50,23 @@ def up(c: Context, build: bool = False) -> None:
             extra_env=build_env,
         )
     except UserError as error:
-        worker_service.show_last_logs(compose)  # `--wait` fails on a worker that crashes at start
+        for each in composes:
+            worker_service.show_last_logs(each)  # `--wait` fails on a worker that crashes at start
         raise ports.explain_failed_up(compose, services, error) from None
-    worker_service.require_ready(compose, "starting the stack")
+    for each in composes:
+        worker_service.require_ready(each, "starting the stack")
 
 
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})
 def down(c: Context, volumes: bool = False) -> None:
     """Remove every container and the network of the project, the profiled worker included."""
-    from tasks.drivers import handover
+    from tasks.drivers import handover, workers
     from tasks.drivers.compose import Compose
-    from tasks.knowledge.settings import settings
 
-    s = settings(c)
-    compose = Compose(s)
-    handover.forget_restore(compose, "stack.down")
+    composes = [Compose(s) for s in workers.select(c, None)]
+    for each in composes:
+        handover.forget_restore(each, "stack.down")
+    compose = composes[0]
     # A plain `down` skips services of inactive profiles (the worker keeps running and the network
     # cannot be removed): the `*` profile enables them all.
     compose.check(

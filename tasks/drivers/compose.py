@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 from functools import cached_property
 from pathlib import Path
 
 from tasks.drivers import compose_binary, engine, process
 from tasks.knowledge import compose_cli, envfile
+from tasks.knowledge.command_line import split_command
 from tasks.knowledge.compose_cli import ContainerState
 from tasks.knowledge.failures import Failure, UserError, classify, explain
 from tasks.knowledge.settings import Settings
@@ -34,7 +34,7 @@ class Compose:
     def base(self) -> list[str]:
         """The Compose command: configured, else `docker compose`, else `docker-compose`."""
         candidates = (
-            [shlex.split(self.settings.compose_command)]
+            [split_command(self.settings.compose_command)]
             if self.settings.compose_command
             else [["docker", "compose"], ["docker-compose"]]
         )

@@ -12,25 +12,44 @@ import json
 import os
 import shutil
 import sys
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 from tasks.drivers import process
 from tasks.knowledge import compose_cli
 
-PLUGIN = "docker-compose.exe" if os.name == "nt" else "docker-compose"
+
+def plugin_name(platform: str = sys.platform) -> str:
+    """The Compose plugin's file name: `docker-compose.exe` on Windows."""
+    return "docker-compose.exe" if platform == "win32" else "docker-compose"
 
 
-def plugin_dirs() -> list[Path]:
-    """Where the Docker CLI looks for plugins (see the CLI's plugin manager), per platform."""
-    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-    dirs = [config / "cli-plugins"]
-    if os.name == "nt":
+PLUGIN = plugin_name()
+
+
+def plugin_dirs(
+    platform: str = sys.platform, environ: Mapping[str, str] | None = None, home: PurePath | None = None
+) -> list[PurePath]:
+    """Where the Docker CLI looks for plugins (see the CLI's plugin manager), per platform.
+
+    Windows: %USERPROFILE%\\.docker\\cli-plugins, then Docker Desktop's
+    %ProgramData%\\Docker\\cli-plugins and %ProgramFiles%\\Docker\\cli-plugins. The platform,
+    environment and home folder are parameters so each branch is tested on any system.
+    """
+    env = os.environ if environ is None else environ
+    windows = platform == "win32"
+    # Real paths for this system; pure ones of the other kind when another platform is injected.
+    flavour: type[PurePath] = Path if platform == sys.platform else PureWindowsPath if windows else PurePosixPath
+    base = home if home is not None else Path.home()
+    config = flavour(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else flavour(base) / ".docker"
+    dirs: list[PurePath] = [config / "cli-plugins"]
+    if windows:
         for var in ("ProgramData", "ProgramFiles"):
-            if os.environ.get(var):
-                dirs.append(Path(os.environ[var]) / "Docker" / "cli-plugins")
+            if env.get(var):
+                dirs.append(flavour(env[var]) / "Docker" / "cli-plugins")
     else:
         dirs += [
-            Path(p)
+            flavour(p)
             for p in (
                 "/usr/local/lib/docker/cli-plugins",
                 "/usr/local/libexec/docker/cli-plugins",
@@ -38,8 +57,8 @@ def plugin_dirs() -> list[Path]:
                 "/usr/libexec/docker/cli-plugins",
             )
         ]
-        if sys.platform == "darwin":
-            dirs.append(Path("/Applications/Docker.app/Contents/Resources/cli-plugins"))
+        if platform == "darwin":
+            dirs.append(flavour("/Applications/Docker.app/Contents/Resources/cli-plugins"))
     return dirs
 
 
@@ -57,7 +76,8 @@ def cache_key(candidates: list[list[str]]) -> list[object]:
     for base in candidates:
         key.append(_stamp(shutil.which(base[0])))
         if base[1:2] == ["compose"]:
-            key += [_stamp(d / PLUGIN) for d in plugin_dirs() if (d / PLUGIN).exists()]
+            plugins = [Path(d / PLUGIN) for d in plugin_dirs()]
+            key += [_stamp(p) for p in plugins if p.exists()]
     return key
 
 

@@ -21,12 +21,12 @@ point is recovered by the next command.
 from __future__ import annotations
 
 import os
-import shlex
 import time
 
 from tasks.drivers import dev_preflight, handover, process, worker_service
 from tasks.drivers.compose import Compose
 from tasks.drivers.foreground import ForegroundChild, say
+from tasks.knowledge.command_line import split_command
 from tasks.knowledge.durations import parse_duration
 from tasks.knowledge.failures import UserError
 
@@ -46,7 +46,7 @@ class DevSession:
         self.grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
         argv = self._dev_argv()
         # The environment from Compose, and every address in it answering, before anything is touched.
-        self.child = ForegroundChild(argv, cwd=self.s.app_dir, env=dev_preflight.prepare(compose, scheduler))
+        self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=dev_preflight.prepare(compose, scheduler))
         self.record: handover.Record | None = None
         self.stale: handover.Record | None = None
         self.background_found = ""  # "running", "restarting" or "" (not running)
@@ -55,7 +55,7 @@ class DevSession:
         """The dev command, found before anything is touched."""
         if not self.s.app_dir.is_dir():
             raise UserError(f"the app folder {self.s.app_dir} does not exist: check `app.dir` in invoke.yaml")
-        argv = shlex.split(self.s.app_dev)
+        argv = split_command(self.s.app_dev)
         if not argv:
             raise UserError("`app.dev` is empty: set the dev command in invoke.yaml")
         return process.resolve(argv)

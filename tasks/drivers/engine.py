@@ -48,6 +48,18 @@ def image_label(image: str, label: str) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
+def image_id_and_label(image: str, label: str) -> tuple[str, str] | None:
+    """A local image's id and one of its labels ("" if unset), or None when the image is not there."""
+    result = process.run(
+        ["docker", "image", "inspect", "--format", f'{{{{.Id}}}} {{{{index .Config.Labels "{label}"}}}}', image],
+        capture=True,
+    )
+    if not result.ok:
+        return None
+    image_id, _, value = result.stdout.strip().partition(" ")
+    return image_id, value.strip()
+
+
 def container_state(container: str) -> tuple[dict[str, Any], int]:
     """A container's `State` (as `docker inspect` gives it) and its RestartCount."""
     result = process.run(

@@ -23,10 +23,15 @@ IS_WINDOWS = os.name == "nt"
 #: What signal.signal returns: a handler, SIG_DFL/SIG_IGN, or None for one not installed from Python.
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
-#: Signals that end a dev session. SIGHUP (closed terminal) exists only on POSIX.
-FORWARDED = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-if hasattr(signal, "SIGBREAK"):
-    FORWARDED.append(signal.SIGBREAK)
+
+def forwarded_signals(signals: Any = signal) -> list[int]:
+    """Signals that end a dev session: SIGHUP (closed terminal) exists only on POSIX, SIGBREAK
+    (Ctrl+Break, and what a closed console sends) only on Windows."""
+    names = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]
+    return [getattr(signals, name) for name in names if hasattr(signals, name)]
+
+
+FORWARDED = forwarded_signals()
 
 
 def say(message: str) -> None:

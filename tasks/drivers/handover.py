@@ -54,7 +54,10 @@ class Record:
 
 
 def state_dir(compose: Compose) -> Path:
-    return compose.settings.state_dir / compose.project_name
+    """`.devstack/<project>/<worker>/`: record, lock, gate and ready files are per worker, so sessions for
+    two workers run side by side while two for the same worker cannot."""
+    s = compose.settings
+    return s.state_dir / compose.project_name / (s.worker_name or s.service)
 
 
 def process_started(pid: int) -> float | None:
@@ -126,7 +129,7 @@ def new_record(worker_was_running: bool) -> Record:
 
 
 class SessionLock:
-    """Exclusive per compose project: a second dev.worker refuses, a dead session never blocks."""
+    """Exclusive per worker of a compose project: a second dev.worker for it refuses, a dead session never blocks."""
 
     def __init__(self, directory: Path):
         from filelock import FileLock
@@ -141,7 +144,8 @@ class SessionLock:
         try:
             self._lock.acquire()
         except Timeout:
-            raise UserError(f"{describe_owner(read_record(self.directory))}; stop it first") from None
+            owner = describe_owner(read_record(self.directory), self.directory.name)
+            raise UserError(f"{owner}; stop it first") from None
 
     def release(self) -> None:
         self._lock.release()
@@ -158,10 +162,11 @@ class SessionLock:
         return False
 
 
-def describe_owner(record: Record | None) -> str:
+def describe_owner(record: Record | None, worker: str = "") -> str:
+    of = f" for {worker}" if worker else ""
     if record is None:
-        return "another dev worker session is running"
-    return f"a dev worker is already running (pid {record.pid}, since {record.since}, in {record.cwd})"
+        return f"another dev worker session{of} is running"
+    return f"a dev worker{of} is already running (pid {record.pid}, since {record.since}, in {record.cwd})"
 
 
 def terminate_orphan(record: Record, timeout: float = 35.0) -> bool:
@@ -260,7 +265,7 @@ def refuse_if_active(compose: Compose, action: str) -> None:
     if read_record(directory) is not None and SessionLock(directory).held_by_someone():
         record = read_record(directory)
         raise UserError(
-            f"{describe_owner(record)} and has the queue; {action} would run two workers on it. "
+            f"{describe_owner(record, directory.name)} and has the queue; {action} would run two workers on it. "
             "End the dev worker (Ctrl+C): it restores the background worker itself"
         )
 

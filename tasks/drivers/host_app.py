@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import shlex
 from pathlib import Path
 
 from tasks.drivers import process
+from tasks.knowledge.command_line import split_command
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import Settings, display
 
@@ -36,8 +36,54 @@ def dist_fingerprint(s: Settings) -> str | None:
     return digest.hexdigest()[:16]
 
 
+def source_fingerprint(s: Settings) -> str | None:
+    """A short hash of what an image-built worker is built from: its sources, package.json and lock file.
+
+    Passed to the image build as a build argument (see `fingerprint_var`) and read back from the
+    image's label, so an image built from other sources is noticed.
+    """
+    from tasks.drivers.workers import LocalFiles
+    from tasks.knowledge import package_manager
+
+    inputs: list[Path] = []
+    if s.app_sources.is_dir():
+        inputs += sorted(p for p in s.app_sources.rglob("*") if p.is_file() and "node_modules" not in p.parts)
+    lock = package_manager.detect(s.app_dir, s.root, LocalFiles()).lock_file
+    inputs += [p for p in (s.app_dir / "package.json", lock) if p is not None and p.is_file()]
+    if not inputs:
+        return None
+    digest = hashlib.sha256()
+    for path in inputs:
+        digest.update(display(path, s.root).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint_var(s: Settings) -> str:
+    """The variable the compose file passes to the image build as the fingerprint argument.
+
+    DIST_FINGERPRINT for a host-built worker (this repository's own); SOURCE_FINGERPRINT_<SERVICE>
+    for one built in its image, one per worker so two image-built workers never share it.
+    """
+    if s.build_mode == "host":
+        return "DIST_FINGERPRINT"
+    suffix = "".join(ch if ch.isalnum() else "_" for ch in s.service.upper())
+    return f"SOURCE_FINGERPRINT_{suffix}"
+
+
+def image_fingerprint(s: Settings) -> str | None:
+    """What the worker image should be labelled with: the dist/ build, or the sources it is built from."""
+    return dist_fingerprint(s) if s.build_mode == "host" else source_fingerprint(s)
+
+
 def dist_problem(s: Settings) -> str | None:
-    """Why the compiled output cannot be used as it is (missing, or older than the sources)."""
+    """Why the compiled output cannot be used as it is (missing, or older than the sources).
+
+    None for a worker whose image builds the app, or that has no build step: dist/ on the host is
+    not what it runs.
+    """
+    if not s.dist_checked:
+        return None
     rel = display(s.dist_main, s.root)
     if not s.dist_main.is_file():
         return f"the compiled worker `{rel}` is missing"
@@ -60,15 +106,35 @@ def require_dist(s: Settings, *, allow_stale: bool) -> None:
 
 
 def run_app_command(s: Settings, command: str, what: str) -> None:
-    """Run one of the app's package-manager commands (install, build) in the app folder."""
+    """Run one of the app's package-manager commands (install, build) where it belongs."""
+    cwd = (s.install_cwd if what == "install" else s.app_cwd) or s.app_dir
     print(f"[{what}] {command}", flush=True)
-    result = process.run(shlex.split(command), cwd=s.app_dir)
+    result = process.run(split_command(command), cwd=cwd)
     if not result.ok:
         raise UserError(f"{what} failed (`{command}` exited {result.returncode}); see its output above")
 
 
 def build(s: Settings) -> None:
-    """Install the app's dependencies when they are absent, then build it."""
+    """Install the app's dependencies when they are absent, then build it (host-built workers only)."""
+    if s.build_mode != "host":
+        how = "its image builds the app" if s.build_mode == "image" else "the app has no build step"
+        print(f"[build] {s.worker_name or s.service}: {how}; rebuilding the image only", flush=True)
+        return
     if not (s.root / "node_modules").is_dir() and not (s.app_dir / "node_modules").is_dir():
         run_app_command(s, s.app_install, "install")
     run_app_command(s, s.app_build, "build")
+
+
+def compiled_output_note(s: Settings) -> str | None:
+    """What a prod-like run can promise about "compiled output" for this worker (None: host-built, checked)."""
+    if s.build_mode == "image":
+        return (
+            f"{s.service} is built inside its image: the prod-like run uses the image's own build (rebuilt "
+            "with --build or when its sources changed), not dist/ on the host"
+        )
+    if s.build_mode == "none":
+        return (
+            f"{s.service} has no build step: the prod-like run checks caps and heap, but cannot promise that "
+            "compiled output runs (the container runs what its command runs, e.g. tsx on the sources)"
+        )
+    return None

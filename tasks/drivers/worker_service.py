@@ -10,39 +10,92 @@ from tasks.drivers import engine, host_app, process
 from tasks.drivers.compose import Compose
 from tasks.knowledge import readiness
 from tasks.knowledge.failures import UserError
-from tasks.knowledge.settings import display
+from tasks.knowledge.settings import Settings, display
 
 if TYPE_CHECKING:
     from tasks.drivers.handover import Record
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
 FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
+#: Label of an image that builds the app itself: the fingerprint of the sources it was built from.
+SOURCE_LABEL = "dev.devstack.source-fingerprint"
+#: What an image built without the tasks' build argument carries (the Dockerfile's ARG default).
+UNKNOWN_LABELS = ("", "unknown", "<no value>")
+
+
+def label_name(s: Settings) -> str:
+    return FINGERPRINT_LABEL if s.build_mode == "host" else SOURCE_LABEL
+
+
+def worker_image(compose: Compose) -> str:
+    """The worker service's image as Compose resolves it (`image:`, else `<project>-<service>`)."""
+    from tasks.drivers import stack_facts
+
+    s = compose.settings
+    try:
+        service = stack_facts.load(compose).service(s.service)
+    except UserError:
+        service = None
+    if service is not None:
+        return service.image or f"{compose.project_name}-{s.service}"
+    return compose.worker_image()
 
 
 def image_outdated(compose: Compose, fingerprint: str | None) -> bool:
-    """Does the worker image hold another build than dist/? (A missing image is built by `up` anyway.)"""
+    """Does the worker image hold another build than the one on disk? Unknown (no image, no label of
+    ours) is not outdated: a missing image is built by `up` anyway, an unlabelled one is left alone."""
     if fingerprint is None:
         return False
-    label = engine.image_label(compose.worker_image(), FINGERPRINT_LABEL)
-    return label is not None and label != fingerprint
+    image = worker_image(compose)
+    found = engine.image_id_and_label(image, label_name(compose.settings))
+    if found is None:
+        return False
+    image_id, label = found
+    if label in UNKNOWN_LABELS:
+        _note_unlabelled_once(compose, image, image_id)
+        return False
+    return label != fingerprint
+
+
+def _note_unlabelled_once(compose: Compose, image: str, image_id: str) -> None:
+    """Say once per image that its staleness cannot be told (and so it is not rebuilt on every up)."""
+    from tasks.drivers import handover
+
+    s = compose.settings
+    marker = handover.state_dir(compose) / "unlabelled-image"
+    try:
+        if marker.read_text(encoding="utf-8").strip() == image_id:
+            return
+    except OSError:
+        pass
+    name = s.worker_name or s.service
+    print(
+        f"note: the {s.service} image ({image}) has no {label_name(s)} label, so whether it is up to date "
+        f"is unknown; it is not rebuilt automatically (`inv worker.up {name} --build` rebuilds it, "
+        "`inv doctor` says how to label it). Said once per image.",
+        flush=True,
+    )
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(image_id, encoding="utf-8")
+    except OSError:
+        pass
 
 
 def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
     """Whether `up` must rebuild the worker image, and the variables its build needs.
 
-    The image is rebuilt when asked or when it holds another build than dist/ on disk, so the
+    The image is rebuilt when asked, or when its label says it holds another build of dist/ (a
+    host-built worker) or was built from other sources (a worker built in its image), so the
     container never runs a stale build.
     """
     s = compose.settings
-    fingerprint = host_app.dist_fingerprint(s)
+    fingerprint = host_app.image_fingerprint(s)
     if not build and image_outdated(compose, fingerprint):
-        print(
-            f"note: the {s.service} image holds another build than {display(s.dist_main.parent, s.root)}/; "
-            "rebuilding it",
-            flush=True,
-        )
+        what = f"{display(s.dist_main.parent, s.root)}/" if s.build_mode == "host" else "its sources"
+        print(f"note: the {s.service} image holds another build than {what}; rebuilding it", flush=True)
         build = True
-    return build, ({"DIST_FINGERPRINT": fingerprint} if fingerprint else {})
+    return build, ({host_app.fingerprint_var(s): fingerprint} if fingerprint else {})
 
 
 def start_worker(

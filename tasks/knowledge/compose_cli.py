@@ -64,13 +64,16 @@ def active_profiles(env: dict[str, str], extra: list[str] | tuple[str, ...] = ()
     return profiles
 
 
-def compose_files(env: dict[str, str], configured: str, default: str = "docker-compose.yml") -> list[str]:
+def compose_files(
+    env: dict[str, str], configured: str, default: str = "docker-compose.yml", pathsep: str = os.pathsep
+) -> list[str]:
     """The compose files Compose would read: configured, else COMPOSE_FILE, else the default.
 
     Needed whenever an override file is added with ``-f``: Compose then ignores COMPOSE_FILE.
+    ``pathsep`` is the platform's (``;`` on Windows, ``:`` elsewhere), as Compose's own default.
     """
-    separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
-    return split_list(configured, os.pathsep) or split_list(env.get("COMPOSE_FILE"), separator) or [default]
+    separator = env.get("COMPOSE_PATH_SEPARATOR") or pathsep
+    return split_list(configured, pathsep) or split_list(env.get("COMPOSE_FILE"), separator) or [default]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ included, while the typed access in ``settings.py`` is loaded only by the tasks 
 
 from typing import Any
 
-DEFAULTS: dict[str, dict[str, Any]] = {
+DEFAULTS: dict[str, Any] = {
     "compose": {
         # "" = auto-detect: `docker compose` (v2 plugin) first, then a `docker-compose` binary.
         "command": "",
@@ -36,9 +36,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "app": {
         # Where the app's package manager commands run, relative to the project root.
         "dir": "apps/worker",
-        "install": "npm ci",
-        "build": "npm run build",
-        "dev": "npm run dev",
+        # "" = from the package manager, recognised by the lock file (npm, pnpm, yarn classic or
+        # berry) looked for from `dir` up to the project root: e.g. `pnpm --filter <package> dev`.
+        "install": "",
+        "build": "",
+        "dev": "",
+        # host: built on the host (`build`), the image packs dist/; image: the image's Dockerfile
+        # builds it (`--build` rebuilds the image); none: no build step (tsx, ts-node).
+        "build_mode": "host",
         # Does the dev command honour WORKER_START_GATE and WORKER_READY_FILE (see the README's
         # "start gate")? Then the dev worker starts while the background worker still serves the
         # queue and takes over the moment it has stopped; otherwise it starts after the stop.
@@ -47,6 +52,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "dist_main": "dist/apps/worker/main.js",
         "sources": "apps/worker/src",
     },
+    # Several workers: a list of entries with the keys of WORKER_DEFAULTS (then `worker:` and `app:`
+    # are not read). Empty: the one worker of `worker:` and `app:`.
+    "workers": [],
     "prodlike": {
         # The override applied on top of the compose files; caps and heap ratio live in .env.
         "file": "docker-compose.worker-prodlike.yml",
@@ -55,4 +63,23 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # Handover records and locks of `inv dev.worker`, one sub-folder per compose project.
         "dir": ".devstack",
     },
+}
+
+
+#: The keys of one `workers:` entry and their defaults ("" = derived: service = name, install/build/dev
+#: from the lock file, sources = <dir>/src, dist_main = <dir>/dist/main.js, build_mode = host when
+#: dist_main is given, else none).
+WORKER_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "service": "",
+    "profile": "",
+    "image": "",
+    "dir": ".",
+    "install": "",
+    "build": "",
+    "dev": "",
+    "start_gate": False,
+    "dist_main": "",
+    "sources": "",
+    "build_mode": "",
 }

@@ -78,7 +78,7 @@ def test_each_exit_path_hands_the_queue_back_cleanly(running_worker, tmp_path, h
             producer.kill()
     assert stack.ps()["worker"] == "running"
     assert not psutil.pid_exists(dev_pid) or psutil.Process(dev_pid).status() == psutil.STATUS_ZOMBIE
-    assert not (stack.state_dir / stack.project / "handover.json").exists()
+    assert not (stack.state_dir / stack.project / "worker" / "handover.json").exists()
     if how != "close_terminal":  # a closed terminal shows nothing more
         assert "background worker restored" in session.output
         assert session.output.count("SIGINT received") <= 1, session.output  # one signal, one line

@@ -74,7 +74,7 @@ def test_normal_exit_restores_the_background_worker(running_worker):
     assert session.finish() == 0
     assert "background worker restored" in session.output
     assert worker_running(stack)
-    assert not (stack.state_dir / stack.project / "handover.json").exists()
+    assert not (stack.state_dir / stack.project / "worker" / "handover.json").exists()
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 0), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
@@ -135,7 +135,7 @@ def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
     stack = running_worker
     session = Session(stack)
     dev_pid = session.ready()
-    record = json.loads((stack.state_dir / stack.project / "handover.json").read_text())
+    record = json.loads((stack.state_dir / stack.project / "worker" / "handover.json").read_text())
     assert record["worker_was_running"] and record["pid"] == session.proc.pid
     session.proc.kill()  # SIGKILL: no handler, no finally
     session.proc.wait()
@@ -147,7 +147,7 @@ def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
     assert "ended without restoring" in up.stdout and "stopped its leftover dev worker" in up.stdout
     assert worker_running(stack)
     wait_for(lambda: not psutil.pid_exists(dev_pid), 20, what="the orphaned dev worker to stop")
-    assert not (stack.state_dir / stack.project / "handover.json").exists()
+    assert not (stack.state_dir / stack.project / "worker" / "handover.json").exists()
 
 
 def killed_session(stack) -> Session:
@@ -202,7 +202,7 @@ def test_docker_unreachable_at_start_refuses_before_touching_anything(stack, tmp
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "service 'redis'" in errors[0] and "nothing answers" in errors[0], out
     assert "dev worker running" not in out and "Traceback" not in out
-    assert not (stack.state_dir / stack.project / "handover.json").exists()
+    assert not (stack.state_dir / stack.project / "worker" / "handover.json").exists()
 
 
 def test_unreachable_redis_refuses_and_never_stops_the_background_worker(running_worker):

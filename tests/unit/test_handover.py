@@ -17,7 +17,7 @@ from tasks.knowledge.exit_codes import exit_code
 
 
 def fake_compose(tmp_path, project="p1"):
-    settings = SimpleNamespace(state_dir=tmp_path, service="worker")
+    settings = SimpleNamespace(state_dir=tmp_path, service="worker", worker_name="worker")
     return SimpleNamespace(settings=settings, project_name=project)
 
 

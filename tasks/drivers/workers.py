@@ -1,0 +1,54 @@
+"""Choosing the worker(s) a task acts on, with their app commands completed from the lock file."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tasks.knowledge import package_manager
+from tasks.knowledge.settings import Settings, settings
+
+if TYPE_CHECKING:
+    from invoke.context import Context
+
+
+class LocalFiles:
+    """The real file system, for package-manager detection."""
+
+    def exists(self, path: Path) -> bool:
+        return path.is_file()
+
+    def read(self, path: Path) -> str | None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+
+def complete(s: Settings) -> Settings:
+    """Fill the app commands left empty in invoke.yaml from the detected package manager."""
+    if s.app_install and s.app_build and s.app_dev:
+        return s
+    found = package_manager.detect(s.app_dir, s.root, LocalFiles())
+    cmds = package_manager.commands(found, s.app_dir)
+    # A configured command keeps running in the app folder, as before; a detected one where it belongs.
+    return replace(
+        s,
+        app_install=s.app_install or cmds.install,
+        app_build=s.app_build or cmds.build,
+        app_dev=s.app_dev or cmds.dev,
+        app_cwd=s.app_cwd if s.app_dev and s.app_build else cmds.cwd,
+        install_cwd=s.install_cwd if s.app_install else cmds.install_cwd,
+        package_manager=found.label,
+    )
+
+
+def select(c: Context, name: str | None) -> list[Settings]:
+    """Every configured worker (no name), or the one named."""
+    return [complete(s) for s in settings(c).selected(name or None)]
+
+
+def one(c: Context, name: str | None) -> Settings:
+    """The named worker, or the default (the only one, or the first)."""
+    return complete(settings(c).worker(name or None))

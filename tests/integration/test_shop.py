@@ -1,0 +1,136 @@
+"""The shop (a pnpm workspace with workers email and sync, see shopsetup.py), driven by configuration only.
+
+Against the real engine: every worker started and handed over by name, two dev sessions for two
+workers at once, a second one for the same worker refused, every job processed exactly once; the
+image-built worker rebuilt when its image holds other sources, and an unlabelled image left alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import pytest
+
+from .shopsetup import Shop, install_dependencies
+from .stackenv import wait_for
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def shop(tmp_path, engine):
+    install_dependencies()
+    s = Shop(tmp_path)
+    yield s
+    s.down()
+
+
+def test_two_workers_handed_over_by_name_at_once_with_every_job_once(shop, tmp_path):
+    up = shop.inv("worker.up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    states = shop.states()
+    assert states["email"] == "running" and states["sync"] == "running", states
+    assert "api" not in states  # the extra service is not the tasks' business
+    shop.produce("email", "before", 5)
+    shop.produce("sync", "before", 5)
+    wait_for(lambda: len(shop.processed("before")) == 10, 60, what="10 jobs processed by the background workers")
+    assert {by for _, by in shop.processed("before")} == {"email-background", "sync-background"}
+
+    # a queue full of jobs while the handover happens: none lost, none twice
+    shop.produce("email", "handover", 20)
+    shop.produce("sync", "handover", 20)
+    logs = {name: tmp_path / f"dev-{name}.log" for name in ("email", "sync")}
+    sessions = {name: shop.popen_inv("dev.worker", name, log=logs[name]) for name in ("email", "sync")}
+    try:
+        for name in ("email", "sync"):
+            wait_for(
+                lambda n=name: f"[{n}] ready (dev" in logs[n].read_text() or sessions[n].poll() is not None,
+                90,
+                what=f"dev {name} ready",
+            )
+            assert f"[{name}] ready (dev" in logs[name].read_text(), logs[name].read_text()
+        assert "pnpm --filter @shop/email dev" in logs["email"].read_text()  # detected from pnpm-lock.yaml
+        states = shop.states()
+        assert states["email"] == "exited" and states["sync"] == "exited", states
+
+        second = shop.inv("dev.worker", "email", timeout=60)
+        assert second.returncode == 1, second.stdout + second.stderr
+        errors = [line for line in second.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "a dev worker for email is already running" in errors[0], second.stderr
+        refused = shop.inv("worker.up", "sync", timeout=60)
+        assert refused.returncode == 1 and "would run two workers on it" in refused.stderr, refused.stderr
+
+        shop.produce("email", "during", 5)
+        shop.produce("sync", "during", 5)
+        wait_for(lambda: len(shop.processed("during")) == 10, 60, what="10 jobs processed by the dev workers")
+        assert {by for _, by in shop.processed("during")} == {"dev"}
+    finally:
+        for proc in sessions.values():
+            proc.send_signal(signal.SIGINT)
+        codes = {name: proc.wait(90) for name, proc in sessions.items()}
+    for name in ("email", "sync"):
+        assert codes[name] == 0, logs[name].read_text()
+        assert f"background {name} restored" in logs[name].read_text()
+    states = shop.states()
+    assert states["email"] == "running" and states["sync"] == "running", states
+
+    shop.produce("email", "after", 5)
+    shop.produce("sync", "after", 5)
+    wait_for(lambda: len(shop.processed("after")) == 10, 60, what="10 jobs processed after the restore")
+    assert {by for _, by in shop.processed("after")} == {"email-background", "sync-background"}
+    wait_for(lambda: len(shop.processed("handover")) >= 40, 60, what="the handover jobs")
+    # job ids repeat across the two queues (email's handover-0001 and sync's): count per queue
+    for prefix, per_queue_count in (("before", 5), ("handover", 20), ("during", 5), ("after", 5)):
+        for queue in ("email", "sync"):
+            rows = shop.sql(
+                f"select count(distinct job_id) from processed where queue = '{queue}' and job_id like '{prefix}-%'"
+            )
+            assert rows == str(per_queue_count), (prefix, queue, rows)
+    per_queue = shop.sql("select queue || ':' || job_id, count(*) from processed group by 1 having count(*) > 1")
+    assert per_queue == "", f"jobs processed more than once: {per_queue}"
+    assert shop.sql("select count(*) from processed") == "70"
+    status = shop.inv("worker.status", "sync")
+    assert status.returncode == 0 and status.stdout.startswith("sync: running"), status.stdout
+    assert "email" not in status.stdout
+
+
+def test_image_built_worker_rebuilt_only_when_its_image_holds_other_sources(shop):
+    # built the way a repository not yet adapted builds it: no fingerprint, label "unknown"
+    shop.compose("--profile", "workers", "build", "sync")
+    image = f"shop-sync-{shop.project}:local"
+    first = shop.inv("worker.up", "sync")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "has no dev.devstack.source-fingerprint label" in first.stdout, first.stdout
+    assert "Successfully built" not in first.stdout and "rebuilding it" not in first.stdout
+    assert "email" not in shop.states()  # one worker named: the other is left alone
+    again = shop.inv("worker.up", "sync")
+    assert again.returncode == 0 and "source-fingerprint label" not in again.stdout, again.stdout  # said once
+    doctor = shop.inv("doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "WARN sync" in doctor.stdout and "SOURCE_FINGERPRINT: ${SOURCE_FINGERPRINT_SYNC:-unknown}" in doctor.stdout
+
+    rebuilt = shop.inv("worker.up", "sync", "--build")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "its image builds the app; rebuilding the image only" in rebuilt.stdout
+    label = subprocess.run(
+        ["docker", "image", "inspect", "--format", '{{index .Config.Labels "dev.devstack.source-fingerprint"}}', image],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert len(label) == 16, label
+    same = shop.inv("worker.up", "sync")
+    assert same.returncode == 0 and "rebuilding it" not in same.stdout, same.stdout
+
+    # an image holding other sources (as after a `git pull`) is rebuilt by the next worker.up
+    subprocess.run(
+        ["docker", "build", "-q", "-t", image, "--label", "dev.devstack.source-fingerprint=0000000000000000", "-"],
+        input=f"FROM {image}\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    stale = shop.inv("worker.up", "sync")
+    assert stale.returncode == 0, stale.stdout + stale.stderr
+    assert "the sync image holds another build than its sources; rebuilding it" in stale.stdout, stale.stdout
+    wait_for(lambda: shop.states().get("sync") == "running", 30, what="sync running")
