@@ -21,8 +21,9 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from .stackenv import IMAGE_VARS, INV, ROOT, SHADOWING, free_port
+from .stackenv import IMAGE_VARS, ROOT, SHADOWING, ComposeProject, free_port
 
 FIXTURE = ROOT / "tests/integration/fixtures/shop"
 COMPOSE_FILE = FIXTURE / "configs/compose.yaml"
@@ -37,7 +38,8 @@ def install_dependencies() -> None:
 
 
 @dataclass
-class Shop:
+class Shop(ComposeProject):
+    compose_files: ClassVar[tuple[str, ...]] = (str(COMPOSE_FILE),)
     tmp: Path
     project: str = field(default_factory=lambda: f"s{uuid.uuid4().hex[:10]}")
     queue_port: int = field(default_factory=free_port)
@@ -77,42 +79,6 @@ class Shop:
             }
         )
         return env
-
-    def inv(self, *args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [*INV, *args],
-            cwd=ROOT,
-            env={**self.environ, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def popen_inv(self, *args: str, log: Path, env: dict | None = None) -> subprocess.Popen:
-        return subprocess.Popen(
-            [*INV, *args],
-            cwd=ROOT,
-            env={**self.environ, **(env or {})},
-            stdout=open(log, "w"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def compose(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        argv = ["docker", "compose", "--env-file", str(self.env_file), "-f", str(COMPOSE_FILE), *args]
-        result = subprocess.run(
-            argv, cwd=ROOT, env=self.environ, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker compose {' '.join(args)} exited {result.returncode}\n{result.stderr}")
-        return result
-
-    def states(self) -> dict[str, str]:
-        from tasks.knowledge.compose_cli import parse_ps
-
-        return {c.service: c.state for c in parse_ps(self.compose("ps", "-a", "--format", "json").stdout)}
 
     def sql(self, query: str) -> str:
         return self.compose("exec", "-T", "db", "psql", "-U", "shop", "-d", "shop", "-At", "-c", query).stdout.strip()

@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[2]
 INV = [sys.executable, "-m", "invoke"]
@@ -39,8 +40,76 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ComposeProject:
+    """What every test project shares: `inv` and Compose run against its own env file and state.
+
+    Subclasses give `env_file`, `environ` and, when not the repository's own, `compose_files`.
+    """
+
+    env_file: Path
+    tmp: Path
+    compose_files: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def environ(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def inv(
+        self, *args: str, env: dict | None = None, timeout: float = 300, check: bool = False
+    ) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [*INV, *args],
+            cwd=ROOT,
+            env={**self.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"inv {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def popen_inv(self, *args: str, env: dict | None = None, log: Path | None = None) -> subprocess.Popen:
+        out = open(log or self.tmp / f"inv-{uuid.uuid4().hex[:6]}.log", "w")
+        return subprocess.Popen(
+            [*INV, *args],
+            cwd=ROOT,
+            env={**self.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def compose(
+        self, *args: str, files: tuple[str, ...] = (), check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
+        argv = ["docker", "compose", "--env-file", str(self.env_file)]
+        for f in files or self.compose_files:
+            argv += ["-f", f]
+        result = subprocess.run(
+            [*argv, *args],
+            cwd=ROOT,
+            env=self.environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker compose {' '.join(args)} exited {result.returncode}\n{result.stderr}")
+        return result
+
+    def states(self) -> dict[str, str]:
+        """service -> state, for every container of the project (stopped ones included)."""
+        from tasks.knowledge.compose_cli import parse_ps
+
+        return {c.service: c.state for c in parse_ps(self.compose("ps", "-a", "--format", "json").stdout)}
+
+
 @dataclass
-class Stack:
+class Stack(ComposeProject):
     """One isolated compose project."""
 
     tmp: Path
@@ -84,58 +153,9 @@ class Stack:
         )
         return env
 
-    def inv(
-        self, *args: str, env: dict | None = None, timeout: float = 300, check: bool = False
-    ) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [*INV, *args],
-            cwd=ROOT,
-            env={**self.environ, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"inv {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def popen_inv(self, *args: str, env: dict | None = None, log: Path | None = None) -> subprocess.Popen:
-        out = open(log or self.tmp / f"inv-{uuid.uuid4().hex[:6]}.log", "w")
-        return subprocess.Popen(
-            [*INV, *args],
-            cwd=ROOT,
-            env={**self.environ, **(env or {})},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def compose(
-        self, *args: str, files: tuple[str, ...] = (), check: bool = True, timeout: float = 300
-    ) -> subprocess.CompletedProcess:
-        argv = ["docker", "compose", "--env-file", str(self.env_file)]
-        for f in files:
-            argv += ["-f", f]
-        result = subprocess.run(
-            [*argv, *args],
-            cwd=ROOT,
-            env=self.environ,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker compose {' '.join(args)} exited {result.returncode}\n{result.stderr}")
-        return result
-
     def ps(self) -> dict[str, str]:
         """service -> state, for every container of the project (stopped ones included)."""
-        from tasks.knowledge.compose_cli import parse_ps
-
-        return {c.service: c.state for c in parse_ps(self.compose("ps", "-a", "--format", "json").stdout)}
+        return self.states()
 
     def sql(self, query: str) -> str:
         return self.compose(
