@@ -42,6 +42,7 @@ def start_session(stack, tmp_path, env: dict[str, str] | None = None) -> Termina
 
 
 def dev_worker_pid(session: TerminalSession) -> int:
+    session.wait_output("[worker] ready queue=")  # printed once the gate is open, just after inv's line
     match = re.search(r"\[worker\] ready queue=.*pid=(\d+)", session.output)
     assert match, session.output
     return int(match.group(1))
