@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { loadSize, retainedMb, runLoadJob } from '../src/loadJob';
 import { parseLoadArgs, retains } from '../src/tools/loadArgs';
 
@@ -12,11 +13,17 @@ describe('load jobs', () => {
   });
 
   it('allocates on the V8 heap and keeps only what it retains', async () => {
-    const before = getHeapStatistics().used_heap_size;
+    // Full collections around the measurement: garbage of earlier tests (or of the 4 MiB job) must
+    // neither hide nor fake the 8 MiB that stay.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
     assert.equal(await runLoadJob({ mb: 4 }), 4);
     assert.equal(retainedMb(), 0);
+    gc();
+    const before = getHeapStatistics().used_heap_size;
     await runLoadJob({ mb: 8, retain: true });
     assert.equal(retainedMb(), 8);
+    gc();
     assert.ok(getHeapStatistics().used_heap_size - before >= 7 * 1024 * 1024);
   });
 
