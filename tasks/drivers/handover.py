@@ -57,7 +57,26 @@ def state_dir(compose: Compose) -> Path:
     """`.devstack/<project>/<worker>/`: record, lock, gate and ready files are per worker, so sessions for
     two workers run side by side while two for the same worker cannot."""
     s = compose.settings
-    return s.state_dir / compose.project_name / (s.worker_name or s.service)
+    project = s.state_dir / compose.project_name
+    directory = project / (s.worker_name or s.service)
+    _adopt_legacy_record(project, directory, first_worker=not s.workers or s.workers[0].name == s.worker_name)
+    return directory
+
+
+def _adopt_legacy_record(project: Path, directory: Path, *, first_worker: bool) -> None:
+    """A session of the version before per-worker folders kept its record in `<project>/`: a killed
+    one's promise to restore the worker moves to the first worker's folder, so it is not lost. A
+    session still running there (its lock held) is left alone."""
+    legacy = project / RECORD
+    if not first_worker or not legacy.is_file() or (directory / RECORD).exists():
+        return
+    if SessionLock(project).held_by_someone():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(legacy, directory / RECORD)
+    except OSError:
+        pass
 
 
 def process_started(pid: int) -> float | None:

@@ -17,7 +17,7 @@ from tasks.knowledge.exit_codes import exit_code
 
 
 def fake_compose(tmp_path, project="p1"):
-    settings = SimpleNamespace(state_dir=tmp_path, service="worker", worker_name="worker")
+    settings = SimpleNamespace(state_dir=tmp_path, service="worker", worker_name="worker", workers=())
     return SimpleNamespace(settings=settings, project_name=project)
 
 
@@ -156,3 +156,15 @@ def test_wait_group_gone_kills_stragglers_after_grace():
     start = time.monotonic()
     assert wait_group_gone(proc.pid, 0.5) is False
     assert proc.wait(5) == -signal.SIGKILL and time.monotonic() - start < 5
+
+
+def test_a_killed_session_of_the_previous_layout_is_not_forgotten(tmp_path):
+    """Before per-worker folders the record lived in `<project>/`: its promise moves to the first worker."""
+    compose = fake_compose(tmp_path)
+    legacy = tmp_path / "p1"
+    handover.write_record(legacy, handover.new_record(worker_was_running=True))
+    directory = handover.state_dir(compose)
+    assert directory == tmp_path / "p1" / "worker"
+    assert not (legacy / handover.RECORD).exists()
+    record = handover.read_record(directory)
+    assert record is not None and record.restore_pending

@@ -327,7 +327,8 @@ def test_windows_console_closed_is_recovered_by_the_next_command(tmp_path):
     from tasks.drivers import handover
 
     compose: Any = SimpleNamespace(
-        settings=SimpleNamespace(state_dir=tmp_path, service="email", worker_name="email"), project_name="shop"
+        settings=SimpleNamespace(state_dir=tmp_path, service="email", worker_name="email", workers=()),
+        project_name="shop",
     )
     directory = handover.state_dir(compose)
     assert directory == tmp_path / "shop" / "email"
@@ -338,6 +339,7 @@ def test_windows_console_closed_is_recovered_by_the_next_command(tmp_path):
     assert stale is not None and stale.restore_pending
     # another worker's folder is untouched: sessions are per worker
     other: Any = SimpleNamespace(
-        settings=SimpleNamespace(state_dir=tmp_path, service="sync", worker_name="sync"), project_name="shop"
+        settings=SimpleNamespace(state_dir=tmp_path, service="sync", worker_name="sync", workers=()),
+        project_name="shop",
     )
     assert handover.stale_record(other) is None
