@@ -27,6 +27,7 @@ from tasks.drivers import dev_preflight, handover, process, worker_service
 from tasks.drivers.compose import Compose
 from tasks.drivers.foreground import ForegroundChild, say
 from tasks.knowledge.command_line import split_command
+from tasks.knowledge.compose_cli import ContainerState
 from tasks.knowledge.durations import parse_duration
 from tasks.knowledge.failures import UserError
 
@@ -49,6 +50,7 @@ class DevSession:
         self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=dev_preflight.prepare(compose, scheduler))
         self.record: handover.Record | None = None
         self.stale: handover.Record | None = None
+        self.found: list[ContainerState] = []  # the background worker's containers, as found at the start
         self.background_found = ""  # "running", "restarting" or "" (not running)
 
     def _dev_argv(self) -> list[str]:
@@ -100,10 +102,11 @@ class DevSession:
 
     def _background_state(self) -> str:
         try:
-            states = {ct.state for ct in self.compose.containers(self.s.service)}
+            self.found = self.compose.containers(self.s.service)
         except UserError as error:
             say(f"warning: {error.reason}; starting the dev worker anyway")
             return ""
+        states = {ct.state for ct in self.found}
         # A worker in a crash loop is still a worker: it would take jobs whenever it comes up.
         return "running" if "running" in states else "restarting" if "restarting" in states else ""
 
@@ -114,7 +117,7 @@ class DevSession:
         # Recorded first: a session killed during the stop still gets the worker back, and as it was
         # (a prod-like worker with its plan, should its container be removed meanwhile).
         self.record.worker_was_running = True
-        self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose)
+        self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose, self.found)
         handover.write_record(self.directory, self.record)
         what = "it finishes its current job" if self.background_found == "running" else "it was restarting"
         say(f"stopping the background {self.s.service} ({what}) ...")

@@ -31,13 +31,8 @@ def info() -> EngineInfo:
 
 def inspect_limits(container: str) -> tuple[int, int]:
     """(NanoCpus, Memory bytes) the engine applied to a container; 0 means unlimited."""
-    result = process.run(
-        ["docker", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", container], capture=True
-    )
-    if not result.ok:
-        raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
-    nano, memory = result.stdout.split()
-    return int(nano), int(memory)
+    host = inspect(container)["HostConfig"]
+    return int(host.get("NanoCpus") or 0), int(host.get("Memory") or 0)
 
 
 def image_label(image: str, label: str) -> str | None:
@@ -62,14 +57,8 @@ def image_id_and_label(image: str, label: str) -> tuple[str, str] | None:
 
 def container_state(container: str) -> tuple[dict[str, Any], int]:
     """A container's `State` (as `docker inspect` gives it) and its RestartCount."""
-    result = process.run(
-        ["docker", "inspect", "--format", "{{json .State}}\t{{.RestartCount}}", container], capture=True
-    )
-    if not result.ok:
-        raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
-    state, _, restarts = result.stdout.strip().partition("\t")
-    parsed: dict[str, Any] = json.loads(state)
-    return parsed, int(restarts or 0)
+    details = inspect(container)
+    return dict(details["State"]), int(details.get("RestartCount") or 0)
 
 
 def inspect(container: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from tasks.knowledge.settings import Settings, display
 
 if TYPE_CHECKING:
     from tasks.drivers.handover import Record
+    from tasks.knowledge.compose_cli import ContainerState
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
 FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
@@ -226,14 +227,17 @@ def _start_in_place(compose: Compose) -> process.Completed | None:
     return process.run(["docker", "start", mine[0].name], capture=True)
 
 
-def prodlike_restore(compose: Compose) -> tuple[list[str] | None, dict[str, str] | None]:
+def prodlike_restore(
+    compose: Compose, containers: list[ContainerState] | None = None
+) -> tuple[list[str] | None, dict[str, str] | None]:
     """How to bring the running worker back as it is: for a prod-like worker the compose files with
-    the override and the variables of the plan recorded on it; (None, None) for a normal worker."""
+    the override and the variables of the plan recorded on it; (None, None) for a normal worker.
+    ``containers``: the worker's containers when the caller has just listed them."""
     from tasks.knowledge.heap_plan import PlanError
     from tasks.knowledge.prodlike_labels import compose_env, plan_from_labels
 
     s = compose.settings
-    for container in compose.containers(s.service):
+    for container in compose.containers(s.service) if containers is None else containers:
         if not container.running:
             continue
         try:
