@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from functools import cached_property
 from pathlib import Path
@@ -62,11 +61,11 @@ class Compose:
 
     # -- project facts ---------------------------------------------------------------------
     def files(self) -> list[str]:
-        return compose_cli.compose_files(self.env, self.settings.compose_files)
+        return list(self.settings.compose_files) or compose_cli.compose_files(self.env, "")
 
     def explicit_files(self) -> list[str]:
         """Files to pass with -f: only when configured, so COMPOSE_FILE keeps working otherwise."""
-        return compose_cli.split_list(self.settings.compose_files, os.pathsep)
+        return list(self.settings.compose_files)
 
     def worker_image(self) -> str:
         """The worker image tag, as docker-compose.yml names it (WORKER_IMAGE, else its default)."""

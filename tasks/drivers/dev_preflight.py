@@ -57,10 +57,11 @@ def environment(compose: Compose, scheduler: bool, environ: dict[str, str] | Non
     return dev_environment(
         stack,
         s.service,
-        dict(os.environ) if environ is None else environ,
+        # The worker's `dev_env` from invoke.yaml on top of Compose's environment; the shell still wins.
+        {**s.current.dev_env, **(os.environ if environ is None else environ)},
         scheduler=scheduler,
-        host_port_vars=parse_pairs(s.host_port_vars),
-        url_vars=parse_names(s.url_vars),
+        host_port_vars=parse_pairs(",".join(s.host_port_vars)),
+        url_vars=parse_names(",".join(s.url_vars)),
         scheduler_var=s.scheduler_var,
         dotenv_scheduler=compose.dotenv.values.get(s.scheduler_var),
         runtime=_runtime_ports(compose) if needs_runtime else {},

@@ -33,11 +33,15 @@ def complete(s: Settings) -> Settings:
     found = package_manager.detect(s.app_dir, s.root, LocalFiles())
     cmds = package_manager.commands(found, s.app_dir)
     # A configured command keeps running in the app folder, as before; a detected one where it belongs.
-    return replace(
-        s,
+    completed = replace(
+        s.current,
         app_install=s.app_install or cmds.install,
         app_build=s.app_build or cmds.build,
         app_dev=s.app_dev or cmds.dev,
+    )
+    return replace(
+        s,
+        current=completed,
         app_cwd=s.app_cwd if s.app_dev and s.app_build else cmds.cwd,
         install_cwd=s.install_cwd if s.app_install else cmds.install_cwd,
         package_manager=found.label,

@@ -1,85 +1,267 @@
-"""Defaults of the project's Invoke configuration (installed on the root collection).
+"""Every key of the project's Invoke configuration, declared once: section, default, kind, meaning.
 
-A plain dict in a module of its own: the root collection needs it on every call, ``inv --list``
-included, while the typed access in ``settings.py`` is loaded only by the tasks that run.
+Two kinds of keys:
+
+- project keys (``PROJECT_KEYS``): one value for the project (``compose.files``, ``state.dir``...);
+- per-worker keys: the fields of ``WorkerSettings``, each with its declaration in the field's
+  metadata. They are the keys of a ``workers:`` entry, and of the ``worker:``/``app:`` sections
+  that describe a single worker (loaded as a one-entry ``workers:`` list).
+
+From these follow the defaults installed on the root collection (``DEFAULTS``), the checks and
+conversions of ``settings.py``, and the generated documentation (docs/configuration.md) and JSON
+Schema (docs/invoke.schema.json). Adding a per-worker setting is one field below plus its use
+(``s.current.<field>``); then `python docs/generate.py` rewrites the two docs (a unit test says so).
+
+Light on purpose: the root collection needs DEFAULTS on every call, ``inv --list`` included, so
+this module imports nothing beyond what Invoke already loaded (``dataclasses``).
 """
 
-from typing import Any
+from __future__ import annotations
 
-DEFAULTS: dict[str, Any] = {
-    "compose": {
-        # "" = auto-detect: `docker compose` (v2 plugin) first, then a `docker-compose` binary.
-        "command": "",
-        # "" = what Compose itself would use: COMPOSE_FILE (from the environment or .env), else
-        # docker-compose.yml. Several files separated like COMPOSE_FILE (os.pathsep).
-        "files": "",
-        "env_file": ".env",
-        "env_example": ".env.example",
-    },
-    "worker": {
-        "service": "worker",
-        "profile": "worker",
-        # The worker image's tag when WORKER_IMAGE is not set (the default in docker-compose.yml).
-        "image": "devstack-worker:local",
-        # The variable of the worker service's environment that turns the BullMQ scheduler on.
-        "scheduler_var": "ENABLE_SCHEDULER",
-    },
-    "dev": {
-        # Variables of the worker service's environment that carry an address, as HOST:PORT pairs of
-        # variable names: when the host variable names a compose service, the dev worker on the host
-        # gets the address where that service's port is published instead.
-        "host_port_vars": "REDIS_HOST:REDIS_PORT,PGHOST:PGPORT",
-        # Variables holding URLs (postgres://u:p@postgres:5432/db): the service's host and port are
-        # swapped the same way.
-        "url_vars": "DATABASE_URL,REDIS_URL",
-    },
-    "app": {
-        # Where the app's package manager commands run, relative to the project root.
-        "dir": "apps/worker",
-        # "" = from the package manager, recognised by the lock file (npm, pnpm, yarn classic or
-        # berry) looked for from `dir` up to the project root: e.g. `pnpm --filter <package> dev`.
-        "install": "",
-        "build": "",
-        "dev": "",
-        # host: built on the host (`build`), the image packs dist/; image: the image's Dockerfile
-        # builds it (`--build` rebuilds the image); none: no build step (tsx, ts-node).
-        "build_mode": "host",
-        # Does the dev command honour WORKER_START_GATE and WORKER_READY_FILE (see the README's
-        # "start gate")? Then the dev worker starts while the background worker still serves the
-        # queue and takes over the moment it has stopped; otherwise it starts after the stop.
-        "start_gate": False,
-        # The compiled entry point, relative to the project root, and the sources it is built from.
-        "dist_main": "dist/apps/worker/main.js",
-        "sources": "apps/worker/src",
-    },
-    # Several workers: a list of entries with the keys of WORKER_DEFAULTS (then `worker:` and `app:`
-    # are not read). Empty: the one worker of `worker:` and `app:`.
-    "workers": [],
-    "prodlike": {
-        # The override applied on top of the compose files; caps and heap ratio live in .env.
-        "file": "docker-compose.worker-prodlike.yml",
-    },
-    "state": {
-        # Handover records and locks of `inv dev.worker`, one sub-folder per compose project.
-        "dir": ".devstack",
-    },
-}
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Kinds of values (how settings.py reads them, what the schema says).
+STR = "string"
+PATH = "path"  # a string: a path relative to the project root unless absolute
+BOOL = "boolean"
+LIST = "list"  # a YAML list, or one string with items separated by commas
+FILES = "files"  # a LIST whose string form is also separated like COMPOSE_FILE (os.pathsep)
+CHOICE = "choice"  # one of `choices` ("" = derived, see the key's text)
+MAPPING = "mapping"  # NAME: value, values turned into strings
+
+#: How a worker's app becomes what its container runs (see the `build_mode` key).
+BUILD_MODES = ("host", "image", "none")
 
 
-#: The keys of one `workers:` entry and their defaults ("" = derived: service = name, install/build/dev
-#: from the lock file, sources = <dir>/src, dist_main = <dir>/dist/main.js, build_mode = host when
-#: dist_main is given, else none).
-WORKER_DEFAULTS: dict[str, Any] = {
-    "name": "",
-    "service": "",
-    "profile": "",
-    "image": "",
-    "dir": ".",
-    "install": "",
-    "build": "",
-    "dev": "",
-    "start_gate": False,
-    "dist_main": "",
-    "sources": "",
-    "build_mode": "",
-}
+class Key:
+    """One key of invoke.yaml: where it lives, its default, its kind and what it means."""
+
+    __slots__ = ("attr", "choices", "default", "doc", "kind", "name", "section")
+
+    def __init__(
+        self,
+        section: str,
+        name: str,
+        default: Any,
+        doc: str,
+        *,
+        kind: str = STR,
+        attr: str = "",
+        choices: tuple[str, ...] = (),
+    ) -> None:
+        self.section = section  # the section of invoke.yaml (for a worker key: of the single-worker form)
+        self.name = name  # the key inside its section (or a `workers:` entry)
+        self.default = default  # as Invoke sees it (an INVOKE_* variable is cast to its type)
+        self.doc = doc
+        self.kind = kind
+        self.attr = attr or name  # the attribute of Settings / WorkerSettings holding the value
+        self.choices = choices
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.name}"
+
+
+PROJECT_KEYS: tuple[Key, ...] = (
+    Key(
+        "compose",
+        "command",
+        "",
+        "The Compose command. Empty: `docker compose` (the v2 plugin), else a `docker-compose` binary.",
+        attr="compose_command",
+    ),
+    Key(
+        "compose",
+        "files",
+        "",
+        "The compose files. Empty: what Compose itself reads (COMPOSE_FILE from the shell or `.env`, "
+        "else `docker-compose.yml`). A list, or one string separated by commas or like COMPOSE_FILE.",
+        kind=FILES,
+        attr="compose_files",
+    ),
+    Key(
+        "compose",
+        "env_file",
+        ".env",
+        "The env file (passed to Compose with `--env-file` when not `<root>/.env`).",
+        kind=PATH,
+        attr="env_file",
+    ),
+    Key("compose", "env_example", ".env.example", "The documented template of the env file.", kind=PATH),
+    Key(
+        "worker",
+        "scheduler_var",
+        "ENABLE_SCHEDULER",
+        "The variable of a worker service's environment that turns the BullMQ scheduler on.",
+        attr="scheduler_var",
+    ),
+    Key(
+        "dev",
+        "host_port_vars",
+        "REDIS_HOST:REDIS_PORT,PGHOST:PGPORT",
+        "Variables of the worker service's environment carrying an address, as HOST_VAR:PORT_VAR pairs: "
+        "when the host names a compose service, the dev worker gets the address where that service's "
+        "port is published.",
+        kind=LIST,
+        attr="host_port_vars",
+    ),
+    Key(
+        "dev",
+        "url_vars",
+        "DATABASE_URL,REDIS_URL",
+        "Variables holding URLs (`postgres://u:p@postgres:5432/db`): the service's host and port are "
+        "swapped the same way.",
+        kind=LIST,
+        attr="url_vars",
+    ),
+    Key(
+        "prodlike",
+        "file",
+        "docker-compose.worker-prodlike.yml",
+        "The override applied on top of the compose files by `inv prodlike.*` (caps and heap ratio live in `.env`).",
+        attr="prodlike_file",
+    ),
+    Key(
+        "state",
+        "dir",
+        ".devstack",
+        "Handover records, locks, gate and ready files of `inv dev.worker`: `<dir>/<project>/<worker>/`.",
+        kind=PATH,
+        attr="state_dir",
+    ),
+)
+
+
+def declared(
+    section: str, default: Any, doc: str, *, key: str = "", kind: str = STR, choices: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A per-worker field's declaration, kept in its metadata (read back by ``WORKER_KEYS``): the
+    section of the single-worker form, the default as configured, the meaning, the key when it is
+    not the field's name, the kind of value."""
+    return {"section": section, "key": key, "default": default, "doc": doc, "kind": kind, "choices": choices}
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """One background worker service and the app it runs: a `workers:` entry, or `worker:` + `app:`.
+
+    The values are resolved (derived defaults filled in, paths against the project root); the
+    declaration of each field gives its key, its default as configured, and its meaning.
+    """
+
+    name: str = field(
+        metadata=declared(
+            "worker", "", "What you type: `inv worker.up <name>`, `inv dev.worker <name>`. Empty: the service."
+        )
+    )
+    service: str = field(
+        metadata=declared("worker", "", "The worker's compose service. Empty: the name; with neither, `worker`.")
+    )
+    profile: str = field(
+        metadata=declared(
+            "worker", "", "The compose profile the service is in (`--profile` for `down`...). Empty: none."
+        )
+    )
+    image: str = field(
+        metadata=declared(
+            "worker",
+            "",
+            "The worker image's tag when Compose cannot tell (`docker compose config` failed). Empty: none.",
+        )
+    )
+    app_dir: Path = field(
+        metadata=declared("app", ".", "The app's folder: where its package manager commands run.", key="dir", kind=PATH)
+    )
+    app_install: str = field(
+        metadata=declared(
+            "app",
+            "",
+            "The app's install command. Empty: from the lock file found from `dir` up to the root "
+            "(npm, pnpm, yarn classic or berry, with the workspace filter for a member).",
+            key="install",
+        )
+    )
+    app_build: str = field(
+        metadata=declared("app", "", "The app's build command. Empty: from the lock file.", key="build")
+    )
+    app_dev: str = field(
+        metadata=declared(
+            "app",
+            "",
+            "The dev command `inv dev.worker` runs on the host. Empty: from the lock file (`<pm> run dev`).",
+            key="dev",
+        )
+    )
+    app_start_gate: bool = field(
+        metadata=declared(
+            "app",
+            False,
+            "Does the dev command honour WORKER_START_GATE and WORKER_READY_FILE? Then the dev worker "
+            "starts while the background worker still serves the queue and takes over the moment it "
+            "stopped; otherwise it starts after the stop.",
+            key="start_gate",
+            kind=BOOL,
+        )
+    )
+    dist_main: Path = field(
+        metadata=declared("app", "", "The compiled entry point. Empty: `<dir>/dist/main.js`.", kind=PATH)
+    )
+    app_sources: Path = field(
+        metadata=declared(
+            "app", "", "The sources `dist_main` is built from. Empty: `<dir>/src`.", key="sources", kind=PATH
+        )
+    )
+    build_mode: str = field(
+        metadata=declared(
+            "app",
+            "",
+            "`host`: built on the host (`build`), the image packs `dist/` (its freshness is checked); "
+            "`image`: the Dockerfile builds the app (`--build` rebuilds the image); `none`: no build step "
+            "(tsx, ts-node). Empty: `host` when `dist_main` is set, else `none`.",
+            kind=CHOICE,
+            choices=BUILD_MODES,
+        )
+    )
+    dev_env: dict[str, str] = field(
+        metadata=declared(
+            "app",
+            {},
+            "Variables for the dev worker only (e.g. `NODE_ENV: development`): on top of the service's "
+            "environment as Compose resolves it; your shell's variables still win. Values become strings.",
+            kind=MAPPING,
+        )
+    )
+
+
+#: The per-worker keys, in declaration order.
+WORKER_KEYS: tuple[Key, ...] = tuple(
+    Key(
+        f.metadata["section"],
+        f.metadata["key"] or f.name,
+        f.metadata["default"],
+        f.metadata["doc"],
+        kind=f.metadata["kind"],
+        attr=f.name,
+        choices=f.metadata["choices"],
+    )
+    for f in fields(WorkerSettings)
+)
+
+#: Sections of invoke.yaml that are ours (their keys are checked); Invoke's own (run, tasks...) are not.
+SECTIONS = ("compose", "worker", "dev", "app", "prodlike", "state")
+
+
+def _defaults() -> dict[str, Any]:
+    sections: dict[str, Any] = {name: {} for name in SECTIONS}
+    for key in (*PROJECT_KEYS, *WORKER_KEYS):
+        sections[key.section][key.name] = dict(key.default) if isinstance(key.default, dict) else key.default
+    sections["workers"] = []  # several workers: entries with the per-worker keys (then worker:/app: are not read)
+    return sections
+
+
+#: Installed on the root collection (Invoke merges only the collections from the root to the task).
+DEFAULTS: dict[str, Any] = _defaults()

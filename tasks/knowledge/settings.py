@@ -1,22 +1,45 @@
-"""The project's Invoke configuration: defaults, and typed access to what the tasks read.
+"""The project's Invoke configuration, read strictly into what the tasks use.
 
-Defaults live here and are installed on the root collection (Invoke merges only the collections on
-the path from the root to the invoked task). Users override them in ``invoke.yaml`` beside
-``tasks.py`` or with ``INVOKE_<SECTION>_<KEY>`` environment variables, e.g.
-``INVOKE_WORKER_SERVICE=jobs`` or ``INVOKE_COMPOSE_COMMAND="docker-compose"``.
+The keys are declared in ``defaults.py`` (installed on the root collection: Invoke merges only the
+collections on the path from the root to the invoked task). Users override them in ``invoke.yaml``
+beside ``tasks.py``, in ``~/.invoke.yaml``, or with ``INVOKE_<SECTION>_<KEY>`` environment variables,
+e.g. ``INVOKE_WORKER_SERVICE=jobs`` or ``INVOKE_COMPOSE_COMMAND="docker-compose"``.
+
+Every key of our sections is known: an unknown one is refused in one line naming the nearest known
+key, a value of the wrong type too. The single-worker form (``worker:`` + ``app:``) is read as a
+one-entry ``workers:`` list, so both forms mean the same thing with the same defaults.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tasks.knowledge.defaults import DEFAULTS, WORKER_DEFAULTS
+from tasks.knowledge.defaults import (
+    BOOL,
+    BUILD_MODES,
+    CHOICE,
+    FILES,
+    LIST,
+    MAPPING,
+    PATH,
+    PROJECT_KEYS,
+    SECTIONS,
+    WORKER_KEYS,
+    Key,
+    WorkerSettings,
+)
 from tasks.knowledge.failures import UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from invoke.context import Context
+
+__all__ = ["BUILD_MODES", "PROJECT_ROOT", "Settings", "WorkerSettings", "config_path", "display", "settings"]
 
 #: The checkout: tasks/knowledge/settings.py -> tasks/knowledge -> tasks -> the root.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -26,14 +49,6 @@ class ConfigSections(Protocol):
     """What settings read of a configuration: ``config[section][key]`` (Invoke's Config, or a dict)."""
 
     def __getitem__(self, key: str, /) -> Any: ...
-
-
-#: How a worker's app becomes what its container runs:
-#: host  - built on the host (`app.build`), the image packs the host's dist/ (this repository's case)
-#: image - built inside the image (a multi-stage Dockerfile): `--build` rebuilds the image, dist/ on
-#:         the host is not what runs
-#: none  - no build step at all (`tsx src/index.ts`, `node --loader ts-node/esm ...`)
-BUILD_MODES = ("host", "image", "none")
 
 
 def config_path(value: str, root: PurePath) -> PurePath:
@@ -49,59 +64,79 @@ def config_path(value: str, root: PurePath) -> PurePath:
 
 
 @dataclass(frozen=True)
-class WorkerSettings:
-    """One background worker service and the app it runs (an entry of `workers:` in invoke.yaml)."""
-
-    name: str  # what the user types: `inv worker.up email`
-    service: str
-    profile: str
-    image: str  # "" = as the compose file names it
-    app_dir: Path
-    app_install: str  # "" = from the package manager (lock file)
-    app_build: str
-    app_dev: str
-    app_start_gate: bool
-    dist_main: Path
-    app_sources: Path
-    build_mode: str  # one of BUILD_MODES
-
-
-@dataclass(frozen=True)
 class Settings:
     """The configuration values the tasks use, resolved against the project root.
 
-    The single-worker attributes (``service``, ``profile``, ``app_dir``...) are those of one worker:
-    the default (first) one, or the one chosen with ``worker(name)``. ``workers`` lists them all.
+    ``current`` is one worker: the default (first) one, or the one chosen with ``worker(name)``;
+    the single-worker attributes (``service``, ``app_dir``...) read it. ``workers`` lists them all.
     """
 
     root: Path
     compose_command: str
-    compose_files: str
+    compose_files: tuple[str, ...]
     env_file: Path
     env_example: Path
-    service: str
-    profile: str
-    worker_image: str
     scheduler_var: str
-    host_port_vars: str
-    url_vars: str
-    app_dir: Path
-    app_install: str
-    app_build: str
-    app_dev: str
-    app_start_gate: bool
-    dist_main: Path
-    app_sources: Path
+    host_port_vars: tuple[str, ...]
+    url_vars: tuple[str, ...]
     prodlike_file: str
     state_dir: Path
-    workers: tuple[WorkerSettings, ...] = ()
-    worker_name: str = ""
-    build_mode: str = "host"
+    workers: tuple[WorkerSettings, ...]
+    current: WorkerSettings
     #: Where build/dev and install run when they differ from ``app_dir`` (a workspace filter runs at
     #: the workspace root); and what recognised the package manager, for messages.
     app_cwd: Path | None = None
     install_cwd: Path | None = None
     package_manager: str = ""
+
+    # -- the chosen worker's values, under the names the tasks have always read ------------------
+    @property
+    def worker_name(self) -> str:
+        return self.current.name
+
+    @property
+    def service(self) -> str:
+        return self.current.service
+
+    @property
+    def profile(self) -> str:
+        return self.current.profile
+
+    @property
+    def worker_image(self) -> str:
+        return self.current.image
+
+    @property
+    def app_dir(self) -> Path:
+        return self.current.app_dir
+
+    @property
+    def app_install(self) -> str:
+        return self.current.app_install
+
+    @property
+    def app_build(self) -> str:
+        return self.current.app_build
+
+    @property
+    def app_dev(self) -> str:
+        return self.current.app_dev
+
+    @property
+    def app_start_gate(self) -> bool:
+        return self.current.app_start_gate
+
+    @property
+    def dist_main(self) -> Path:
+        return self.current.dist_main
+
+    @property
+    def app_sources(self) -> Path:
+        return self.current.app_sources
+
+    @property
+    def build_mode(self) -> str:
+        return self.current.build_mode
 
     @property
     def run_dir(self) -> Path:
@@ -115,9 +150,7 @@ class Settings:
 
     # -- several workers ----------------------------------------------------------------------
     def worker(self, name: str | None = None) -> Settings:
-        """These settings with the single-worker attributes of the named worker (default: the first)."""
-        if not self.workers:
-            return self
+        """These settings with the named worker as the current one (default: the first)."""
         if not name:
             chosen = self.workers[0]
         else:
@@ -126,30 +159,15 @@ class Settings:
                 known = ", ".join(w.name for w in self.workers)
                 raise UserError(f"no worker named {name!r} in invoke.yaml (workers: {known})")
             chosen = matches[0]
-        return replace(
-            self,
-            worker_name=chosen.name,
-            service=chosen.service,
-            profile=chosen.profile,
-            worker_image=chosen.image or (self.worker_image if chosen is self.workers[0] else ""),
-            app_dir=chosen.app_dir,
-            app_install=chosen.app_install,
-            app_build=chosen.app_build,
-            app_dev=chosen.app_dev,
-            app_start_gate=chosen.app_start_gate,
-            dist_main=chosen.dist_main,
-            app_sources=chosen.app_sources,
-            build_mode=chosen.build_mode,
-            app_cwd=None,
-            install_cwd=None,
-            package_manager="",
-        )
+        if chosen is self.current and self.app_cwd is None and self.install_cwd is None and not self.package_manager:
+            return self
+        return replace(self, current=chosen, app_cwd=None, install_cwd=None, package_manager="")
 
     def selected(self, name: str | None = None) -> list[Settings]:
         """Every worker (no name), or the named one."""
         if name:
             return [self.worker(name)]
-        return [self.worker(w.name) for w in self.workers] or [self]
+        return [self.worker(w.name) for w in self.workers]
 
     @property
     def several_workers(self) -> bool:
@@ -157,109 +175,176 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: ConfigSections, root: Path = PROJECT_ROOT) -> Settings:
-        def get(section: str, key: str) -> object:
-            try:
-                return config[section][key]
-            except (KeyError, TypeError):
-                return DEFAULTS[section][key]
-
-        def path(section: str, key: str) -> Path:
-            return Path(config_path(str(get(section, key)), root))
-
-        workers = _workers(config, root, get, path)
-        legacy = cls(
-            root=root,
-            compose_command=str(get("compose", "command") or ""),
-            compose_files=str(get("compose", "files") or ""),
-            env_file=path("compose", "env_file"),
-            env_example=path("compose", "env_example"),
-            service=str(get("worker", "service")),
-            profile=str(get("worker", "profile")),
-            worker_image=str(get("worker", "image")),
-            scheduler_var=str(get("worker", "scheduler_var") or "ENABLE_SCHEDULER"),
-            host_port_vars=str(get("dev", "host_port_vars") or ""),
-            url_vars=str(get("dev", "url_vars") or ""),
-            app_dir=path("app", "dir"),
-            app_install=str(get("app", "install")),
-            app_build=str(get("app", "build")),
-            app_dev=str(get("app", "dev")),
-            app_start_gate=bool(get("app", "start_gate")),
-            dist_main=path("app", "dist_main"),
-            app_sources=path("app", "sources"),
-            prodlike_file=str(get("prodlike", "file")),
-            state_dir=path("state", "dir"),
-            workers=workers,
-        )
-        return legacy.worker()
+        """Read and check a configuration (Invoke's, or a dict; missing sections take the defaults)."""
+        sections = {name: _section(config, name) for name in SECTIONS}
+        for name, values in sections.items():
+            _check_keys(name, values, _KNOWN[name])
+        project = {key.attr: _read(key, sections[key.section], key.path, root) for key in PROJECT_KEYS}
+        entries = _top(config, "workers")
+        if entries in (None, [], ()):
+            # The single-worker form: the worker keys of `worker:` and `app:` as one entry.
+            legacy = {k.name: sections[k.section][k.name] for k in WORKER_KEYS if k.name in sections[k.section]}
+            workers: tuple[WorkerSettings, ...] = (_worker(legacy, root, {k.name: k.path for k in WORKER_KEYS}),)
+        elif not isinstance(entries, list | tuple):
+            got = _shown(entries)
+            raise UserError(f"workers: expected a list of worker entries, got {got} (see docs/configuration.md)")
+        else:
+            workers = tuple(_entry(index, raw, root) for index, raw in enumerate(entries))
+        names = [w.name for w in workers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise UserError(f"workers: {', '.join(duplicates)} named more than once")
+        return cls(root=root, workers=workers, current=workers[0], **project)
 
 
-def _workers(config: ConfigSections, root: Path, get: Any, path: Any) -> tuple[WorkerSettings, ...]:
-    """`workers:` entries, or the one worker of the `worker:` and `app:` sections."""
+#: The known keys of each of our sections.
+_KNOWN: dict[str, dict[str, Key]] = {name: {} for name in SECTIONS}
+for _k in (*PROJECT_KEYS, *WORKER_KEYS):
+    _KNOWN[_k.section][_k.name] = _k
+_WORKER_SECTIONS = {k.section for k in WORKER_KEYS}
+#: The keys of a `workers:` entry.
+_ENTRY_KEYS: dict[str, Key] = {k.name: k for k in WORKER_KEYS}
+
+
+def _plain(value: object) -> object:
+    """Invoke's DataProxy (a section, a nested mapping) as a dict; anything else as it is."""
+    if isinstance(value, dict) or (hasattr(value, "items") and hasattr(value, "keys") and not isinstance(value, str)):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _top(config: ConfigSections, name: str) -> object:
     try:
-        entries = config["workers"]
-    except (KeyError, TypeError):
-        entries = None
-    if not entries:
-        return (
-            WorkerSettings(
-                name=str(get("worker", "service")),
-                service=str(get("worker", "service")),
-                profile=str(get("worker", "profile") or ""),
-                image=str(get("worker", "image") or ""),
-                app_dir=path("app", "dir"),
-                app_install=str(get("app", "install") or ""),
-                app_build=str(get("app", "build") or ""),
-                app_dev=str(get("app", "dev") or ""),
-                app_start_gate=bool(get("app", "start_gate")),
-                dist_main=path("app", "dist_main"),
-                app_sources=path("app", "sources"),
-                build_mode=_build_mode(get("app", "build_mode"), "app.build_mode"),
-            ),
-        )
-    if not isinstance(entries, list):
-        raise UserError("`workers` in invoke.yaml must be a list of worker entries (see docs/adopting.md)")
-    result = []
-    for index, raw in enumerate(entries):
-        if not isinstance(raw, dict):
-            raise UserError(f"`workers[{index}]` in invoke.yaml must be a mapping with at least `name` or `service`")
-        entry = {**WORKER_DEFAULTS, **{str(k): v for k, v in raw.items() if v is not None}}
-        unknown = sorted(set(entry) - set(WORKER_DEFAULTS))
-        if unknown:
-            raise UserError(f"`workers[{index}]` in invoke.yaml: unknown key(s) {', '.join(unknown)}")
-        name = str(entry["name"] or entry["service"] or "")
-        if not name:
-            raise UserError(f"`workers[{index}]` in invoke.yaml needs a `name` or a `service`")
-        app_dir = Path(config_path(str(entry["dir"]), root))
-        dist = str(entry["dist_main"] or "")
-        mode = entry["build_mode"] or ("host" if dist else "none")
-        result.append(
-            WorkerSettings(
-                name=name,
-                service=str(entry["service"] or name),
-                profile=str(entry["profile"] or ""),
-                image=str(entry["image"] or ""),
-                app_dir=app_dir,
-                app_install=str(entry["install"] or ""),
-                app_build=str(entry["build"] or ""),
-                app_dev=str(entry["dev"] or ""),
-                app_start_gate=bool(entry["start_gate"]),
-                dist_main=Path(config_path(dist, root)) if dist else app_dir / "dist" / "main.js",
-                app_sources=Path(config_path(str(entry["sources"]), root)) if entry["sources"] else app_dir / "src",
-                build_mode=_build_mode(mode, f"workers[{index}].build_mode"),
-            )
-        )
-    names = [w.name for w in result]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise UserError(f"`workers` in invoke.yaml names {', '.join(duplicates)} more than once")
-    return tuple(result)
+        return _plain(config[name])
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
-def _build_mode(value: object, key: str) -> str:
-    mode = str(value or "host")
-    if mode not in BUILD_MODES:
-        raise UserError(f"`{key}` in invoke.yaml is {mode!r}: use one of {', '.join(BUILD_MODES)}")
-    return mode
+def _section(config: ConfigSections, name: str) -> dict[str, Any]:
+    value = _top(config, name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{name}: expected a mapping of keys, got {_shown(value)}")
+    return value
+
+
+def _check_keys(where: str, values: Mapping[str, object], known: Mapping[str, Key]) -> None:
+    for name in values:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        if close:
+            raise UserError(f"{where}.{name}: unknown key; did you mean {close[0]}?")
+        # A key of another section (`worker.dir`): a per-worker key first when this section holds some.
+        order = (*WORKER_KEYS, *PROJECT_KEYS) if where in _WORKER_SECTIONS else (*PROJECT_KEYS, *WORKER_KEYS)
+        elsewhere = [k.path for k in order if k.name == name and k.section != where]
+        if elsewhere and not where.startswith("workers["):
+            raise UserError(f"{where}.{name}: unknown key; did you mean {elsewhere[0]}?")
+        raise UserError(f"{where}.{name}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return repr(value)
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0", "")
+
+
+def _read(key: Key, values: Mapping[str, object], where: str, root: Path) -> Any:
+    """One value of a section or entry, checked and converted (null or missing: the default)."""
+    raw = values.get(key.name)
+    if raw is None:
+        raw = key.default
+    if key.kind == BOOL:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in (*_TRUE, *_FALSE):
+            return raw.strip().lower() in _TRUE
+        raise UserError(f"{where}: expected true/false, got {_shown(raw)}")
+    if key.kind in (LIST, FILES):
+        return _list(raw, where, separators=(",", os.pathsep) if key.kind == FILES else (",", ";"))
+    if key.kind == MAPPING:
+        return _mapping(raw, where)
+    text = _string(raw, where)
+    if key.kind == CHOICE and text and text not in key.choices:
+        raise UserError(f"{where}: expected one of {', '.join(key.choices)}, got {text!r}")
+    if key.kind == PATH:
+        return Path(config_path(text, root))
+    return text
+
+
+def _string(raw: object, where: str) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)
+    raise UserError(f"{where}: expected a string, got {_shown(raw)}")
+
+
+def _list(raw: object, where: str, separators: tuple[str, ...]) -> tuple[str, ...]:
+    """A YAML list, or one string of items separated by any of ``separators``."""
+    if isinstance(raw, list | tuple):
+        items = [_string(item, f"{where}[{i}]").strip() for i, item in enumerate(raw)]
+    else:
+        text = _string(raw, where)
+        for separator in separators[1:]:
+            text = text.replace(separator, separators[0])
+        items = [item.strip() for item in text.split(separators[0])]
+    return tuple(item for item in items if item)
+
+
+def _mapping(raw: object, where: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: expected a mapping of NAME: value, got {_shown(raw)}")
+    result = {}
+    for name, value in raw.items():
+        if value is None:
+            raise UserError(f'{where}.{name}: expected a string, got null (quote it: "" for an empty value)')
+        if isinstance(value, bool):
+            result[str(name)] = "true" if value else "false"
+        else:
+            result[str(name)] = _string(value, f"{where}.{name}")
+    return result
+
+
+def _entry(index: int, raw: object, root: Path) -> WorkerSettings:
+    where = f"workers[{index}]"
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: expected a mapping with at least `name` or `service`, got {_shown(raw)}")
+    entry = {str(k): v for k, v in raw.items()}
+    _check_keys(where, entry, _ENTRY_KEYS)
+    return _worker(entry, root, {k.name: f"{where}.{k.name}" for k in WORKER_KEYS})
+
+
+def _worker(entry: Mapping[str, object], root: Path, where: Mapping[str, str]) -> WorkerSettings:
+    """One worker from its keys (a `workers:` entry, or `worker:` + `app:`), derived defaults filled in."""
+    raw = {k.attr: _read(k, entry, where[k.name], root) for k in WORKER_KEYS if k.kind != PATH}
+    configured = {k.attr: _read(k, entry, where[k.name], root) for k in WORKER_KEYS if k.kind == PATH}
+    name = raw["name"] or raw["service"] or "worker"
+    app_dir: Path = configured["app_dir"]
+    dist_given = bool(_string(entry.get("dist_main") or "", where["dist_main"]))
+    sources_given = bool(_string(entry.get("sources") or "", where["sources"]))
+    return WorkerSettings(
+        **{
+            **raw,
+            "name": name,
+            "service": raw["service"] or name,
+            "app_dir": app_dir,
+            "dist_main": configured["dist_main"] if dist_given else app_dir / "dist" / "main.js",
+            "app_sources": configured["app_sources"] if sources_given else app_dir / "src",
+            "build_mode": raw["build_mode"] or ("host" if dist_given else "none"),
+        }
+    )
 
 
 def display(path: Path, root: Path = PROJECT_ROOT) -> str:

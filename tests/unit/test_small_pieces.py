@@ -1,12 +1,8 @@
-"""Pure helpers: the status view, settings from Invoke's config."""
+"""Pure helpers: the status view (settings: test_settings.py)."""
 
 from typing import Any
 
-from invoke.config import Config
-
 from tasks.knowledge.compose_cli import ContainerState
-from tasks.knowledge.defaults import DEFAULTS
-from tasks.knowledge.settings import PROJECT_ROOT, Settings
 from tasks.knowledge.stack_config import ContainerFacts, Service
 from tasks.knowledge.status_view import render, uptime
 
@@ -52,13 +48,3 @@ def test_uptime_parsing():
     assert uptime("Up 5 minutes (healthy)") == "5 minutes"
     assert uptime("Up Less than a second") == "Less than a second"
     assert uptime("Exited (1) 3 seconds ago") == "-"
-
-
-def test_settings_defaults_and_overrides():
-    s = Settings.from_config(Config(defaults=DEFAULTS))
-    assert s.service == "worker" and s.env_file == PROJECT_ROOT / ".env"
-    assert s.dist_main == PROJECT_ROOT / "dist/apps/worker/main.js"
-    custom = Settings.from_config(
-        Config(defaults=DEFAULTS, overrides={"worker": {"service": "jobs"}, "compose": {"env_file": "/abs/x.env"}})
-    )
-    assert custom.service == "jobs" and str(custom.env_file) == "/abs/x.env"

@@ -1,5 +1,5 @@
-"""Package managers from lock files, several workers in the settings, optional worker names on the
-command line, the adoption advice, and the Windows branches with the platform injected (pure)."""
+"""Package managers from lock files, optional worker names on the command line, the adoption
+advice, and the Windows branches with the platform injected (pure). Settings: test_settings.py."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ from tasks.knowledge import package_manager
 from tasks.knowledge.adoption import label_lines, worker_advice
 from tasks.knowledge.command_line import split_command
 from tasks.knowledge.compose_cli import compose_files
-from tasks.knowledge.defaults import DEFAULTS
-from tasks.knowledge.failures import UserError
 from tasks.knowledge.scheduler import scheduler_warnings
-from tasks.knowledge.settings import Settings, config_path
+from tasks.knowledge.settings import config_path
 from tasks.knowledge.stack_config import StackConfig, parse_config
 
 ROOT = Path("/repo")
@@ -113,66 +111,6 @@ def test_a_member_without_a_package_name_runs_its_scripts_in_its_folder():
     found = package_manager.detect(APP, ROOT, FakeFiles({ROOT / "pnpm-lock.yaml": ""}))
     cmds = package_manager.commands(found, APP)
     assert (cmds.dev, cmds.cwd, cmds.install_cwd) == ("pnpm run dev", APP, ROOT)
-
-
-def settings_from(extra: dict, root: Path = ROOT) -> Settings:
-    config = {**DEFAULTS, **extra}
-    return Settings.from_config(config, root)
-
-
-SHOP = {
-    "workers": [
-        {"name": "email", "profile": "workers", "dir": "apps/email", "build_mode": "none"},
-        {"name": "sync", "service": "sync-worker", "dir": "apps\\sync", "dist_main": "apps/sync/dist/main.js"},
-    ]
-}
-
-
-def test_workers_list_and_the_default_worker_keeps_the_single_worker_attributes():
-    s = settings_from(SHOP)
-    assert [w.name for w in s.workers] == ["email", "sync"]
-    assert (s.service, s.profile, s.app_dir, s.build_mode, s.worker_name) == (
-        "email",
-        "workers",
-        ROOT / "apps/email",
-        "none",
-        "email",
-    )
-    sync = s.worker("sync")
-    assert sync.service == "sync-worker" and sync.app_dir == ROOT / "apps/sync"  # backslashes are separators
-    assert sync.build_mode == "host" and sync.app_sources == ROOT / "apps/sync/src"
-    assert s.worker("sync-worker") == sync  # the service name works too
-    assert [w.service for w in s.selected(None)] == ["email", "sync-worker"]
-    assert [w.service for w in s.selected("sync")] == ["sync-worker"]
-    assert s.app_dev == "" and s.app_install == ""  # empty: detected from the lock file
-
-
-def test_the_old_single_worker_keys_still_mean_one_worker():
-    s = settings_from({"worker": {**DEFAULTS["worker"], "service": "jobs"}})
-    assert [w.name for w in s.workers] == ["jobs"] and s.service == "jobs" and s.selected(None) == [s]
-    assert s.worker(None) == s and s.build_mode == "host"
-
-
-@pytest.mark.parametrize(
-    ("workers", "message"),
-    [
-        ([{"name": "a"}, {"name": "a"}], "names a more than once"),
-        ([{"dir": "x"}], "needs a `name` or a `service`"),
-        ([{"name": "a", "bild": "x"}], "unknown key(s) bild"),
-        ([{"name": "a", "build_mode": "docker"}], "use one of host, image, none"),
-        ("email", "must be a list"),
-    ],
-)
-def test_bad_workers_entries_are_one_clear_error(workers, message):
-    with pytest.raises(UserError) as error:
-        settings_from({"workers": workers})
-    assert message in error.value.reason
-
-
-def test_an_unknown_worker_name_lists_the_known_ones():
-    with pytest.raises(UserError) as error:
-        settings_from(SHOP).worker("mail")
-    assert error.value.reason == "no worker named 'mail' in invoke.yaml (workers: email, sync)"
 
 
 def parse(argv: list[str]) -> dict:
