@@ -59,10 +59,12 @@ def floor_times(env, repeat: int) -> dict[str, list[float]]:
         for name, argv in probes.items():
             out[name].append(timed(argv, env=env, cwd=ROOT, timeout=60)[0])
     # In-process checks of start_worker (when the tasks have them): hashing dist/, walking the sources.
+    import yaml
+
     from tasks.drivers import host_app
     from tasks.knowledge.settings import Settings
 
-    settings = Settings.from_config({}, ROOT)
+    settings = Settings.from_config(yaml.safe_load((ROOT / "invoke.yaml").read_text()), ROOT)  # this repo's app
     for name, fn in (
         ("(in inv) hash of dist/ (host_app.dist_fingerprint)", host_app.dist_fingerprint),
         ("(in inv) dist/sources check (host_app.dist_problem)", host_app.dist_problem),

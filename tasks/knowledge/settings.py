@@ -174,8 +174,16 @@ class Settings:
         return len(self.workers) > 1
 
     @classmethod
-    def from_config(cls, config: ConfigSections, root: Path = PROJECT_ROOT) -> Settings:
-        """Read and check a configuration (Invoke's, or a dict; missing sections take the defaults)."""
+    def from_config(
+        cls, config: ConfigSections, root: Path = PROJECT_ROOT, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Read and check a configuration (Invoke's, or a dict; missing sections take the defaults).
+
+        ``environ``, when given, is checked for misspelt ``INVOKE_*`` variables of our sections
+        (Invoke ignores a variable naming no known key without a word).
+        """
+        if environ is not None:
+            _check_environ(environ, config)
         sections = {name: _section(config, name) for name in SECTIONS}
         for name, values in sections.items():
             _check_keys(name, values, _KNOWN[name])
@@ -242,6 +250,38 @@ def _check_keys(where: str, values: Mapping[str, object], known: Mapping[str, Ke
         if elsewhere and not where.startswith("workers["):
             raise UserError(f"{where}.{name}: unknown key; did you mean {elsewhere[0]}?")
         raise UserError(f"{where}.{name}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _check_environ(environ: Mapping[str, str], config: ConfigSections) -> None:
+    """An ``INVOKE_<SECTION>_<KEY>`` variable close to one of our keys but naming none of them.
+
+    Only near misses are refused: a variable of someone else's top-level key (``INVOKE_APP_NAME`` for
+    an ``app_name:`` of theirs) stays theirs.
+    """
+    keys = getattr(config, "keys", None)
+    theirs = {str(k).lower() for k in keys()} - set(SECTIONS) if callable(keys) else set()
+    for var in sorted(environ):
+        rest = var.lower().removeprefix("invoke_")
+        if rest == var.lower() or any(rest == t or rest.startswith(f"{t}_") for t in theirs):
+            continue
+        section = next((name for name in SECTIONS if rest.startswith(f"{name}_")), None)
+        if section is None:
+            continue
+        key = rest[len(section) + 1 :]
+        known = _KNOWN[section]
+        if key in known:
+            continue
+        mapping = next((k for k in known.values() if k.kind == MAPPING and key.startswith(f"{k.name}_")), None)
+        if mapping is not None:
+            raise UserError(
+                f"{var}: {mapping.path} is a mapping, which Invoke cannot set from a variable: "
+                f"set it in invoke.yaml, or the variable itself in your shell"
+            )
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+        if close:
+            raise UserError(
+                f"{var}: unknown key {section}.{key}; did you mean INVOKE_{section.upper()}_{close[0].upper()}?"
+            )
 
 
 def _shown(value: object) -> str:
@@ -354,4 +394,4 @@ def display(path: Path, root: Path = PROJECT_ROOT) -> str:
 
 def settings(c: Context) -> Settings:
     """The settings of an Invoke context."""
-    return Settings.from_config(c.config)
+    return Settings.from_config(c.config, environ=os.environ)

@@ -303,6 +303,37 @@ def test_invoke_yaml_lists_mappings_and_a_typo(tmp_path):
     assert str(error.value.message) == "error: app.strat_gate: unknown key; did you mean start_gate?"
 
 
+@pytest.mark.parametrize(
+    ("var", "message"),
+    [
+        (
+            "INVOKE_WORKER_SERVCE",
+            "INVOKE_WORKER_SERVCE: unknown key worker.servce; did you mean INVOKE_WORKER_SERVICE?",
+        ),
+        (
+            "INVOKE_APP_STRAT_GATE",
+            "INVOKE_APP_STRAT_GATE: unknown key app.strat_gate; did you mean INVOKE_APP_START_GATE?",
+        ),
+        (
+            "INVOKE_APP_DEV_ENV_NODE_ENV",
+            "INVOKE_APP_DEV_ENV_NODE_ENV: app.dev_env is a mapping, which Invoke cannot set from a variable: "
+            "set it in invoke.yaml, or the variable itself in your shell",
+        ),
+    ],
+)
+def test_a_misspelt_invoke_variable_is_named(var, message):
+    """Invoke itself ignores a variable that names no known key."""
+    with pytest.raises(UserError) as error:
+        Settings.from_config(Config(defaults=DEFAULTS), ROOT, environ={var: "1"})
+    assert error.value.reason == message
+
+
+def test_other_invoke_variables_are_left_alone():
+    config = Config(defaults=DEFAULTS, overrides={"app_name": {"x": "y"}})
+    environ = {"INVOKE_APP_NAME_X": "z", "INVOKE_RUN_ECHO": "1", "INVOKE_APP_SOMETHING_ELSE": "1", "PATH": "/bin"}
+    assert Settings.from_config(config, ROOT, environ=environ).service == "worker"
+
+
 # -- dev_env: its one use ---------------------------------------------------------------------------
 def test_dev_env_comes_over_compose_and_under_the_shell(monkeypatch):
     stack = parse_config(
