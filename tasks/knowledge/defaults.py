@@ -145,7 +145,9 @@ def declared(
     return {"section": section, "key": key, "default": default, "doc": doc, "kind": kind, "choices": choices}
 
 
-@dataclass(frozen=True)
+# Read-only by convention (changed only through dataclasses.replace): `frozen=True` and the generated
+# __repr__ would triple what creating this class costs every `inv` call, `inv --list` included.
+@dataclass(repr=False)
 class WorkerSettings:
     """One background worker service and the app it runs: a `workers:` entry, or `worker:` + `app:`.
 
@@ -235,6 +237,10 @@ class WorkerSettings:
             kind=MAPPING,
         )
     )
+
+
+    def __repr__(self) -> str:
+        return f"WorkerSettings({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
 
 
 #: The per-worker keys, in declaration order.
