@@ -238,7 +238,6 @@ class WorkerSettings:
         )
     )
 
-
     def __repr__(self) -> str:
         return f"WorkerSettings({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
 
