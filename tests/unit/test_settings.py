@@ -132,6 +132,7 @@ def test_the_defaults_are_the_same_in_both_forms():
     with_dist = {"dist_main": "out/main.js"}
     assert settings_from({"app": {**DEFAULTS["app"], **with_dist}}).build_mode == "host"
     assert settings_from({"workers": [with_dist]}).build_mode == "host"
+    assert bare.selected(None) == [bare] and bare.worker(None) is bare
     named = settings_from({"workers": [{"name": "email"}]})
     assert (named.service, named.worker_name) == ("email", "email")
 
@@ -332,6 +333,22 @@ def test_other_invoke_variables_are_left_alone():
     config = Config(defaults=DEFAULTS, overrides={"app_name": {"x": "y"}})
     environ = {"INVOKE_APP_NAME_X": "z", "INVOKE_RUN_ECHO": "1", "INVOKE_APP_SOMETHING_ELSE": "1", "PATH": "/bin"}
     assert Settings.from_config(config, ROOT, environ=environ).service == "worker"
+
+
+def test_inv_refuses_a_misspelt_key_in_one_line(tmp_path):
+    """The real `inv`, with a runtime configuration: refused before any Docker call."""
+    (tmp_path / "bad.yaml").write_text("app:\n  strat_gate: true\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "-f", str(tmp_path / "bad.yaml"), "worker.status"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: app.strat_gate: unknown key; did you mean start_gate?\n"
 
 
 # -- dev_env: its one use ---------------------------------------------------------------------------
