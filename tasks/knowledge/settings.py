@@ -215,9 +215,11 @@ _ENTRY_KEYS: dict[str, Key] = {k.name: k for k in WORKER_KEYS}
 
 
 def _plain(value: object) -> object:
-    """Invoke's DataProxy (a section, a nested mapping) as a dict; anything else as it is."""
+    """Invoke's DataProxy (a section, a nested mapping) as a dict, in lists too; anything else as it is."""
     if isinstance(value, dict) or (hasattr(value, "items") and hasattr(value, "keys") and not isinstance(value, str)):
         return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value
 
 
@@ -372,8 +374,8 @@ def _worker(entry: Mapping[str, object], root: Path, where: Mapping[str, str]) -
     configured = {k.attr: _read(k, entry, where[k.name], root) for k in WORKER_KEYS if k.kind == PATH}
     name = raw["name"] or raw["service"] or "worker"
     app_dir: Path = configured["app_dir"]
-    dist_given = bool(_string(entry.get("dist_main") or "", where["dist_main"]))
-    sources_given = bool(_string(entry.get("sources") or "", where["sources"]))
+    dist_given = bool(str(entry.get("dist_main") or "").strip())  # its type was checked above
+    sources_given = bool(str(entry.get("sources") or "").strip())
     return WorkerSettings(
         **{
             **raw,
