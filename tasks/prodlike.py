@@ -41,10 +41,12 @@ def worker_container(compose: Compose) -> str:
 def probe(compose: Compose, expect_processes: int | None = None, dist_dir: str = "dist/apps/worker") -> dict[str, Any]:
     """Run node inside the running worker to read its heap limit, the cgroup limits it sees and the
     cluster's worker processes; waits (up to ~15 s) until ``expect_processes`` have reported."""
+    from tasks.drivers.progress import Wait
     from tasks.knowledge.failures import UserError
 
     s = compose.settings
     answer: dict[str, Any] | None = None
+    wait = Wait(f"node in the {s.service} container to report its heap limits")  # shown after 2 s
     for _attempt in range(30):
         result = compose.run("exec", "-T", s.service, "node", f"{dist_dir}/probe.js", capture=True)
         if result.ok:
@@ -53,8 +55,11 @@ def probe(compose: Compose, expect_processes: int | None = None, dist_dir: str =
             if expect_processes is None or (
                 len(workers) == expect_processes and all(w.get("heap_size_limit_mib") for w in workers)
             ):
+                wait.finish("reported")
                 return answer
+        wait.tick()
         time.sleep(0.5)  # just started, restarting, or worker processes not reported yet
+    wait.finish("gave up")
     if answer is not None:
         return answer
     raise UserError(f"could not run node in the {s.service} container: {compose.diagnose(result)}")

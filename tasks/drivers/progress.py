@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 from tasks.knowledge.colour import wants_colour
-from tasks.knowledge.progress_text import SHOW_AFTER_S, ProgressLine
+from tasks.knowledge.progress_text import SHOW_AFTER_S, ProgressLine, healthcheck_interval_s, readiness_what
 
 #: How often the ticking thread looks at the clock.
 TICK_S = 0.25
@@ -96,6 +96,35 @@ class Wait:
             self.finish("interrupted")
         else:
             self.finish("failed")
+
+
+class ReadinessWait(Wait):
+    """The wait for a started container to be ready: ``update`` it with each `docker inspect` State.
+
+    Says what readiness means for this container (healthy, or staying up without a healthcheck);
+    the healthcheck interval is asked of Docker only once the line is shown (a short wait costs nothing).
+    """
+
+    def __init__(self, service: str, container: str, **options: Any):
+        super().__init__(f"the {service} container to become ready", **options)
+        self.service, self.container = service, container
+        self._interval: float | None = None
+        self._asked = False
+
+    def update(self, state: dict[str, Any]) -> None:
+        if state.get("Health") and not self._asked and self.line.due(self.clock()):
+            self._asked = True
+            self._interval = self._healthcheck_interval()
+        self.tick(readiness_what(self.service, state, self._interval))
+
+    def _healthcheck_interval(self) -> float | None:
+        from tasks.drivers import engine
+        from tasks.knowledge.failures import UserError
+
+        try:
+            return healthcheck_interval_s(engine.inspect(self.container))
+        except UserError:  # gone meanwhile: the wait itself will say so
+            return None
 
 
 @contextmanager

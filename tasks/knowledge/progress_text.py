@@ -10,6 +10,7 @@ a start and an end but no line per second. ``ProgressLine`` returns the text to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 #: Waits shorter than this print nothing.
 SHOW_AFTER_S = 2.0
@@ -34,6 +35,34 @@ def final_line(what: str, seconds: float, outcome: str) -> str:
     return f"waiting for {what} ... {outcome} after {elapsed_text(seconds)}"
 
 
+#: Docker's healthcheck interval when the image and compose file set none.
+DEFAULT_HEALTHCHECK_INTERVAL_S = 30.0
+
+
+def healthcheck_interval_s(details: dict[str, Any]) -> float | None:
+    """The healthcheck interval of a container from `docker inspect` (None: it has no healthcheck)."""
+    check = (details.get("Config") or {}).get("Healthcheck") or {}
+    test = check.get("Test") or []
+    if not test or test[0] == "NONE":
+        return None
+    nanoseconds = check.get("Interval") or 0
+    return (
+        nanoseconds / 1e9
+        if isinstance(nanoseconds, (int, float)) and nanoseconds > 0
+        else DEFAULT_HEALTHCHECK_INTERVAL_S
+    )
+
+
+def readiness_what(service: str, state: dict[str, Any], interval_s: float | None = None) -> str:
+    """What a readiness wait waits for, from the container's `docker inspect` State."""
+    if state.get("Health"):
+        every = f" (healthcheck every {elapsed_text(interval_s)})" if interval_s else ""
+        return f"the {service} container to become healthy{every}"
+    if state.get("Status") == "running":
+        return f"the {service} container to stay up (it has no healthcheck)"
+    return f"the {service} container to start"
+
+
 @dataclass
 class ProgressLine:
     """The state of one wait's line. ``update``/``finish`` return what to write ("" for nothing)."""
@@ -46,6 +75,10 @@ class ProgressLine:
     finished: bool = False
     _last: str = ""
 
+    def due(self, now: float) -> bool:
+        """Has the wait lasted long enough to be shown?"""
+        return now - self.started >= self.threshold
+
     def update(self, now: float, what: str | None = None) -> str:
         """Called as often as the caller likes; at most one new line per second or change of ``what``."""
         if self.finished:
@@ -54,7 +87,7 @@ class ProgressLine:
         if what is not None:
             self.what = what
         elapsed = now - self.started
-        if elapsed < self.threshold:
+        if not self.due(now):
             return ""
         line = waiting_line(self.what, elapsed)
         if self.tty:
