@@ -113,7 +113,10 @@ def restart(c: Context, name: str | None = None) -> None:
         compose.check("restart", s.service, what=f"restarting the {s.service} service", profiles=[s.profile])
 
 
-@task(positional=["name"], help={"name": NAME_HELP, "json": "Print one JSON document (keys in docs/json.md)."})
+@task(
+    positional=["name"],
+    help={"name": NAME_HELP, "json": "Print one JSON document (keys in docs/json.md); the exit code is the same."},
+)
 def status(c: Context, name: str | None = None, json: bool = False) -> None:
     """State, health, uptime, restart policy and scheduler of the background worker(s) (from Docker and Compose)."""
     from typing import Any

@@ -91,3 +91,16 @@ def test_ok_is_coloured_on_a_terminal_only_without_no_color(tmp_path):
     assert ESC not in on_terminal({"NO_COLOR": "1"}, "no-color.log")
     piped = stack.inv("env.check", env={"TERM": "xterm"})
     assert piped.returncode == 0 and "OK" in piped.stdout and ESC not in piped.stdout
+
+
+@pytest.mark.docker
+def test_a_readiness_wait_over_two_seconds_says_what_it_waits_for(stack, tmp_path):
+    # Docker runs the first healthcheck one interval after the start: with 4 s the wait cannot be short.
+    slow = tmp_path / "slow-healthcheck.yml"
+    slow.write_text("services:\n  worker:\n    healthcheck:\n      interval: 4s\n")
+    up = stack.inv("worker.up", env={"COMPOSE_FILE": f"{ROOT / 'docker-compose.yml'}:{slow}"}, check=True)
+    waiting = [line for line in up.stderr.splitlines() if line.startswith("waiting for ")]
+    # not a terminal: printed once when it shows, once when it ends; never on stdout
+    assert len(waiting) == 2, up.stderr
+    assert waiting[0].startswith("waiting for the worker container to become healthy (healthcheck every 4s) ... ")
+    assert " ... ready after " in waiting[1] and "\r" not in up.stderr and "waiting for" not in up.stdout
