@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from invoke.exceptions import Exit
 
@@ -23,7 +24,7 @@ def emit(command: str, gather: Callable[[], tuple[bool, Doc]]) -> bool:
     """
     real = sys.stdout
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with _stdout_to_stderr():
             ok, body = gather()
     except Exit as error:
         message = error.reason if isinstance(error, UserError) else str(error.message or f"exit code {error.code}")
@@ -31,3 +32,28 @@ def emit(command: str, gather: Callable[[], tuple[bool, Doc]]) -> bool:
         raise
     print(dumps(document(command, ok, body)), file=real, flush=True)
     return ok
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Python's prints and, at the descriptor level, any child process's output go to stderr."""
+    with contextlib.redirect_stdout(sys.stderr):
+        saved: int | None = None
+        try:
+            if sys.__stdout__ is not None:
+                sys.__stdout__.flush()
+            duplicate = os.dup(1)
+        except (OSError, ValueError):  # no descriptor 1 (an embedding host): Python's prints only
+            duplicate = None
+        if duplicate is not None:
+            try:
+                os.dup2(2, 1)
+                saved = duplicate
+            except OSError:
+                os.close(duplicate)
+        try:
+            yield
+        finally:
+            if saved is not None:
+                os.dup2(saved, 1)
+                os.close(saved)

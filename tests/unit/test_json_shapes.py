@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -261,3 +263,13 @@ def test_emit_on_an_error_prints_the_error_document_and_lets_the_error_through(c
         "ok": False,
         "error": "the Docker daemon is not reachable",
     }
+
+
+def test_emit_sends_a_child_process_output_to_stderr(capfd):
+    def body():
+        subprocess.run([sys.executable, "-c", "print('from a child')"], check=True)
+        return True, {}
+
+    assert json_out.emit("env.check", body) is True
+    out, err = capfd.readouterr()
+    assert json.loads(out)["ok"] is True and "from a child" in err and "from a child" not in out
