@@ -104,3 +104,20 @@ def test_a_readiness_wait_over_two_seconds_says_what_it_waits_for(stack, tmp_pat
     assert len(waiting) == 2, up.stderr
     assert waiting[0].startswith("waiting for the worker container to become healthy (healthcheck every 4s) ... ")
     assert " ... ready after " in waiting[1] and "\r" not in up.stderr and "waiting for" not in up.stdout
+
+
+@pytest.mark.docker
+def test_prodlike_verify_json_same_exit_codes_as_the_table(stack):
+    stack.inv("prodlike.up", "--cpus", "1", "--memory", "512m", check=True)
+    doc = document(stack.inv("prodlike.verify", "--json", check=True), "prodlike.verify")
+    assert (doc["mode"], doc["plan_source"]) == ("prodlike", "labels")
+    assert doc["plan"]["memory_bytes"] == 512 * 1024 * 1024 and doc["plan"]["heap_limit_mib"] == 432
+    assert doc["checks"] and all(row["ok"] and row["status"] == "ok" for row in doc["checks"])
+    text = stack.inv("prodlike.verify", check=True).stdout
+    assert text.count("\nOK ") == len(doc["checks"])  # one table row per check
+
+    mismatch = stack.inv("prodlike.verify", "--json", "--cpus", "1", "--memory", "1g")
+    assert mismatch.returncode == 1 and mismatch.stderr.strip().splitlines()[-1].startswith("error: ")
+    doc = document(mismatch, "prodlike.verify")
+    assert doc["plan_source"] == "flags"
+    assert {row["check"] for row in doc["checks"] if not row["ok"]} >= {"engine memory"}
