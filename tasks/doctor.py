@@ -46,10 +46,13 @@ def doctor(c: Context, json: bool = False) -> None:
         from tasks.knowledge.checks import check_facts
 
         collected: list[Check] = []
-        _out.collected = collected
 
         def body() -> tuple[bool, dict[str, Any]]:
-            ok = _checks(c)
+            _out.collected = collected
+            try:
+                ok = _checks(c)
+            finally:
+                _out.collected = None
             return ok, {"checks": [check_facts(check) for check in collected]}
 
         if not json_out.emit("doctor", body):
