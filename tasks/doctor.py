@@ -37,7 +37,7 @@ def _line(ok: bool, what: str, detail: str, *, warn: bool = False) -> bool:
     return ok
 
 
-@task(help={"json": "Print one JSON document (keys in docs/json.md); the exit code is the same."})
+@task(help={"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."})
 def doctor(c: Context, json: bool = False) -> None:
     """Check Docker, the engine, Compose, .env, each worker (app, package manager, compose service, image); restore
     a lost worker. On a repository not yet adapted it says which lines to add (WARN lines)."""

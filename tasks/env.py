@@ -9,7 +9,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 
-@task(help={"json": "Print one JSON document (keys in docs/json.md); the exit code is the same."})
+@task(help={"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."})
 def check(c: Context, json: bool = False) -> None:
     """Compare .env with .env.example: missing, unknown and malformed lines (values are never shown)."""
     from typing import Any

@@ -134,7 +134,7 @@ def _asked(
     return make_plan(env, cpus, memory, heap_ratio, heap_mb, processes)
 
 
-_JSON_HELP = {"json": "Print one JSON document (keys in docs/json.md); the exit code is the same."}
+_JSON_HELP = {"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."}
 
 
 @task(help={**_HELP, **_JSON_HELP}, auto_shortflags=False)

@@ -115,7 +115,10 @@ def restart(c: Context, name: str | None = None) -> None:
 
 @task(
     positional=["name"],
-    help={"name": NAME_HELP, "json": "Print one JSON document (keys in docs/json.md); the exit code is the same."},
+    help={
+        "name": NAME_HELP,
+        "json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code.",
+    },
 )
 def status(c: Context, name: str | None = None, json: bool = False) -> None:
     """State, health, uptime, restart policy and scheduler of the background worker(s) (from Docker and Compose)."""
