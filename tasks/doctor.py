@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -11,19 +11,62 @@ from invoke.tasks import task
 
 if TYPE_CHECKING:
     from tasks.drivers.compose import Compose
+    from tasks.knowledge.checks import Check
     from tasks.knowledge.settings import Settings
+
+
+class _Output:
+    """Where the doctor's lines go: printed as they come (coloured on a terminal), or kept for --json."""
+
+    colour = False
+    collected: list[Check] | None = None
+
+
+_out = _Output()
 
 
 def _line(ok: bool, what: str, detail: str, *, warn: bool = False) -> bool:
     """One line; a WARN line is advice and does not fail the doctor."""
-    print(f"{'WARN' if warn else 'OK  ' if ok else 'FAIL'} {what:<14} {detail}", flush=True)
+    from tasks.knowledge.checks import Check, check_line
+
+    check = Check.of(ok, what, detail, warn=warn)
+    if _out.collected is not None:
+        _out.collected.append(check)
+    else:
+        print(check_line(check, colour=_out.colour), flush=True)
     return ok
 
 
-@task
-def doctor(c: Context) -> None:
+@task(help={"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."})
+def doctor(c: Context, json: bool = False) -> None:
     """Check Docker, the engine, Compose, .env, each worker (app, package manager, compose service, image); restore
     a lost worker. On a repository not yet adapted it says which lines to add (WARN lines)."""
+    if json:
+        from tasks.drivers import json_out
+        from tasks.knowledge.checks import check_facts
+
+        collected: list[Check] = []
+
+        def body() -> tuple[bool, dict[str, Any]]:
+            _out.collected = collected
+            try:
+                ok = _checks(c)
+            finally:
+                _out.collected = None
+            return ok, {"checks": [check_facts(check) for check in collected]}
+
+        if not json_out.emit("doctor", body):
+            raise Exit("doctor found problems (see the JSON's failed checks)", code=1)
+        return
+    from tasks.drivers.progress import colour_for
+
+    _out.colour = colour_for()
+    if not _checks(c):
+        raise Exit("doctor found problems (FAIL lines above)", code=1)
+
+
+def _checks(c: Context) -> bool:
+    """Every check, a line each; False when one failed."""
     from tasks.drivers import engine, handover, host_app, process, stack_facts, workers
     from tasks.drivers.compose import Compose
     from tasks.knowledge import adoption, envfile
@@ -117,8 +160,7 @@ def doctor(c: Context) -> None:
                 results.append(_line(False, what, error.reason))
         for warning in scheduler_warnings(stack, s.scheduler_var) if stack else []:
             _line(True, "scheduler", warning, warn=True)
-    if not all(results):
-        raise Exit("doctor found problems (FAIL lines above)", code=1)
+    return all(results)
 
 
 def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> None:

@@ -41,10 +41,12 @@ def worker_container(compose: Compose) -> str:
 def probe(compose: Compose, expect_processes: int | None = None, dist_dir: str = "dist/apps/worker") -> dict[str, Any]:
     """Run node inside the running worker to read its heap limit, the cgroup limits it sees and the
     cluster's worker processes; waits (up to ~15 s) until ``expect_processes`` have reported."""
+    from tasks.drivers.progress import Wait
     from tasks.knowledge.failures import UserError
 
     s = compose.settings
     answer: dict[str, Any] | None = None
+    wait = Wait(f"node in the {s.service} container to report its heap limits")  # shown after 2 s
     for _attempt in range(30):
         result = compose.run("exec", "-T", s.service, "node", f"{dist_dir}/probe.js", capture=True)
         if result.ok:
@@ -53,17 +55,21 @@ def probe(compose: Compose, expect_processes: int | None = None, dist_dir: str =
             if expect_processes is None or (
                 len(workers) == expect_processes and all(w.get("heap_size_limit_mib") for w in workers)
             ):
+                wait.finish("reported")
                 return answer
+        wait.tick()
         time.sleep(0.5)  # just started, restarting, or worker processes not reported yet
+    wait.finish("gave up")
     if answer is not None:
         return answer
     raise UserError(f"could not run node in the {s.service} container: {compose.diagnose(result)}")
 
 
-def run_verify(compose: Compose, asked: HeapPlan | None, asked_source: str = "the flags given") -> bool:
-    """Planned (``asked``, else the plan recorded on the container) against actual; prints the table."""
+def verify_facts(compose: Compose, asked: HeapPlan | None, asked_source: str = "the flags given") -> dict[str, Any]:
+    """Planned (``asked``, else the plan recorded on the container) against actual: the `--json` facts
+    of prodlike.verify (`tasks.knowledge.json_doc.verify_facts`), rendered by `print_verify`."""
     from tasks.drivers import engine
-    from tasks.knowledge import prod_verify
+    from tasks.knowledge import json_doc, prod_verify
     from tasks.knowledge.failures import UserError
     from tasks.knowledge.heap_plan import PlanError
     from tasks.knowledge.prodlike_labels import plan_from_labels
@@ -77,23 +83,39 @@ def run_verify(compose: Compose, asked: HeapPlan | None, asked_source: str = "th
     except PlanError as error:
         raise UserError(str(error)) from None
     if asked is not None:
-        plan, source = asked, asked_source
+        plan, source, text = asked, "flags", asked_source
     elif recorded is not None:
-        plan, source = recorded, "the plan recorded on the container by prodlike.up (its labels)"
+        plan, source, text = recorded, "labels", "the plan recorded on the container by prodlike.up (its labels)"
     else:
-        plan, source = make_plan(compose.env), "none recorded (a normal worker); compared with .env's plan"
-    print(f"plan: {source}")
+        plan, source = make_plan(compose.env), "env"
+        text = "none recorded (a normal worker); compared with .env's plan"
     host = details.get("HostConfig", {})
+    mode = "prodlike" if recorded is not None else "normal"
     table = prod_verify.rows(
         plan,
         int(host.get("NanoCpus") or 0),
         int(host.get("Memory") or 0),
         probe(compose, plan.processes if recorded is not None else None),
-        mode="prodlike" if recorded is not None else "normal",
+        mode=mode,
         scheduler=labels.get(SCHEDULER_LABEL, "true").lower() == "true",
     )
-    print(prod_verify.render(table))
+    return json_doc.verify_facts(mode, source, text, plan, table)
+
+
+def print_verify(facts: dict[str, Any]) -> bool:
+    """The text of `verify_facts`: where the plan came from, the table (OK/FAIL coloured on a terminal)."""
+    from tasks.drivers.progress import colour_for
+    from tasks.knowledge import prod_verify
+
+    print(f"plan: {facts['plan_source_text']}")
+    table = [prod_verify.Row(r["check"], r["planned"], r["actual"], r["ok"]) for r in facts["checks"]]
+    print(prod_verify.render(table, colour=colour_for()))
     return all(row.ok for row in table)
+
+
+def run_verify(compose: Compose, asked: HeapPlan | None, asked_source: str = "the flags given") -> bool:
+    """Planned (``asked``, else the plan recorded on the container) against actual; prints the table."""
+    return print_verify(verify_facts(compose, asked, asked_source))
 
 
 def _asked(
@@ -112,7 +134,10 @@ def _asked(
     return make_plan(env, cpus, memory, heap_ratio, heap_mb, processes)
 
 
-@task(help=_HELP, auto_shortflags=False)
+_JSON_HELP = {"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."}
+
+
+@task(help={**_HELP, **_JSON_HELP}, auto_shortflags=False)
 def plan(
     c: Context,
     cpus: str | None = None,
@@ -120,15 +145,33 @@ def plan(
     heap_ratio: str | None = None,
     heap_mb: str | None = None,
     processes: str | None = None,
+    json: bool = False,
 ) -> None:
     """Print what prodlike.up would apply (caps, NODE_OPTIONS, heap share) without touching Docker."""
     from tasks.drivers.compose import Compose
     from tasks.knowledge.prodlike_plan import describe, make_plan
     from tasks.knowledge.settings import settings
 
-    s = settings(c)
-    compose = Compose(s, require_env=False)
-    heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
+    def gather() -> HeapPlan:
+        s = settings(c)
+        compose = Compose(s, require_env=False)
+        return make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
+
+    if json:
+        import sys
+
+        from tasks.drivers import json_out
+        from tasks.knowledge import json_doc
+
+        def body() -> tuple[bool, dict[str, Any]]:
+            heap = gather()
+            for warning in heap.warnings():
+                print(f"warning: {warning}", file=sys.stderr)
+            return True, {"plan": json_doc.plan_facts(heap), "warnings": heap.warnings()}
+
+        json_out.emit("prodlike.plan", body)
+        return
+    heap = gather()
     print(describe(heap))
     for warning in heap.warnings():
         print(f"warning: {warning}")
@@ -180,7 +223,7 @@ def up(
 _VERIFY_HELP = {key: f"{text} Without any flag: the plan recorded on the container." for key, text in _HELP.items()}
 
 
-@task(help=_VERIFY_HELP, auto_shortflags=False)
+@task(help={**_VERIFY_HELP, **_JSON_HELP}, auto_shortflags=False)
 def verify(
     c: Context,
     cpus: str | None = None,
@@ -188,15 +231,29 @@ def verify(
     heap_ratio: str | None = None,
     heap_mb: str | None = None,
     processes: str | None = None,
+    json: bool = False,
 ) -> None:
     """Compare the running worker's caps, cgroup limits and every process's V8 heap limit with the plan
     prodlike.up recorded on it (or with the plan the flags describe)."""
     from tasks.drivers.compose import Compose
     from tasks.knowledge.settings import settings
 
-    s = settings(c)
-    compose = Compose(s)
-    if not run_verify(compose, _asked(compose.env, cpus, memory, heap_ratio, heap_mb, processes)):
+    def gather() -> dict[str, Any]:
+        s = settings(c)
+        compose = Compose(s)
+        return verify_facts(compose, _asked(compose.env, cpus, memory, heap_ratio, heap_mb, processes))
+
+    if json:
+        from tasks.drivers import json_out
+
+        def body() -> tuple[bool, dict[str, Any]]:
+            facts = gather()
+            return all(row["ok"] for row in facts["checks"]), facts
+
+        if not json_out.emit("prodlike.verify", body):
+            raise Exit("error: the running worker does not match the plan (see the JSON's failed checks)", code=1)
+        return
+    if not print_verify(gather()):
         raise Exit("error: the running worker does not match the plan (FAIL rows above)", code=1)
 
 

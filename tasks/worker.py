@@ -113,31 +113,47 @@ def restart(c: Context, name: str | None = None) -> None:
         compose.check("restart", s.service, what=f"restarting the {s.service} service", profiles=[s.profile])
 
 
-@task(positional=["name"], help={"name": NAME_HELP})
-def status(c: Context, name: str | None = None) -> None:
+@task(
+    positional=["name"],
+    help={
+        "name": NAME_HELP,
+        "json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code.",
+    },
+)
+def status(c: Context, name: str | None = None, json: bool = False) -> None:
     """State, health, uptime, restart policy and scheduler of the background worker(s) (from Docker and Compose)."""
+    from typing import Any
+
     from tasks.drivers import handover, stack_facts, workers
     from tasks.drivers.compose import Compose
     from tasks.knowledge import status_view
     from tasks.knowledge.failures import UserError
 
-    for index, s in enumerate(workers.select(c, name)):
-        if index:
-            print()
-        compose = Compose(s)
-        containers = compose.containers(s.service)
-        try:
-            config = stack_facts.load(compose).service(s.service)
-        except UserError as error:  # status still shows what Docker knows
-            print(f"note: {error.reason}")
-            config = None
-        inspected = stack_facts.inspect_containers([ct.name for ct in containers])
-        print(
-            status_view.render(s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var)
-        )
-        note = handover.describe(compose)
-        if note:
-            print(note)
+    def gather() -> list[dict[str, Any]]:
+        entries = []
+        for s in workers.select(c, name):
+            compose = Compose(s)
+            containers = compose.containers(s.service)
+            notes = []
+            try:
+                config = stack_facts.load(compose).service(s.service)
+            except UserError as error:  # status still shows what Docker knows
+                notes.append(error.reason)
+                config = None
+            inspected = stack_facts.inspect_containers([ct.name for ct in containers])
+            view = status_view.facts(
+                s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var
+            )
+            dev_session = handover.describe(compose)
+            entries.append(status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session))
+        return entries
+
+    if json:
+        from tasks.drivers import json_out
+
+        json_out.emit("worker.status", lambda: (True, {"workers": gather()}))
+        return
+    print("\n\n".join(status_view.render_worker(entry) for entry in gather()))
 
 
 for _task in ("up", "down", "logs", "restart", "status"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 
-from tasks.drivers import stack_facts
+from tasks.drivers import progress, stack_facts
 from tasks.drivers.compose import Compose
 from tasks.knowledge.dev_env import DevEnv, RuntimePorts, dev_environment, parse_names, parse_pairs, unreachable
 from tasks.knowledge.failures import Failure, UserError, explain
@@ -72,9 +72,11 @@ def prepare(compose: Compose, scheduler: bool) -> dict[str, str]:
     """The dev worker's environment; raises one `error:` line when it could not work."""
     plan = environment(compose, scheduler)
     problems = list(plan.problems)
-    for endpoint in plan.endpoints:
-        if not answers(endpoint.host, endpoint.port):
-            problems.append(unreachable(endpoint))
+    addresses = ", ".join(f"{e.host}:{e.port}" for e in plan.endpoints)
+    with progress.ticking(f"the addresses the dev worker dials to answer ({addresses})"):
+        for endpoint in plan.endpoints:
+            if not answers(endpoint.host, endpoint.port):
+                problems.append(unreachable(endpoint))
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
         raise UserError(f"{problems[0]}{more}; the background {compose.settings.service} service was not touched")

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from tasks.drivers import engine, host_app, process
+from tasks.drivers import engine, host_app, process, progress
 from tasks.drivers.compose import Compose
 from tasks.knowledge import readiness
 from tasks.knowledge.failures import UserError
@@ -145,6 +145,7 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
     deadline = time.monotonic() + timeout
     running_since: float | None = None
     started_restarts: int | None = None
+    wait = progress.ReadinessWait(s.service, name)  # one line on stderr once the wait lasts over 2 s
     while True:
         state, restarts = engine.container_state(name)
         if started_restarts is None:  # the baseline: any restart after this one is a crash
@@ -155,11 +156,14 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
             state, restarts, started_restarts=started_restarts, running_for_s=now - (running_since or now)
         )
         if verdict.ready:
+            wait.finish("ready")
             return None
         if verdict.failed or now > deadline:
             reason = verdict.reason if verdict.failed else f"not ready after {timeout:.0f} s ({verdict.reason})"
+            wait.finish("failed" if verdict.failed else "gave up")
             show_last_logs(compose)
             return reason
+        wait.update(state)
         time.sleep(0.1)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.knowledge.colour import FAIL, OK, label
 from tasks.knowledge.heap_plan import MIB, HeapPlan
 
 PAGE = 4096  # the kernel rounds a memory limit down to whole pages
@@ -107,12 +108,14 @@ def rows(
     ]
 
 
-def render(table: list[Row]) -> str:
+def render(table: list[Row], *, colour: bool = False) -> str:
+    """The table; ``colour`` paints OK/FAIL (the caller decides: a terminal, no NO_COLOR)."""
     widths = [max(len(r.item) for r in table), max(len(r.planned) for r in table), max(len(r.actual) for r in table)]
     head = f"{'':<4} {'check':<{widths[0]}}  {'planned':<{widths[1]}}  {'actual':<{widths[2]}}"
     lines = [head]
     for r in table:
         lines.append(
-            f"{'OK' if r.ok else 'FAIL':<4} {r.item:<{widths[0]}}  {r.planned:<{widths[1]}}  {r.actual:<{widths[2]}}"
+            f"{label(OK if r.ok else FAIL, colour=colour, width=4)} "
+            f"{r.item:<{widths[0]}}  {r.planned:<{widths[1]}}  {r.actual:<{widths[2]}}"
         )
     return "\n".join(lines)
