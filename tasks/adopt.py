@@ -70,7 +70,7 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     for path in outputs:
         current = workspace.read_text(path)
         if path != invoke_path and current is not None and adopt_plan.GENERATED_MARK not in current:
-            raise UserError(f"{path.name} exists and was not written by `inv adopt`: move it away (nothing was written)")
+            raise UserError(f"{path.name} exists and was not written by `inv adopt`: move it away (nothing written)")
     for note in notes:
         print(note)
     changed = 0

@@ -36,7 +36,7 @@ def _load(text: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as error:
-        raise UserError(f"invoke.yaml is not valid YAML ({str(error).splitlines()[0]}): fix it, then run adopt again")
+        raise UserError(f"invoke.yaml is not valid YAML ({str(error).splitlines()[0]}): fix it, then run adopt again") from None
     if not isinstance(data, dict):
         raise UserError("invoke.yaml does not hold a mapping of settings: fix it, then run adopt again")
     return data
@@ -124,10 +124,10 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
         missing = [w for w in wanted.workers if not any(_matches(e, w) for e in existing)]
         if missing:
             lines = _render_workers(missing).splitlines()[1:]
+            entries = " / ".join(line.strip() for line in lines)
+            names = ", ".join(w["name"] for w in missing)
             raise UserError(
-                "invoke.yaml already lists workers and lacks "
-                f"{', '.join(w['name'] for w in missing)}: add under `workers:` " + " / ".join(line.strip() for line in lines)
-                + " (nothing was written)"
+                f"invoke.yaml already lists workers and lacks {names}: add under `workers:` {entries} (nothing was written)"
             )
         if existing != wanted.workers:
             notes.append("invoke.yaml: the `workers:` entries kept as you wrote them")
@@ -162,6 +162,7 @@ def _check(text: str, wanted: Wanted, *, keep_workers: bool = False) -> None:
     )
     if not ok:
         raise UserError(
-            f"adopt could not merge its keys into invoke.yaml by itself: set compose.files to {wanted.compose_files!r}, "
+            "adopt could not merge its keys into invoke.yaml by itself: set "
+            f"compose.files to {wanted.compose_files!r}, "
             f"prodlike.file to {wanted.prodlike_file!r} and the `workers:` list by hand (nothing was written)"
         )

@@ -206,7 +206,9 @@ def dev_override(raw: dict[str, Any], service: str, profile: str, build_mode: st
 
 #: The heap plan's variables, as `prodlike.up` sets them (tasks.knowledge.prodlike_labels.compose_env).
 _LIMITS = {"cpus": "${PRODLIKE_CPUS:-3}", "memory": "${PRODLIKE_MEMORY:-13g}"}
-_HEAP_FLAGS = "--max-old-space-size=${PRODLIKE_OLD_SPACE_MIB:-11123} --max-semi-space-size=${PRODLIKE_SEMI_SPACE_MIB:-64}"
+_HEAP_FLAGS = (
+    "--max-old-space-size=${PRODLIKE_OLD_SPACE_MIB:-11123} --max-semi-space-size=${PRODLIKE_SEMI_SPACE_MIB:-64}"
+)
 _PLAN_LABELS = {
     "dev.devstack.mode": "prodlike",
     "dev.devstack.prodlike.cpus": "${PRODLIKE_CPUS:-3}",
