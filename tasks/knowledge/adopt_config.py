@@ -36,7 +36,8 @@ def _load(text: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as error:
-        raise UserError(f"invoke.yaml is not valid YAML ({str(error).splitlines()[0]}): fix it, then run adopt again") from None
+        first = str(error).splitlines()[0]
+        raise UserError(f"invoke.yaml is not valid YAML ({first}): fix it, then run adopt again") from None
     if not isinstance(data, dict):
         raise UserError("invoke.yaml does not hold a mapping of settings: fix it, then run adopt again")
     return data
@@ -127,7 +128,8 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
             entries = " / ".join(line.strip() for line in lines)
             names = ", ".join(w["name"] for w in missing)
             raise UserError(
-                f"invoke.yaml already lists workers and lacks {names}: add under `workers:` {entries} (nothing was written)"
+                f"invoke.yaml already lists workers and lacks {names}: add under `workers:` {entries} "
+                "(nothing was written)"
             )
         if existing != wanted.workers:
             notes.append("invoke.yaml: the `workers:` entries kept as you wrote them")

@@ -90,9 +90,7 @@ def user_compose_files(configured: list[str], compose_file_var: list[str], prese
         return listed
     first = next((name for name in COMPOSE_NAMES if name in present), None)
     if first is None:
-        raise UserError(
-            f"no compose file found ({', '.join(COMPOSE_NAMES)}): name yours with `inv adopt --file PATH`"
-        )
+        raise UserError(f"no compose file found ({', '.join(COMPOSE_NAMES)}): name yours with `inv adopt --file PATH`")
     override = next((name for name in OVERRIDE_NAMES if name in present), None)
     return [first] + ([override] if override else [])
 
