@@ -149,7 +149,7 @@ def test_merge_refuses_what_it_cannot_edit():
         adopt_config.merge(listed, WANTED)
     kept, notes = adopt_config.merge("workers:\n  - name: email\n    dir: elsewhere\n", WANTED)
     assert "dir: elsewhere" in kept and "kept as you wrote them" in notes[-1]
-    with pytest.raises(UserError, match="worker.service is 'jobs'"):
+    with pytest.raises(UserError, match=r"worker\.service is 'jobs'"):
         adopt_config.merge("worker:\n  service: jobs\n", WANTED)
     with pytest.raises(UserError, match="not a block mapping"):
         adopt_config.merge("compose: {files: a.yml}\n", WANTED)
