@@ -46,13 +46,15 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     # Compose's answer on the user's files alone: what ours adds must not count as theirs.
     user_compose = Compose(replace(s, compose_files=os.pathsep.join(user_files)), require_env=False)
     config = stack_facts.config_json(user_compose)
-    proposals = adopt_plan.propose(config, root.as_posix(), workspace.packages(root), worker or ())
+    invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
+    # A worker invoke.yaml already describes keeps its build mode (it decides the fingerprint label).
+    known = {w.service: w.build_mode for w in s.workers} if invoke_names else {}
+    proposals = adopt_plan.propose(config, root.as_posix(), workspace.packages(root), worker or (), known)
     for p in proposals:
         added = ", ".join(p.dev_override) or "nothing (the service has it all)"
         print(f"worker {p.service}: {p.reason}; profile {p.profile}, dir {p.app_dir}, build_mode {p.build_mode}")
         print(f"  {adopt_plan.OVERRIDE_FILE} adds: {added}")
 
-    invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
     if not invoke_names and any((root / n).is_file() for n in ("invoke.json", "invoke.py")):
         raise UserError("this project's Invoke configuration is invoke.json or invoke.py: adopt edits YAML only")
     invoke_path = root / (invoke_names[0] if invoke_names else "invoke.yaml")

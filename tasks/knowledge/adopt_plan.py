@@ -244,9 +244,15 @@ def prodlike_overlay(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def propose(
-    config: dict[str, Any], root: str, packages: dict[str, Package], named: list[str] | tuple[str, ...] = ()
+    config: dict[str, Any],
+    root: str,
+    packages: dict[str, Package],
+    named: list[str] | tuple[str, ...] = (),
+    build_modes: dict[str, str] | None = None,
 ) -> list[Proposal]:
-    """The worker services: those named, else those whose app uses a queue library, or named *worker*."""
+    """The worker services: those named, else those whose app uses a queue library, or named *worker*.
+
+    ``build_modes``: what invoke.yaml already says of a service (kept: it decides the fingerprint label)."""
     services: dict[str, Any] = config.get("services") or {}
     base = PurePosixPath(root)
     if named:
@@ -273,7 +279,7 @@ def propose(
             continue
         profiles = [str(p) for p in raw.get("profiles") or []]
         profile = profiles[0] if profiles else DEFAULT_PROFILE
-        build_mode = "image" if raw.get("build") else "none"
+        build_mode = (build_modes or {}).get(name) or ("image" if raw.get("build") else "none")
         proposals.append(
             Proposal(
                 service=name,

@@ -196,3 +196,27 @@ def test_probe_failure_names_the_missing_node():
     text = 'OCI runtime exec failed: exec failed: unable to start container process: exec: "node": executable file not found in $PATH'
     assert "has no `node` on its PATH" in probe_failure("sync", "s-sync-1", 126, text)
     assert probe_failure("sync", "c", 1, "boom\n") == "reading the limits inside the sync container (c) failed: boom"
+
+
+def test_build_mode_from_invoke_yaml_decides_the_label():
+    packages = {"apps/worker": Package("apps/worker", "@devstack/worker", frozenset({"bullmq"}))}
+    (worker,) = propose(config("ours.v5.6.1.json"), "/repo", packages, build_modes={"worker": "host"})
+    assert worker.build_mode == "host"
+    assert worker.dev_override["build"] == {"labels": {"dev.devstack.dist-fingerprint": "${DIST_FINGERPRINT:-unknown}"}}
+
+
+def test_prodlike_refuses_a_worker_its_overlay_does_not_cover(tmp_path):
+    from types import SimpleNamespace
+
+    from tasks.knowledge.settings import Settings
+    from tasks.prodlike import require_overlay
+
+    s = Settings.from_config({"worker": {"service": "sync"}, "prodlike": {"file": "over.yaml"}}, root=tmp_path)
+    compose = SimpleNamespace(settings=s)
+    with pytest.raises(UserError, match=r"over\.yaml does not exist: run `inv adopt`"):
+        require_overlay(compose)  # type: ignore[arg-type]
+    (tmp_path / "over.yaml").write_text("services:\n  email: {}\n")
+    with pytest.raises(UserError, match="has no service 'sync': run `inv adopt`"):
+        require_overlay(compose)  # type: ignore[arg-type]
+    (tmp_path / "over.yaml").write_text("services:\n  sync: {}\n")
+    require_overlay(compose)  # type: ignore[arg-type]
