@@ -142,8 +142,17 @@ def test_adopt_then_drive_the_workers(adopted):
     unknown = adopted.inv("prodlike.verify", "nope")
     assert unknown.returncode == 1 and unknown.stderr.strip().startswith("error: no worker named 'nope'")
     assert "Traceback" not in unknown.stderr
-    not_running = adopted.inv("prodlike.verify", "email", "--cpus", "1", "--memory", "512m")
-    assert "FAIL" in not_running.stdout and "Traceback" not in not_running.stderr  # a normal worker: no caps
+    normal = adopted.inv("prodlike.verify", "email", "--cpus", "1", "--memory", "512m")
+    assert normal.returncode == 1 and "FAIL" in normal.stdout and "Traceback" not in normal.stderr  # no caps
+    # the worker with no build step (a node image running its bind-mounted sources) too
+    email = adopted.inv("prodlike.up", "email", "--cpus", "1", "--memory", "256m")
+    assert email.returncode == 0, email.stdout + email.stderr
+    assert "FAIL" not in email.stdout[email.stdout.index("check") :], email.stdout
+    back = adopted.inv("prodlike.down", "sync")
+    assert back.returncode == 0, back.stdout + back.stderr
+    status = adopted.inv("worker.status")
+    assert "mode:" in status.stdout and "prodlike (1 CPU, 256 MiB" in status.stdout, status.stdout
+    assert status.stdout.count("prodlike (") == 1, status.stdout  # sync is normal again, email still capped
 
     down = adopted.inv("stack.down")
     assert down.returncode == 0, down.stdout + down.stderr
