@@ -38,8 +38,15 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     s = settings(c)
     root = s.root
     env = Compose(s, require_env=False).env
+    given = list(file or ())
+    if len(given) == 1:
+        folder = (root / given[0]).parent
+        beside = {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
+        given = adopt_plan.with_override(given[0], beside)
+        if len(given) == 2:
+            print(f"note: {given[1]} is read too: Compose reads it beside {given[0]}")
     user_files = adopt_plan.user_compose_files(
-        list(file or ()) or split_list(s.compose_files, os.pathsep),
+        given or split_list(s.compose_files, os.pathsep),
         split_list(env.get("COMPOSE_FILE"), env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep),
         {p.name for p in root.iterdir() if p.is_file()},
     )

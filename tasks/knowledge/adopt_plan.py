@@ -96,6 +96,16 @@ def user_compose_files(configured: list[str], compose_file_var: list[str], prese
     return [first] + ([override] if override else [])
 
 
+def with_override(file: str, beside: set[str]) -> list[str]:
+    """One file named with `--file`, plus the override file Compose would read beside it when run from
+    its folder (passing files with -f drops that automatic file, so it is listed explicitly)."""
+    folder = PurePosixPath(file.replace("\\", "/")).parent
+    override = next((name for name in OVERRIDE_NAMES if name in beside), None)
+    if override is None or PurePosixPath(file).name in OVERRIDE_NAMES:
+        return [file]
+    return [file, (folder / override).as_posix()]
+
+
 def _relative(path: str, root: PurePosixPath) -> PurePosixPath | None:
     try:
         return PurePosixPath(path).relative_to(root)

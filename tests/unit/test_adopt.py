@@ -220,3 +220,11 @@ def test_prodlike_refuses_a_worker_its_overlay_does_not_cover(tmp_path):
         require_overlay(compose)  # type: ignore[arg-type]
     (tmp_path / "over.yaml").write_text("services:\n  sync: {}\n")
     require_overlay(compose)  # type: ignore[arg-type]
+
+
+def test_one_file_given_brings_the_override_beside_it():
+    assert adopt_plan.with_override("infra/compose.yaml", {"compose.yaml", "compose.override.yaml"}) == [
+        "infra/compose.yaml",
+        "infra/compose.override.yaml",
+    ]
+    assert adopt_plan.with_override("infra/compose.yaml", {"compose.yaml"}) == ["infra/compose.yaml"]
