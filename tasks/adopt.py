@@ -13,6 +13,7 @@ from invoke.tasks import task
 
 
 @task(
+    auto_shortflags=False,  # `-f` is Invoke's own (a configuration file) before the task name
     iterable=["worker", "file"],
     help={
         "file": "Your compose file(s), when Compose would not find them from here (repeat for several, in "
