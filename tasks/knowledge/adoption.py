@@ -28,8 +28,8 @@ def worker_advice(stack: StackConfig, service_name: str, profile: str, build_mod
         return [
             Advice(
                 False,
-                f"no service {service_name!r} in the compose files (services: {known}): set the worker's "
-                "`service` in invoke.yaml, or add the service",
+                f"no service {service_name!r} in the compose files (services: {known}): run `inv adopt` (it "
+                "finds the worker services and writes invoke.yaml), or set the worker's `service` in invoke.yaml",
             )
         ]
     advice = []
