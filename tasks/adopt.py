@@ -57,7 +57,10 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
     # A worker invoke.yaml already describes keeps its build mode (it decides the fingerprint label).
     known = {w.service: w.build_mode for w in s.workers} if invoke_names else {}
-    proposals = adopt_plan.propose(config, root.as_posix(), workspace.packages(root), worker or (), known)
+    skipped: list[str] = []
+    proposals = adopt_plan.propose(config, root.as_posix(), workspace.packages(root), worker or (), known, skipped)
+    for line in skipped:
+        print(f"not a worker: {line}")
     for p in proposals:
         added = ", ".join(p.dev_override) or "nothing (the service has it all)"
         print(f"worker {p.service}: {p.reason}; profile {p.profile}, dir {p.app_dir}, build_mode {p.build_mode}")

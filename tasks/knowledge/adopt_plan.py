@@ -253,15 +253,31 @@ def prodlike_overlay(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ONE_SHOT = re.compile(r"migrat|seed|setup|init|bootstrap", re.IGNORECASE)
+
+
+def _not_a_worker(name: str, raw: dict[str, Any]) -> str | None:
+    """Why a service using a queue library is probably not a background worker, or None."""
+    if raw.get("ports"):
+        return "it publishes a port (a server, e.g. an API adding jobs)"
+    command = " ".join(_as_list(raw.get("entrypoint")) + _as_list(raw.get("command")))
+    if _ONE_SHOT.search(name) or _ONE_SHOT.search(command):
+        return "it looks like a one-shot job (migrations, seeds)"
+    return None
+
+
 def propose(
     config: dict[str, Any],
     root: str,
     packages: dict[str, Package],
     named: list[str] | tuple[str, ...] = (),
     build_modes: dict[str, str] | None = None,
+    skipped: list[str] | None = None,
 ) -> list[Proposal]:
     """The worker services: those named, else those whose app uses a queue library, or named *worker*.
 
+    A service whose app uses a queue library but that publishes a port (a server: an API adding
+    jobs) or looks like a one-shot job (migrations, seeds) is set aside, with a line in ``skipped``.
     ``build_modes``: what invoke.yaml already says of a service (kept: it decides the fingerprint label)."""
     services: dict[str, Any] = config.get("services") or {}
     base = PurePosixPath(root)
@@ -281,10 +297,15 @@ def propose(
             if name not in named:
                 continue
             reason = "named with --worker"
-        elif library:
-            reason = f"runs {app.dir if app else '?'} ({library})"
         elif "worker" in name.lower():
-            reason = "its name"
+            reason = f"its name{f' (runs {app.dir}, {library})' if app and library else ''}"
+        elif library:
+            why = _not_a_worker(name, raw)
+            if why:
+                if skipped is not None:
+                    skipped.append(f"{name}: uses {library.split()[0]} but {why}; `--worker {name}` to include it")
+                continue
+            reason = f"runs {app.dir if app else '?'} ({library})"
         else:
             continue
         profiles = [str(p) for p in raw.get("profiles") or []]

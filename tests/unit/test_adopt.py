@@ -228,3 +228,21 @@ def test_one_file_given_brings_the_override_beside_it():
         "infra/compose.override.yaml",
     ]
     assert adopt_plan.with_override("infra/compose.yaml", {"compose.yaml"}) == ["infra/compose.yaml"]
+
+
+def test_servers_and_one_shot_jobs_using_the_queue_library_are_set_aside():
+    packages = {"apps/api": Package("apps/api", "api", frozenset({"bullmq"}))}
+    build = {"context": "/r", "dockerfile": "apps/api/Dockerfile"}
+    services = {
+        "api": {"build": build, "ports": [{"target": 3000, "published": "3000"}]},
+        "migrate": {"build": build, "command": ["node", "dist/migrate.js"]},
+        "jobs": {"build": build, "command": ["node", "dist/jobs.js"]},
+        "queue-worker": {"image": "x", "ports": [{"target": 9000}]},
+    }
+    skipped: list[str] = []
+    found = propose({"services": services}, "/r", packages, skipped=skipped)
+    assert [p.service for p in found] == ["jobs", "queue-worker"]
+    assert skipped == [
+        "api: uses bullmq but it publishes a port (a server, e.g. an API adding jobs); `--worker api` to include it",
+        "migrate: uses bullmq but it looks like a one-shot job (migrations, seeds); `--worker migrate` to include it",
+    ]
