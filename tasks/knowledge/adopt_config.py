@@ -75,14 +75,14 @@ def set_key(text: str, section: str, key: str, value: str) -> str:
         tail = "" if not text or text.endswith("\n") else "\n"
         return f"{text}{tail}{section}:\n  {key}: {_scalar(value)}\n"
     start, end = span
-    indent = "  "
+    keys = [line for line in lines[start + 1 : end] if line.strip() and not line.lstrip().startswith("#")]
+    indent = keys[0][: len(keys[0]) - len(keys[0].lstrip())] if keys else "  "
     for index in range(start + 1, end):
-        found = re.match(rf"^(\s+){re.escape(key)}\s*:\s*(.*?)(\s+#.*)?$", lines[index])
+        # only the section's own keys (its first indentation), not a nested mapping's
+        found = re.match(rf"^{indent}{re.escape(key)}\s*:\s*(.*?)(\s+#.*)?$", lines[index])
         if found:
-            lines[index] = f"{found.group(1)}{key}: {_scalar(value)}{found.group(3) or ''}"
+            lines[index] = f"{indent}{key}: {_scalar(value)}{found.group(2) or ''}"
             break
-        if lines[index].strip() and not lines[index].lstrip().startswith("#"):
-            indent = re.match(r"^(\s*)", lines[index]).group(1) or indent  # type: ignore[union-attr]
     else:
         lines.insert(start + 1, f"{indent}{key}: {_scalar(value)}")
     return "\n".join(lines) + "\n"

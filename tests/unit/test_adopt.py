@@ -246,3 +246,10 @@ def test_servers_and_one_shot_jobs_using_the_queue_library_are_set_aside():
         "api: uses bullmq but it publishes a port (a server, e.g. an API adding jobs); `--worker api` to include it",
         "migrate: uses bullmq but it looks like a one-shot job (migrations, seeds); `--worker migrate` to include it",
     ]
+
+
+def test_set_key_edits_the_sections_own_key_only():
+    text = "compose:\n    nested:\n        files: keep\n    env_file: .env\n"
+    out = adopt_config.set_key(text, "compose", "files", "a.yml")
+    assert yaml.safe_load(out) == {"compose": {"files": "a.yml", "nested": {"files": "keep"}, "env_file": ".env"}}
+    assert out.startswith("compose:\n    files: a.yml\n")
