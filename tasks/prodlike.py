@@ -331,6 +331,12 @@ def load(
     handover.refuse_if_active(compose, "prodlike.load")
     host_app_dist = s.dist_main.parent / "loadgen.js"
     if not host_app_dist.is_file():
+        if s.build_mode != "host":
+            raise UserError(
+                f"prodlike.load drives a load generator built beside the worker's compiled entry "
+                f"({display(host_app_dist, s.root)}); {s.service} has none (build_mode {s.build_mode}): "
+                "load it with your own producer and watch `inv prodlike.stats`"
+            )
         raise UserError(f"{display(host_app_dist, s.root)} is missing: build the app (`inv prodlike.up --build`)")
     container = worker_container(compose)
     labels = engine.inspect(container).get("Config", {}).get("Labels") or {}
