@@ -21,6 +21,7 @@ import signal
 from invoke.collection import Collection
 
 from tasks import dev, env, prodlike, stack, worker
+from tasks.adopt import adopt
 from tasks.doctor import doctor
 from tasks.knowledge.defaults import DEFAULTS
 from tasks.setup import setup
@@ -31,7 +32,7 @@ from tasks.setup import setup
 if hasattr(signal, "SIGPIPE"):
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
-ns = Collection(doctor, setup, worker.ns, dev.ns, stack.ns, env.ns, prodlike.ns)
+ns = Collection(adopt, doctor, setup, worker.ns, dev.ns, stack.ns, env.ns, prodlike.ns)
 # On the root: Invoke merges only the collections on the path to the invoked task. The project's
 # own values live in invoke.yaml, a user's in ~/.invoke.yaml or INVOKE_<SECTION>_<KEY> variables.
 ns.configure(DEFAULTS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +10,17 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from tasks.cli_args import optional_positional
+
 if TYPE_CHECKING:  # imported by the tasks themselves when they run
     from tasks.drivers.compose import Compose
     from tasks.knowledge.heap_plan import HeapPlan
 
 
+NAME_HELP = (
+    "The worker: a name from invoke.yaml's `workers` (or its service), as `--name NAME` or just NAME; "
+    "the default (only or first) worker when left out."
+)
 _HELP = {
     "cpus": "CPU cap (default PRODLIKE_CPUS from .env, else 3).",
     "memory": "Memory cap: 13g, 512m, 12.977GiB or bytes (default PRODLIKE_MEMORY, else 13g).",
@@ -32,37 +37,75 @@ def override_files(compose: Compose) -> list[str]:
 def worker_container(compose: Compose) -> str:
     from tasks.knowledge.failures import UserError
 
-    running = [ct for ct in compose.containers(compose.settings.service) if ct.running]
+    s = compose.settings
+    running = [ct for ct in compose.containers(s.service) if ct.running]
     if not running:
-        raise UserError(f"the {compose.settings.service} container is not running: start it with `inv prodlike.up`")
+        again = f"inv prodlike.up {s.worker_name}" if s.several_workers else "inv prodlike.up"
+        raise UserError(f"the {s.service} container is not running: start it with `{again}`")
     return running[0].name
 
 
-def probe(compose: Compose, expect_processes: int | None = None, dist_dir: str = "dist/apps/worker") -> dict[str, Any]:
-    """Run node inside the running worker to read its heap limit, the cgroup limits it sees and the
-    cluster's worker processes; waits (up to ~15 s) until ``expect_processes`` have reported."""
-    from tasks.drivers.progress import Wait
+def require_overlay(compose: Compose) -> None:
+    """The prod-like overlay must exist and cover this worker's service (one line saying what to run)."""
+    import yaml
+
     from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import config_path
 
     s = compose.settings
+    path = config_path(s.prodlike_file, s.root)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise UserError(f"the prod-like overlay {s.prodlike_file} does not exist: run `inv adopt`") from None
+    except (OSError, yaml.YAMLError) as error:
+        raise UserError(f"the prod-like overlay {s.prodlike_file} cannot be read ({error})") from None
+    services = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(services, dict) or s.service not in services:
+        raise UserError(
+            f"the prod-like overlay {s.prodlike_file} has no service {s.service!r}: run `inv adopt` "
+            f"(or `inv adopt --worker {s.service}` with the other workers)"
+        )
+
+
+def probe(compose: Compose, container: str, expect_processes: int | None = None) -> dict[str, Any]:
+    """Run `node -e` inside the running worker (nothing of the app's image or dist needed but node):
+    its heap limit under the container's NODE_OPTIONS, the cgroup limits it sees, and the processes
+    the app reports, if it reports them. Waits (a few seconds, said once) only for an app that
+    reports fewer processes than ``expect_processes``."""
+    from tasks.drivers import process
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
+
+    s = compose.settings
+    said = False
     answer: dict[str, Any] | None = None
-    wait = Wait(f"node in the {s.service} container to report its heap limits")  # shown after 2 s
-    for _attempt in range(30):
-        result = compose.run("exec", "-T", s.service, "node", f"{dist_dir}/probe.js", capture=True)
-        if result.ok:
-            answer = json.loads(result.stdout.strip().splitlines()[-1])
-            workers = (answer.get("cluster") or {}).get("workers") or []
-            if expect_processes is None or (
-                len(workers) == expect_processes and all(w.get("heap_size_limit_mib") for w in workers)
-            ):
-                wait.finish("reported")
-                return answer
-        wait.tick()
-        time.sleep(0.5)  # just started, restarting, or worker processes not reported yet
-    wait.finish("gave up")
-    if answer is not None:
-        return answer
-    raise UserError(f"could not run node in the {s.service} container: {compose.diagnose(result)}")
+    for attempt in range(30):
+        result = process.run(["docker", "exec", container, "node", "-e", PROBE_SCRIPT], capture=True)
+        if not result.ok:
+            raise UserError(probe_failure(s.service, container, result.returncode, result.stderr))
+        answer = parse_probe(result.stdout)
+        if answer is None:
+            raise UserError(f"`node -e` in the {s.service} container printed no report: {result.stdout.strip()[:200]}")
+        workers = (answer.get("cluster") or {}).get("workers") or []
+        complete = len(workers) == expect_processes and all(w.get("heap_size_limit_mib") for w in workers)
+        # An app that reports nothing is not waited for beyond its first seconds (a primary writes
+        # its status file about once a second).
+        if expect_processes is None or complete or ("cluster" not in answer and attempt >= 6):
+            break
+        if not said:
+            print(f"waiting for the {s.service} app to report its {expect_processes} process(es)...", flush=True)
+            said = True
+        time.sleep(0.5)
+    assert answer is not None
+    if "cluster" not in answer and expect_processes and expect_processes > 1:
+        print(
+            f"note: the {s.service} app reports no per-process status, so each of its {expect_processes} processes "
+            "is not checked: the heap limit below is what a `node` started with the container's NODE_OPTIONS gets",
+            flush=True,
+        )
+    return answer
 
 
 def verify_facts(compose: Compose, asked: HeapPlan | None, asked_source: str = "the flags given") -> dict[str, Any]:
@@ -76,7 +119,8 @@ def verify_facts(compose: Compose, asked: HeapPlan | None, asked_source: str = "
     from tasks.knowledge.prodlike_plan import make_plan
     from tasks.knowledge.status_view import SCHEDULER_LABEL
 
-    details = engine.inspect(worker_container(compose))
+    name = worker_container(compose)
+    details = engine.inspect(name)
     labels: dict[str, str] = details.get("Config", {}).get("Labels") or {}
     try:
         recorded = plan_from_labels(labels)
@@ -95,7 +139,7 @@ def verify_facts(compose: Compose, asked: HeapPlan | None, asked_source: str = "
         plan,
         int(host.get("NanoCpus") or 0),
         int(host.get("Memory") or 0),
-        probe(compose, plan.processes if recorded is not None else None),
+        probe(compose, name, plan.processes if recorded is not None else None),
         mode=mode,
         scheduler=labels.get(SCHEDULER_LABEL, "true").lower() == "true",
     )
@@ -177,9 +221,14 @@ def plan(
         print(f"warning: {warning}")
 
 
-@task(help={"build": "Build the app (and the image) first.", **_HELP}, auto_shortflags=False)
+@task(
+    positional=["name"],
+    help={"name": NAME_HELP, "build": "Build the app (and the image) first.", **_HELP},
+    auto_shortflags=False,
+)
 def up(
     c: Context,
+    name: str | None = None,
     build: bool = False,
     cpus: str | None = None,
     memory: str | None = None,
@@ -193,8 +242,9 @@ def up(
     from tasks.drivers.worker_service import start_worker
     from tasks.knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
 
-    s = workers.one(c, None)  # the default worker, its app commands completed from the lock file
+    s = workers.one(c, name)  # its app commands completed from the lock file
     compose = Compose(s)
+    require_overlay(compose)
     heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
     for warning in heap.warnings():
         print(f"warning: {warning}", flush=True)
@@ -223,9 +273,10 @@ def up(
 _VERIFY_HELP = {key: f"{text} Without any flag: the plan recorded on the container." for key, text in _HELP.items()}
 
 
-@task(help={**_VERIFY_HELP, **_JSON_HELP}, auto_shortflags=False)
+@task(positional=["name"], help={"name": NAME_HELP, **_VERIFY_HELP, **_JSON_HELP}, auto_shortflags=False)
 def verify(
     c: Context,
+    name: str | None = None,
     cpus: str | None = None,
     memory: str | None = None,
     heap_ratio: str | None = None,
@@ -239,7 +290,7 @@ def verify(
     from tasks.knowledge.settings import settings
 
     def gather() -> dict[str, Any]:
-        s = settings(c)
+        s = settings(c).worker(name or None)
         compose = Compose(s)
         return verify_facts(compose, _asked(compose.env, cpus, memory, heap_ratio, heap_mb, processes))
 
@@ -257,8 +308,8 @@ def verify(
         raise Exit("error: the running worker does not match the plan (FAIL rows above)", code=1)
 
 
-@task
-def stats(c: Context) -> None:
+@task(positional=["name"], help={"name": NAME_HELP})
+def stats(c: Context, name: str | None = None) -> None:
     """One `docker stats` sample of the worker (CPU %, memory against its cap), the plan recorded on
     it, and each worker process's heap used against its limit."""
     from tasks.drivers import engine, load, process
@@ -267,15 +318,15 @@ def stats(c: Context) -> None:
     from tasks.knowledge.prodlike_labels import mode_text
     from tasks.knowledge.settings import settings
 
-    s = settings(c)
+    s = settings(c).worker(name or None)
     compose = Compose(s)
-    name = worker_container(compose)
-    result = process.run(["docker", "stats", "--no-stream", name])
+    container = worker_container(compose)
+    result = process.run(["docker", "stats", "--no-stream", container])
     if not result.ok:
         raise UserError(f"docker stats failed: {compose.diagnose(result)}")
-    labels = engine.inspect(name).get("Config", {}).get("Labels") or {}
+    labels = engine.inspect(container).get("Config", {}).get("Labels") or {}
     print(f"mode: {mode_text(labels)}")
-    status = load.cluster_status(name)
+    status = load.cluster_status(container)
     for worker in (status or {}).get("workers", []):
         print(
             f"process {worker.get('index')} (pid {worker.get('pid')}, {worker.get('name')}"
@@ -298,9 +349,10 @@ _LOAD_HELP = {
 }
 
 
-@task(help=_LOAD_HELP, auto_shortflags=False)
+@task(positional=["name"], help={"name": NAME_HELP, **_LOAD_HELP}, auto_shortflags=False)
 def load(
     c: Context,
+    name: str | None = None,
     count: str | None = None,
     duration: str | None = None,
     mb: str = "16",
@@ -325,15 +377,21 @@ def load(
     from tasks.knowledge.prodlike_labels import mode_text, plan_from_labels
     from tasks.knowledge.settings import display, settings
 
-    s = settings(c)
+    s = settings(c).worker(name or None)
     options = load_options(count, duration, mb, hold_ms, retain_share, rate, in_flight, drain)
     compose = Compose(s)
     handover.refuse_if_active(compose, "prodlike.load")
     host_app_dist = s.dist_main.parent / "loadgen.js"
     if not host_app_dist.is_file():
+        if s.build_mode != "host":
+            raise UserError(
+                f"prodlike.load drives a load generator built beside the worker's compiled entry "
+                f"({display(host_app_dist, s.root)}); {s.service} has none (build_mode {s.build_mode}): "
+                "load it with your own producer and watch `inv prodlike.stats`"
+            )
         raise UserError(f"{display(host_app_dist, s.root)} is missing: build the app (`inv prodlike.up --build`)")
-    name = worker_container(compose)
-    labels = engine.inspect(name).get("Config", {}).get("Labels") or {}
+    container = worker_container(compose)
+    labels = engine.inspect(container).get("Config", {}).get("Labels") or {}
     try:
         heap = plan_from_labels(labels)
     except PlanError as error:
@@ -347,7 +405,7 @@ def load(
         f"at most {options.in_flight} in flight; worker {mode_text(labels)}",
         flush=True,
     )
-    outcome = load_driver.run(compose, name, heap, options, folder)
+    outcome = load_driver.run(compose, container, heap, options, folder)
     print(render(outcome))
     print(f"samples:       {display(folder / 'samples.csv', s.root)}")
     print(f"plot:          {display(folder / 'memory.svg', s.root)}")
@@ -357,18 +415,21 @@ def load(
     print("OK: no OOM kill, no restart, no failed job")
 
 
-@task
-def down(c: Context) -> None:
+@task(positional=["name"], help={"name": NAME_HELP})
+def down(c: Context, name: str | None = None) -> None:
     """Back to the normal background worker: recreated from the base compose files, caps gone."""
     from tasks.drivers import handover
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import start_worker
     from tasks.knowledge.settings import settings
 
-    s = settings(c)
+    s = settings(c).worker(name or None)
     compose = Compose(s)
     handover.refuse_if_active(compose, "prodlike.down")
     start_worker(compose)
 
+
+for _task in ("up", "verify", "stats", "load", "down"):
+    optional_positional(f"prodlike.{_task}")
 
 ns = Collection("prodlike", plan, up, verify, stats, load, down)

@@ -36,11 +36,34 @@ def dist_fingerprint(s: Settings) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def source_fingerprint(s: Settings) -> str | None:
-    """A short hash of what an image-built worker is built from: its sources, package.json and lock file.
+def _context_files(context: Path, dockerfile: Path) -> list[Path]:
+    """The build context's files the Dockerfile copies (COPY/ADD, not from a stage), the Dockerfile
+    itself; node_modules and .git left out (the lock file stands for the installed dependencies)."""
+    from tasks.knowledge.adopt_plan import dockerfile_copy_sources
 
-    Passed to the image build as a build argument (see `fingerprint_var`) and read back from the
-    image's label, so an image built from other sources is noticed.
+    try:
+        text = dockerfile.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    found: list[Path] = [dockerfile]
+    for source in dockerfile_copy_sources(text):
+        for path in sorted(context.glob(source.lstrip("/"))) if source.strip("/.") else [context]:
+            if path.is_file():
+                found.append(path)
+            elif path.is_dir():
+                found += sorted(
+                    p for p in path.rglob("*") if p.is_file() and not {"node_modules", ".git"} & set(p.parts)
+                )
+    return found
+
+
+def source_fingerprint(s: Settings, build: tuple[Path, Path] | None = None) -> str | None:
+    """A short hash of what an image-built worker is built from: its sources, package.json and lock file,
+    and (given the service's build context and Dockerfile) every context file the Dockerfile copies, so
+    an entry file outside the sources folder counts too.
+
+    Passed to the image build (see `fingerprint_var`) and read back from the image's label, so an
+    image built from other sources is noticed.
     """
     from tasks.drivers.workers import LocalFiles
     from tasks.knowledge import package_manager
@@ -50,6 +73,9 @@ def source_fingerprint(s: Settings) -> str | None:
         inputs += sorted(p for p in s.app_sources.rglob("*") if p.is_file() and "node_modules" not in p.parts)
     lock = package_manager.detect(s.app_dir, s.root, LocalFiles()).lock_file
     inputs += [p for p in (s.app_dir / "package.json", lock) if p is not None and p.is_file()]
+    if build is not None:
+        inputs += _context_files(*build)
+    inputs = list(dict.fromkeys(inputs))  # each file once, first place kept
     if not inputs:
         return None
     digest = hashlib.sha256()
@@ -71,9 +97,10 @@ def fingerprint_var(s: Settings) -> str:
     return f"SOURCE_FINGERPRINT_{suffix}"
 
 
-def image_fingerprint(s: Settings) -> str | None:
-    """What the worker image should be labelled with: the dist/ build, or the sources it is built from."""
-    return dist_fingerprint(s) if s.build_mode == "host" else source_fingerprint(s)
+def image_fingerprint(s: Settings, build: tuple[Path, Path] | None = None) -> str | None:
+    """What the worker image should be labelled with: the dist/ build, or what it is built from
+    (``build``: the service's build context and Dockerfile, when known)."""
+    return dist_fingerprint(s) if s.build_mode == "host" else source_fingerprint(s, build)
 
 
 def dist_problem(s: Settings) -> str | None:

@@ -13,6 +13,8 @@ from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import Settings, display
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tasks.drivers.handover import Record
     from tasks.knowledge.compose_cli import ContainerState
 
@@ -83,6 +85,24 @@ def _note_unlabelled_once(compose: Compose, image: str, image_id: str) -> None:
         pass
 
 
+def build_inputs(compose: Compose) -> tuple[Path, Path] | None:
+    """The worker service's build context and Dockerfile, as Compose resolves them (None: no build)."""
+    from pathlib import Path
+
+    from tasks.drivers import stack_facts
+
+    try:
+        raw = (stack_facts.config_json(compose).get("services") or {}).get(compose.settings.service) or {}
+    except UserError:
+        return None
+    build = raw.get("build") if isinstance(raw, dict) else None
+    if not isinstance(build, dict) or not build.get("context"):
+        return None
+    context = Path(str(build["context"]))
+    dockerfile = Path(str(build.get("dockerfile") or "Dockerfile"))
+    return context, dockerfile if dockerfile.is_absolute() else context / dockerfile
+
+
 def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
     """Whether `up` must rebuild the worker image, and the variables its build needs.
 
@@ -91,7 +111,7 @@ def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
     container never runs a stale build.
     """
     s = compose.settings
-    fingerprint = host_app.image_fingerprint(s)
+    fingerprint = host_app.image_fingerprint(s, build_inputs(compose) if s.build_mode == "image" else None)
     if not build and image_outdated(compose, fingerprint):
         what = f"{display(s.dist_main.parent, s.root)}/" if s.build_mode == "host" else "its sources"
         print(f"note: the {s.service} image holds another build than {what}; rebuilding it", flush=True)

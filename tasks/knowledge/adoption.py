@@ -1,13 +1,16 @@
-"""What a worker service needs in the compose files for these tasks, and the lines to add (pure).
+"""What a worker service needs in the compose files for these tasks, and how to get it (pure).
 
-`inv doctor` runs these on the stack as Compose resolves it, so a repository that is not yet adapted
-is told exactly what to add, in the file's own terms.
+`inv doctor` runs these on the stack as Compose resolves it. The fix it points at is `inv adopt`,
+which writes the collection's own override (compose.devstack.yaml) and never the user's compose
+files: one of those may also be a deployment's quick start, where a profile would make the workers
+vanish. Where a line is given for doing it by hand, it says to *replace* an existing key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tasks.knowledge.adopt_plan import OVERRIDE_FILE
 from tasks.knowledge.stack_config import StackConfig
 
 
@@ -25,19 +28,17 @@ def worker_advice(stack: StackConfig, service_name: str, profile: str, build_mod
         return [
             Advice(
                 False,
-                f"no service {service_name!r} in the compose files (services: {known}): set the worker's "
-                "`service` in invoke.yaml, or add the service",
+                f"no service {service_name!r} in the compose files (services: {known}): run `inv adopt` (it "
+                "finds the worker services and writes invoke.yaml), or set the worker's `service` in invoke.yaml",
             )
         ]
     advice = []
     if not service.profiles:
-        wanted = profile or "worker"
         advice.append(
             Advice(
                 True,
-                f"service {service_name!r} has no profile, so a plain `docker compose up` starts it too: add "
-                f"`profiles: [{wanted}]` under `services.{service_name}`"
-                + ("" if profile else f" and `profile: {wanted}` to the worker in invoke.yaml"),
+                f"service {service_name!r} has no profile, so a plain `docker compose up` starts it too: run "
+                f"`inv adopt` (it gives the profile in {OVERRIDE_FILE}, leaving your compose files as they are)",
             )
         )
     elif profile and profile not in service.profiles:
@@ -48,12 +49,13 @@ def worker_advice(stack: StackConfig, service_name: str, profile: str, build_mod
                 f"set the worker's `profile` to one of them",
             )
         )
-    if service.restart in ("no", ""):
+    if service.restart not in ("always", "unless-stopped"):
         advice.append(
             Advice(
                 True,
-                f"service {service_name!r} has no restart policy, so it does not come back when Docker starts: "
-                f"add `restart: unless-stopped` under `services.{service_name}`",
+                f"service {service_name!r} has restart policy {service.restart or 'no'!r}, so it does not come back "
+                f"when Docker starts: run `inv adopt` (its {OVERRIDE_FILE} sets `restart: unless-stopped`; by hand, "
+                f"replace the service's `restart:` line, or add one, with `restart: unless-stopped`)",
             )
         )
     if build_mode in ("image", "host") and not service.build:
@@ -68,8 +70,8 @@ def worker_advice(stack: StackConfig, service_name: str, profile: str, build_mod
 
 
 def label_lines(label: str, fingerprint_var: str, service_name: str) -> str:
-    """The lines that let the tasks tell an image's build from the sources it was built from."""
-    return (
+    """How to let the tasks tell an image's build from the sources it was built from."""
+    return f"run `inv adopt` (its {OVERRIDE_FILE} labels the image through `build.labels`), or by hand: " + (
         f"add `ARG SOURCE_FINGERPRINT=unknown` and `LABEL {label}=${{SOURCE_FINGERPRINT}}` to its Dockerfile's "
         f"last stage, and `SOURCE_FINGERPRINT: ${{{fingerprint_var}:-unknown}}` under "
         f"`services.{service_name}.build.args`"

@@ -119,3 +119,56 @@ def render(table: list[Row], *, colour: bool = False) -> str:
             f"{r.item:<{widths[0]}}  {r.planned:<{widths[1]}}  {r.actual:<{widths[2]}}"
         )
     return "\n".join(lines)
+
+
+#: What `prodlike.verify` runs inside the worker container (`docker exec <container> node -e`): needs
+#: nothing from the app's image but `node`. A `docker exec` process gets the container's environment,
+#: so this `node` starts with the same NODE_OPTIONS as the worker. The cluster key is there only when
+#: the app reports its processes (a JSON file named by WORKER_STATUS_FILE, default below).
+PROBE_SCRIPT = r"""
+const fs = require('fs'), v8 = require('v8');
+const read = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return null; } };
+const num = (t) => { if (t === null || t === '' || t === 'max') return null;
+  const n = Number(t); return Number.isFinite(n) && n > 0 && n < 2 ** 60 ? n : null; };
+const report = { heap_size_limit_mib: Math.round(v8.getHeapStatistics().heap_size_limit / 10485.76) / 100,
+  node_env: process.env.NODE_ENV ?? null, node_options: process.env.NODE_OPTIONS ?? null };
+const v2mem = read('/sys/fs/cgroup/memory.max'), v2cpu = read('/sys/fs/cgroup/cpu.max');
+if (v2mem !== null || v2cpu !== null) {
+  const [quota, period] = (v2cpu || 'max').split(/\s+/);
+  Object.assign(report, { cgroup_version: 2, memory_limit_bytes: num(v2mem), cpu_quota_us: num(quota),
+    cpu_period_us: num(period) });
+} else {
+  Object.assign(report, { cgroup_version: 1,
+    memory_limit_bytes: num(read('/sys/fs/cgroup/memory/memory.limit_in_bytes')),
+    cpu_quota_us: num(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')),
+    cpu_period_us: num(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us')) });
+}
+const status = read(process.env.WORKER_STATUS_FILE || '/tmp/devstack-worker-status.json');
+if (status !== null) { try { report.cluster = JSON.parse(status); } catch { report.cluster = null; } }
+process.stdout.write(JSON.stringify(report) + '\n');
+"""
+
+
+def parse_probe(stdout: str) -> dict[str, Any] | None:
+    """The probe's JSON line (the last line printed), None when there is none."""
+    import json
+
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(answer, dict):
+            return answer
+    return None
+
+
+def probe_failure(service: str, container: str, returncode: int, stderr: str) -> str:
+    """Why `docker exec <container> node -e` failed, in one line."""
+    text = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {returncode}"
+    if returncode in (126, 127) or "executable file not found" in stderr or "no such file" in stderr.lower():
+        return (
+            f"the {service} container ({container}) has no `node` on its PATH, so its heap limit cannot be read "
+            "(the probe runs `node -e` inside the worker's image)"
+        )
+    return f"reading the limits inside the {service} container ({container}) failed: {text}"

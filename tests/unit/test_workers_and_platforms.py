@@ -139,11 +139,15 @@ def stack(services: dict) -> StackConfig:
     return parse_config({"name": "p", "services": services})
 
 
-def test_doctor_advice_names_the_lines_to_add():
-    bare = stack({"jobs": {"image": "x"}})
+def test_doctor_advice_points_at_adopt_and_says_replace():
+    bare = stack({"jobs": {"image": "x", "restart": "no"}})
     texts = [a.text for a in worker_advice(bare, "jobs", "", "none")]
-    assert any("add `profiles: [worker]` under `services.jobs` and `profile: worker`" in t for t in texts)
-    assert any("add `restart: unless-stopped` under `services.jobs`" in t for t in texts)
+    assert any("has no profile" in t and "run `inv adopt`" in t and "compose.devstack.yaml" in t for t in texts)
+    # never "add `restart: ...`" next to an existing `restart: "no"` (that made invalid YAML)
+    assert any("restart policy 'no'" in t and "replace the service's `restart:` line" in t for t in texts)
+    assert not any("add `restart" in t or "add `profiles" in t for t in texts)
+    on_failure = [a.text for a in worker_advice(stack({"jobs": {"restart": "on-failure"}}), "jobs", "", "none")]
+    assert any("restart policy 'on-failure'" in t for t in on_failure)
     adapted = stack({"jobs": {"image": "x", "profiles": ["worker"], "restart": "unless-stopped"}})
     assert worker_advice(adapted, "jobs", "worker", "none") == []
     missing = worker_advice(adapted, "mailer", "", "host")
@@ -152,6 +156,7 @@ def test_doctor_advice_names_the_lines_to_add():
     assert len(no_build) == 1 and "no `build:` section" in no_build[0].text
     lines = label_lines("dev.devstack.source-fingerprint", "SOURCE_FINGERPRINT_SYNC", "sync")
     assert "SOURCE_FINGERPRINT: ${SOURCE_FINGERPRINT_SYNC:-unknown}" in lines and "services.sync.build.args" in lines
+    assert lines.startswith("run `inv adopt`")
 
 
 def test_two_worker_services_with_the_scheduler_on_are_reported():

@@ -1,0 +1,111 @@
+"""`inv adopt`: find the worker services and write invoke.yaml and the collection's own compose overrides.
+
+Reads `docker compose config` of the user's compose files and the workspace's package.json files,
+proposes the workers (queue libraries in the app's package.json, names like *worker*, or
+`--worker NAME`), and writes `compose.devstack.yaml`, `compose.devstack.prodlike.yaml` and the keys
+it owns in invoke.yaml. The user's compose files are never edited; a second run writes nothing.
+"""
+
+from __future__ import annotations
+
+from invoke.context import Context
+from invoke.tasks import task
+
+
+@task(
+    auto_shortflags=False,  # `-f` is Invoke's own (a configuration file) before the task name
+    iterable=["worker", "file"],
+    help={
+        "file": "Your compose file(s), when Compose would not find them from here (repeat for several, in "
+        "order; default: compose.files, else COMPOSE_FILE, else Compose's own lookup).",
+        "worker": "A worker service, instead of the ones found (repeat for several: --worker email --worker sync).",
+        "dry_run": "Print what would be written (a diff of each file), write nothing.",
+    },
+)
+def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = None, dry_run: bool = False) -> None:
+    """Adapt this repository: propose the worker services and write invoke.yaml plus the collection's own
+    compose overrides (profile, restart, init, grace period, fingerprint label, prod-like overlay)."""
+    import difflib
+    import os
+    from dataclasses import replace
+
+    from tasks.drivers import stack_facts, workspace
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge import adopt_config, adopt_plan
+    from tasks.knowledge.compose_cli import split_list
+    from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import settings
+
+    s = settings(c)
+    root = s.root
+    env = Compose(s, require_env=False).env
+    given = list(file or ())
+    if len(given) == 1:
+        folder = (root / given[0]).parent
+        beside = {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
+        given = adopt_plan.with_override(given[0], beside)
+        if len(given) == 2:
+            print(f"note: {given[1]} is read too: Compose reads it beside {given[0]}")
+    user_files = adopt_plan.user_compose_files(
+        given or list(s.compose_files),
+        split_list(env.get("COMPOSE_FILE"), env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep),
+        {p.name for p in root.iterdir() if p.is_file()},
+    )
+    # Compose's answer on the user's files alone: what ours adds must not count as theirs.
+    user_compose = Compose(replace(s, compose_files=tuple(user_files)), require_env=False)
+    config = stack_facts.config_json(user_compose)
+    invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
+    # A worker invoke.yaml already describes keeps its build mode (it decides the fingerprint label).
+    known = {w.service: w.build_mode for w in s.workers} if invoke_names else {}
+    skipped: list[str] = []
+    proposals = adopt_plan.propose(config, root.as_posix(), workspace.packages(root), worker or (), known, skipped)
+    for line in skipped:
+        print(f"not a worker: {line}")
+    for p in proposals:
+        added = ", ".join(p.dev_override) or "nothing (the service has it all)"
+        print(f"worker {p.service}: {p.reason}; profile {p.profile}, dir {p.app_dir}, build_mode {p.build_mode}")
+        print(f"  {adopt_plan.OVERRIDE_FILE} adds: {added}")
+
+    if not invoke_names and any((root / n).is_file() for n in ("invoke.json", "invoke.py")):
+        raise UserError("this project's Invoke configuration is invoke.json or invoke.py: adopt edits YAML only")
+    invoke_path = root / (invoke_names[0] if invoke_names else "invoke.yaml")
+    wanted = adopt_config.Wanted(
+        compose_files=os.pathsep.join([*user_files, adopt_plan.OVERRIDE_FILE]),
+        prodlike_file=adopt_plan.PRODLIKE_FILE,
+        workers=[p.entry() for p in proposals],
+    )
+    invoke_text, notes = adopt_config.merge(workspace.read_text(invoke_path), wanted)
+    outputs = {
+        root / adopt_plan.OVERRIDE_FILE: adopt_plan.render_override(proposals),
+        root / adopt_plan.PRODLIKE_FILE: adopt_plan.render_prodlike(proposals),
+        invoke_path: invoke_text,
+    }
+    for path in outputs:
+        current = workspace.read_text(path)
+        if path != invoke_path and current is not None and adopt_plan.GENERATED_MARK not in current:
+            raise UserError(f"{path.name} exists and was not written by `inv adopt`: move it away (nothing written)")
+    for note in notes:
+        print(note)
+    changed = 0
+    for path, text in outputs.items():
+        current = workspace.read_text(path)
+        if current == text:
+            print(f"{path.name}: unchanged")
+            continue
+        changed += 1
+        if dry_run:
+            print(f"{path.name}: would be {'written' if current is None else 'changed'}:")
+            diff = difflib.unified_diff(
+                (current or "").splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=f"{path.name} (now)" if current is not None else "/dev/null",
+                tofile=path.name,
+            )
+            print("".join(diff), end="")
+        else:
+            workspace.write_text(path, text)
+            print(f"{path.name}: {'written' if current is None else 'updated'}")
+    if dry_run:
+        print(f"dry run: {changed} file(s) would change, nothing written")
+    elif changed:
+        print("next: `inv doctor`, then `inv worker.up`")

@@ -1,0 +1,50 @@
+"""The workspace as `inv adopt` reads it: every package.json (name and dependencies), and writing the
+collection's own files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tasks.knowledge.adopt_plan import Package
+
+#: Folders never searched for package.json: installed dependencies, build output, VCS and caches.
+_SKIP = {"node_modules", ".git", "dist", "build", ".devstack", ".venv", "venv", "__pycache__", ".pnpm-store"}
+
+
+def packages(root: Path) -> dict[str, Package]:
+    """Folder (relative to ``root``, posix, "." for the root) -> its package.json's name and dependencies."""
+    found: dict[str, Package] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith("."))
+        if "package.json" not in files:
+            continue
+        path = Path(folder) / "package.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        names: set[str] = set()
+        for key in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
+            if isinstance(data.get(key), dict):
+                names.update(str(name) for name in data[key])
+        rel = Path(folder).relative_to(root).as_posix()
+        found[rel or "."] = Package(dir=rel or ".", name=str(data.get("name") or ""), dependencies=frozenset(names))
+    return found
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace a file in one step (a crash never leaves half a file)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(partial, path)

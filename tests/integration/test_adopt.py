@@ -1,0 +1,160 @@
+"""`inv adopt` on a repository not yet adapted, then the tasks on what it wrote, against the real engine.
+
+A copy of the shop fixture (tests/integration/fixtures/shop) in a temporary folder, without its
+invoke.yaml, its compose file replaced by the unadapted one (tests/unit/data/compose/shop-unadapted.yml:
+no profiles on the workers, `restart: "no"`), with `tasks.py` and `tasks/` copied beside it as a user
+adopting the collection does. Then: a dry run writes nothing; adopt writes invoke.yaml and the two
+override files and never the user's compose file; a second run changes no byte; real Compose applies
+the override's profile to the existing services; worker.up, worker.status, prodlike.up/verify on a
+named worker, stack.down.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .shopsetup import FIXTURE, install_dependencies
+from .stackenv import IMAGE_VARS, ROOT, SHADOWING, free_port
+
+pytestmark = pytest.mark.docker
+
+UNADAPTED = ROOT / "tests/unit/data/compose/shop-unadapted.yml"
+GOLDEN = ROOT / "tests/unit/data/adopt"
+GENERATED = ("invoke.yaml", "compose.devstack.yaml", "compose.devstack.prodlike.yaml")
+
+
+class Adopted:
+    def __init__(self, tmp: Path):
+        self.dir = tmp / "shop"
+        shutil.copytree(FIXTURE, self.dir, symlinks=True, ignore=shutil.ignore_patterns("invoke.yaml", ".devstack"))
+        shutil.copy(UNADAPTED, self.dir / "configs/compose.yaml")
+        shutil.copy(ROOT / "tasks.py", self.dir / "tasks.py")
+        shutil.copytree(ROOT / "tasks", self.dir / "tasks", ignore=shutil.ignore_patterns("__pycache__"))
+        self.project = f"a{uuid.uuid4().hex[:10]}"
+        self.env_file = tmp / "shop.env"
+        values = {
+            "COMPOSE_PROJECT_NAME": self.project,
+            "QUEUE_PORT": str(free_port()),
+            "DB_PORT": str(free_port()),
+            "API_PORT": str(free_port()),
+            "SYNC_IMAGE": f"shop-sync-{self.project}:local",
+            **{var: os.environ[var] for var in IMAGE_VARS if os.environ.get(var)},
+        }
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+
+    @property
+    def environ(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in SHADOWING and not k.startswith("INVOKE_")}
+        env.update({"INVOKE_COMPOSE_ENV_FILE": str(self.env_file), "INVOKE_COMPOSE_ENV_EXAMPLE": str(self.env_file)})
+        return env
+
+    def inv(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=self.dir,
+            env=self.environ,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def compose(self, *args: str, files: tuple[str, ...]) -> subprocess.CompletedProcess:
+        argv = ["docker", "compose", "--env-file", str(self.env_file)]
+        for f in files:
+            argv += ["-f", f]
+        return subprocess.run([*argv, *args], cwd=self.dir, env=self.environ, capture_output=True, text=True)
+
+    def snapshot(self) -> dict[str, bytes | None]:
+        return {
+            name: (self.dir / name).read_bytes() if (self.dir / name).exists() else None
+            for name in (*GENERATED, "configs/compose.yaml")
+        }
+
+    def down(self) -> None:
+        files = ("configs/compose.yaml",)
+        self.compose("--profile", "*", "down", "--volumes", "--remove-orphans", "--timeout", "5", files=files)
+        subprocess.run(["docker", "image", "rm", "-f", f"shop-sync-{self.project}:local"], capture_output=True)
+
+
+@pytest.fixture
+def adopted(tmp_path, engine):
+    install_dependencies()
+    repo = Adopted(tmp_path)
+    yield repo
+    repo.down()
+
+
+def test_adopt_then_drive_the_workers(adopted):
+    before = adopted.snapshot()
+    dry = adopted.inv("adopt", "--file", "configs/compose.yaml", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "dry run: 3 file(s) would change, nothing written" in dry.stdout
+    assert "+        dev.devstack.source-fingerprint: ${SOURCE_FINGERPRINT_SYNC:-unknown}\n" in dry.stdout
+    assert adopted.snapshot() == before
+
+    first = adopted.inv("adopt", "--file", "configs/compose.yaml")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "worker email: runs apps/email (bullmq in the root package.json)" in first.stdout
+    written = adopted.snapshot()
+    assert written["configs/compose.yaml"] == before["configs/compose.yaml"]  # the user's file untouched
+    for name in ("compose.devstack.yaml", "compose.devstack.prodlike.yaml"):
+        assert (adopted.dir / name).read_text() == (GOLDEN / f"shop.{name}").read_text()
+
+    second = adopted.inv("adopt")  # compose.files now from invoke.yaml
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stdout.count(": unchanged") == 3 and adopted.snapshot() == written
+
+    # Real Compose applies the override's profile to the user's existing services.
+    files = ("configs/compose.yaml", "compose.devstack.yaml")
+    plain = adopted.compose("config", "--services", files=files)
+    assert plain.returncode == 0, plain.stderr
+    assert set(plain.stdout.split()) == {"api", "db", "queue"}
+    profiled = adopted.compose("--profile", "workers", "config", "--services", files=files)
+    assert {"email", "sync"} <= set(profiled.stdout.split())
+    overlay = adopted.compose("config", "--format", "json", files=(*files, "compose.devstack.prodlike.yaml"))
+    assert overlay.returncode == 0, overlay.stderr
+
+    up = adopted.inv("worker.up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    doctor = adopted.inv("doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "has no profile" not in doctor.stdout and "restart policy" not in doctor.stdout, doctor.stdout
+    assert "has no dev.devstack.source-fingerprint label" not in doctor.stdout, doctor.stdout
+    status = adopted.inv("worker.status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "email: running" in status.stdout and "sync: running" in status.stdout, status.stdout
+    assert status.stdout.count("restart policy: unless-stopped") == 2, status.stdout  # from our override
+
+    prod = adopted.inv("prodlike.up", "sync", "--cpus", "1", "--memory", "512m")
+    assert prod.returncode == 0, prod.stdout + prod.stderr
+    table = prod.stdout[prod.stdout.index("check") :]
+    assert "FAIL" not in table and "V8 heap_size_limit" in table, table
+    verify = adopted.inv("prodlike.verify", "sync")
+    assert verify.returncode == 0 and "FAIL" not in verify.stdout, verify.stdout + verify.stderr
+    unknown = adopted.inv("prodlike.verify", "nope")
+    assert unknown.returncode == 1 and unknown.stderr.strip().startswith("error: no worker named 'nope'")
+    assert "Traceback" not in unknown.stderr
+    normal = adopted.inv("prodlike.verify", "email", "--cpus", "1", "--memory", "512m")
+    assert normal.returncode == 1 and "FAIL" in normal.stdout and "Traceback" not in normal.stderr  # no caps
+    # the worker with no build step (a node image running its bind-mounted sources) too
+    email = adopted.inv("prodlike.up", "email", "--cpus", "1", "--memory", "256m")
+    assert email.returncode == 0, email.stdout + email.stderr
+    assert "FAIL" not in email.stdout[email.stdout.index("check") :], email.stdout
+    back = adopted.inv("prodlike.down", "sync")
+    assert back.returncode == 0, back.stdout + back.stderr
+    status = adopted.inv("worker.status")
+    assert "mode:" in status.stdout and "prodlike (1 CPU, 256 MiB" in status.stdout, status.stdout
+    assert status.stdout.count("prodlike (") == 1, status.stdout  # sync is normal again, email still capped
+
+    down = adopted.inv("stack.down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    ps = adopted.compose("--profile", "*", "ps", "-a", "-q", files=files)
+    assert ps.stdout.strip() == ""

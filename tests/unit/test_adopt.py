@@ -1,0 +1,255 @@
+"""`inv adopt`'s planner, the overrides it renders and its invoke.yaml merge, on real `config --format json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tasks.knowledge import adopt_config, adopt_plan, lock_sync
+from tasks.knowledge.adopt_plan import Package, propose
+from tasks.knowledge.failures import UserError
+from tasks.knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
+
+DATA = Path(__file__).parent / "data"
+COMPOSE = DATA / "compose"
+GOLDEN = DATA / "adopt"
+
+
+def config(name: str) -> dict:
+    return json.loads((COMPOSE / name).read_text())
+
+
+SHOP_PACKAGES = {
+    ".": Package(".", "shop", frozenset({"bullmq", "ioredis", "pg", "esbuild"})),
+    "apps/email": Package("apps/email", "@shop/email"),
+    "apps/sync": Package("apps/sync", "@shop/sync"),
+    "packages/queue-worker": Package("packages/queue-worker", "@shop/queue-worker"),
+}
+
+
+def test_shop_workers_found_through_build_context_and_bind_mounted_command():
+    proposals = propose(config("shop-unadapted.v5.6.1.json"), "/project", SHOP_PACKAGES)
+    assert [(p.service, p.app_dir, p.build_mode, p.profile) for p in proposals] == [
+        ("email", "apps/email", "none", "workers"),
+        ("sync", "apps/sync", "image", "workers"),
+    ]
+    assert proposals[0].reason == "runs apps/email (bullmq in the root package.json)"
+    # email has init and a grace period already: only what it lacks
+    assert proposals[0].dev_override == {"profiles": ["workers"], "restart": "unless-stopped"}
+    assert proposals[1].dev_override["build"] == {
+        "labels": {"dev.devstack.source-fingerprint": "${SOURCE_FINGERPRINT_SYNC:-unknown}"}
+    }
+    # api (a node image running `node -e`), queue and db are not workers
+    assert proposals[0].entry() == {"name": "email", "profile": "workers", "dir": "apps/email", "build_mode": "none"}
+
+
+def test_golden_override_files_for_the_shop():
+    proposals = propose(config("shop-unadapted.v5.6.1.json"), "/project", SHOP_PACKAGES)
+    assert adopt_plan.render_override(proposals) == (GOLDEN / "shop.compose.devstack.yaml").read_text()
+    assert adopt_plan.render_prodlike(proposals) == (GOLDEN / "shop.compose.devstack.prodlike.yaml").read_text()
+
+
+def test_two_workers_from_one_build_keep_their_own_profile():
+    packages = {"apps/worker": Package("apps/worker", "@devstack/worker", frozenset({"bullmq"}))}
+    proposals = propose(config("two-workers.v5.6.1.json"), "/repo", packages)
+    assert [(p.service, p.profile) for p in proposals] == [("jobs", "workers"), ("mailer", "mail")]
+    jobs, mailer = proposals
+    assert jobs.dev_override["profiles"] == ["workers"] and "profiles" not in mailer.dev_override
+    assert jobs.dev_override["restart"] == "unless-stopped"  # on-failure does not come back with Docker
+    assert "init" not in jobs.dev_override and jobs.dev_override["stop_grace_period"] == "30s"
+
+
+def test_ours_needs_only_the_label_and_keeps_its_healthcheck():
+    packages = {"apps/worker": Package("apps/worker", "@devstack/worker", frozenset({"bullmq"}))}
+    (worker,) = propose(config("ours.v5.6.1.json"), "/repo", packages)
+    assert worker.service == "worker" and worker.profile == "worker"
+    assert list(worker.dev_override) == ["build"]
+
+
+def test_ready_file_without_healthcheck_gets_one_and_node_options_are_kept():
+    raw = {
+        "environment": {
+            "WORKER_READY_FILE": "/dev/shm/r$x",
+            "NODE_OPTIONS": "--enable-source-maps --max-old-space-size=99",
+        }
+    }
+    override = adopt_plan.dev_override(raw, "w", "workers", "none")
+    assert override["healthcheck"]["test"] == ["CMD", "test", "-f", "/dev/shm/r$$x"]
+    overlay = adopt_plan.prodlike_overlay({**raw, "mem_limit": "1g"})
+    assert overlay["environment"]["NODE_OPTIONS"].startswith("--enable-source-maps --max-old-space-size=${")
+    assert overlay["mem_limit"] == overlay["deploy"]["resources"]["limits"]["memory"]
+    assert "cpus" not in overlay
+
+
+def test_named_workers_and_nothing_found():
+    found = propose(config("no-healthchecks.v5.6.1.json"), "/project", {})
+    assert [p.service for p in found] == ["workers"] and found[0].reason == "its name"
+    named = propose(config("no-healthchecks.v5.6.1.json"), "/project", {}, ["api"])
+    assert [p.service for p in named] == ["api"]
+    with pytest.raises(UserError, match="no service 'nope'"):
+        propose(config("no-healthchecks.v5.6.1.json"), "/project", {}, ["nope"])
+    with pytest.raises(UserError, match="--worker NAME"):
+        propose({"services": {"redis": {"image": "redis"}}}, "/p", {})
+
+
+def test_user_compose_files_follow_composes_lookup():
+    assert adopt_plan.user_compose_files([], [], {"docker-compose.yml", "compose.yaml"}) == ["compose.yaml"]
+    assert adopt_plan.user_compose_files([], [], {"compose.yaml", "compose.override.yaml"}) == [
+        "compose.yaml",
+        "compose.override.yaml",
+    ]
+    assert adopt_plan.user_compose_files(["a.yml", "compose.devstack.yaml"], [], set()) == ["a.yml"]
+    assert adopt_plan.user_compose_files([], ["x/c.yml"], {"compose.yaml"}) == ["x/c.yml"]
+    with pytest.raises(UserError, match="--file"):
+        adopt_plan.user_compose_files([], [], {"README.md"})
+
+
+WANTED = adopt_config.Wanted(
+    "configs/compose.yaml:compose.devstack.yaml",
+    "compose.devstack.prodlike.yaml",
+    [{"name": "email", "profile": "workers", "dir": "apps/email", "build_mode": "none"}],
+)
+
+
+def test_merge_new_file_and_idempotent():
+    text, notes = adopt_config.merge(None, WANTED)
+    assert notes == ["invoke.yaml: new"]
+    data = yaml.safe_load(text)
+    assert data["compose"]["files"] == WANTED.compose_files and data["workers"] == WANTED.workers
+    again, notes = adopt_config.merge(text, WANTED)
+    assert again == text and notes == []
+
+
+def test_merge_keeps_the_users_keys_and_comments():
+    user = (
+        "# my settings\n"
+        "compose:\n"
+        "  env_file: .env.local   # mine\n"
+        "  files: configs/compose.yaml  # the stack\n"
+        "dev:\n"
+        "  url_vars: QUEUE_URL\n"
+    )
+    text, _ = adopt_config.merge(user, WANTED)
+    assert "# my settings\n" in text and "env_file: .env.local   # mine" in text
+    assert "  files: configs/compose.yaml:compose.devstack.yaml  # the stack\n" in text
+    data = yaml.safe_load(text)
+    assert data["dev"] == {"url_vars": "QUEUE_URL"} and data["prodlike"]["file"] == "compose.devstack.prodlike.yaml"
+    assert adopt_config.merge(text, WANTED)[0] == text
+
+
+def test_merge_refuses_what_it_cannot_edit():
+    listed = "workers:\n  - name: other\n"
+    with pytest.raises(UserError, match="lacks email: add under `workers:`"):
+        adopt_config.merge(listed, WANTED)
+    kept, notes = adopt_config.merge("workers:\n  - name: email\n    dir: elsewhere\n", WANTED)
+    assert "dir: elsewhere" in kept and "kept as you wrote them" in notes[-1]
+    with pytest.raises(UserError, match=r"worker\.service is 'jobs'"):
+        adopt_config.merge("worker:\n  service: jobs\n", WANTED)
+    with pytest.raises(UserError, match="not a block mapping"):
+        adopt_config.merge("compose: {files: a.yml}\n", WANTED)
+
+
+def test_lock_sync_npm_and_pnpm():
+    lock = json.dumps(
+        {"packages": {"": {"name": "r", "workspaces": ["apps/w"]}, "apps/w": {"dependencies": {"bullmq": "6.7.0"}}}}
+    )
+    ok = {"": json.dumps({"name": "r"}), "apps/w": json.dumps({"dependencies": {"bullmq": "6.7.0"}})}
+    assert lock_sync.npm_mismatches(lock, ok) == []
+    added = {**ok, "apps/w": json.dumps({"dependencies": {"bullmq": "6.7.0", "lodash": "^4"}})}
+    assert lock_sync.npm_mismatches(lock, added) == ["apps/w/package.json: lodash@^4 is not in the lock file"]
+    bumped = {**ok, "apps/w": json.dumps({"dependencies": {"bullmq": "^6.8.0"}})}
+    assert lock_sync.npm_mismatches(lock, bumped) == ["apps/w/package.json: bullmq@^6.8.0, the lock file has 6.7.0"]
+    pnpm = (Path(__file__).parents[1] / "integration/fixtures/shop/pnpm-lock.yaml").read_text()
+    root = {
+        "dependencies": {"bullmq": "6.7.0", "ioredis": "5.11.1", "pg": "8.23.1"},
+        "devDependencies": {"esbuild": "0.28.2"},
+    }
+    assert lock_sync.pnpm_mismatches(pnpm, {"": json.dumps(root)}) == []
+    root["dependencies"].pop("pg")
+    assert lock_sync.pnpm_mismatches(pnpm, {"": json.dumps(root)}) == ["package.json: the lock file still has pg"]
+
+
+def test_dockerfile_copy_sources():
+    text = (
+        "FROM node AS build\nCOPY package.json pnpm-lock.yaml ./\nCOPY --chown=node:node packages/q \\\n  ./packages/q\n"
+        'ADD ["apps/a/src", "src"]\nADD https://example.com/x.tgz /x\nCOPY --from=build /out /app\n'
+    )
+    assert adopt_plan.dockerfile_copy_sources(text) == ["package.json", "pnpm-lock.yaml", "packages/q", "apps/a/src"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None and not os.environ.get("CI"), reason="node not installed")
+def test_probe_script_reads_the_heap_limit_node_options_give():
+    env = {**os.environ, "NODE_OPTIONS": "--max-old-space-size=384 --max-semi-space-size=16", "NODE_ENV": "production"}
+    out = subprocess.run(["node", "-e", PROBE_SCRIPT], env=env, capture_output=True, text=True, check=True).stdout
+    report = parse_probe(out)
+    assert report is not None and report["heap_size_limit_mib"] == 432 and report["node_env"] == "production"
+    assert report["cgroup_version"] in (1, 2) and "cluster" not in report
+
+
+def test_probe_failure_names_the_missing_node():
+    text = 'OCI runtime exec failed: exec failed: unable to start container process: exec: "node": executable file not found in $PATH'
+    assert "has no `node` on its PATH" in probe_failure("sync", "s-sync-1", 126, text)
+    assert probe_failure("sync", "c", 1, "boom\n") == "reading the limits inside the sync container (c) failed: boom"
+
+
+def test_build_mode_from_invoke_yaml_decides_the_label():
+    packages = {"apps/worker": Package("apps/worker", "@devstack/worker", frozenset({"bullmq"}))}
+    (worker,) = propose(config("ours.v5.6.1.json"), "/repo", packages, build_modes={"worker": "host"})
+    assert worker.build_mode == "host"
+    assert worker.dev_override["build"] == {"labels": {"dev.devstack.dist-fingerprint": "${DIST_FINGERPRINT:-unknown}"}}
+
+
+def test_prodlike_refuses_a_worker_its_overlay_does_not_cover(tmp_path):
+    from types import SimpleNamespace
+
+    from tasks.knowledge.settings import Settings
+    from tasks.prodlike import require_overlay
+
+    s = Settings.from_config({"worker": {"service": "sync"}, "prodlike": {"file": "over.yaml"}}, root=tmp_path)
+    compose = SimpleNamespace(settings=s)
+    with pytest.raises(UserError, match=r"over\.yaml does not exist: run `inv adopt`"):
+        require_overlay(compose)  # type: ignore[arg-type]
+    (tmp_path / "over.yaml").write_text("services:\n  email: {}\n")
+    with pytest.raises(UserError, match="has no service 'sync': run `inv adopt`"):
+        require_overlay(compose)  # type: ignore[arg-type]
+    (tmp_path / "over.yaml").write_text("services:\n  sync: {}\n")
+    require_overlay(compose)  # type: ignore[arg-type]
+
+
+def test_one_file_given_brings_the_override_beside_it():
+    assert adopt_plan.with_override("infra/compose.yaml", {"compose.yaml", "compose.override.yaml"}) == [
+        "infra/compose.yaml",
+        "infra/compose.override.yaml",
+    ]
+    assert adopt_plan.with_override("infra/compose.yaml", {"compose.yaml"}) == ["infra/compose.yaml"]
+
+
+def test_servers_and_one_shot_jobs_using_the_queue_library_are_set_aside():
+    packages = {"apps/api": Package("apps/api", "api", frozenset({"bullmq"}))}
+    build = {"context": "/r", "dockerfile": "apps/api/Dockerfile"}
+    services = {
+        "api": {"build": build, "ports": [{"target": 3000, "published": "3000"}]},
+        "migrate": {"build": build, "command": ["node", "dist/migrate.js"]},
+        "jobs": {"build": build, "command": ["node", "dist/jobs.js"]},
+        "queue-worker": {"image": "x", "ports": [{"target": 9000}]},
+    }
+    skipped: list[str] = []
+    found = propose({"services": services}, "/r", packages, skipped=skipped)
+    assert [p.service for p in found] == ["jobs", "queue-worker"]
+    assert skipped == [
+        "api: uses bullmq but it publishes a port (a server, e.g. an API adding jobs); `--worker api` to include it",
+        "migrate: uses bullmq but it looks like a one-shot job (migrations, seeds); `--worker migrate` to include it",
+    ]
+
+
+def test_set_key_edits_the_sections_own_key_only():
+    text = "compose:\n    nested:\n        files: keep\n    env_file: .env\n"
+    out = adopt_config.set_key(text, "compose", "files", "a.yml")
+    assert yaml.safe_load(out) == {"compose": {"files": "a.yml", "nested": {"files": "keep"}, "env_file": ".env"}}
+    assert out.startswith("compose:\n    files: a.yml\n")
