@@ -17,8 +17,9 @@ from tasks.cli_args import optional_positional
 @task(
     positional=["name"],
     help={
-        "name": "The worker to hand over: a name from invoke.yaml's `workers` (or its service), as `--name NAME` "
-        "or just NAME (`inv dev.worker email`); default: the only one, or the first.",
+        "name": "The worker to hand over: a name from invoke.yaml's `workers` (or its service), as a word after "
+        "the task (`inv dev.worker email`) or `-n NAME` / `--name NAME` (needed when the name is also a task's); "
+        "default: the only one, or the first.",
         "scheduler": "Run the scheduler in the dev worker as .env says (default); "
         "--no-scheduler turns it off for this session.",
     },

@@ -13,8 +13,9 @@ from invoke.tasks import task
 from tasks.cli_args import optional_positional
 
 NAME_HELP = (
-    "The worker: a name from invoke.yaml's `workers` (or its service), given as `--name NAME` or just NAME "
-    "(`inv worker.up email`); all of them when left out."
+    "The worker: a name from invoke.yaml's `workers` (or its service), as a word after the task "
+    "(`inv worker.up email`) or `-n NAME` / `--name NAME` (needed when the name is also a task's); "
+    "every worker when left out."
 )
 
 
