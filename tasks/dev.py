@@ -25,8 +25,9 @@ from tasks.cli_args import optional_positional
     },
 )
 def worker(c: Context, name: str | None = None, scheduler: bool = True) -> None:
-    """Run a dev worker in the foreground (`inv dev.worker [NAME]`); its background worker steps aside and comes back.
+    """Run a dev worker in the foreground while its background worker steps aside.
 
+    `inv dev.worker [NAME]`: the background worker comes back when the session ends.
     One session per worker at a time: two sessions for two different workers run side by side.
     """
     from tasks.drivers import workers

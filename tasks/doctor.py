@@ -22,8 +22,10 @@ def _line(ok: bool, what: str, detail: str, *, warn: bool = False) -> bool:
 
 @task
 def doctor(c: Context) -> None:
-    """Check Docker, the engine, Compose, .env, each worker (app, package manager, compose service, image); restore
-    a lost worker. On a repository not yet adapted it says which lines to add (WARN lines)."""
+    """Check Docker, Compose, .env and each worker, and restore a lost worker.
+
+    Checks the engine and, per worker, the app, its package manager, its compose service and its image.
+    On a repository not yet adapted it says which lines to add (WARN lines)."""
     from tasks.drivers import engine, handover, host_app, process, stack_facts, workers
     from tasks.drivers.compose import Compose
     from tasks.knowledge import adoption, envfile

@@ -11,7 +11,9 @@ from invoke.tasks import task
 
 @task
 def check(c: Context) -> None:
-    """Compare .env with .env.example: missing, unknown and malformed lines (values are never shown)."""
+    """Compare .env with .env.example: missing, unknown and malformed lines.
+
+    Values are never shown."""
     from tasks.drivers import stack_facts
     from tasks.drivers.compose import Compose
     from tasks.knowledge import envfile

@@ -28,7 +28,9 @@ NAME_HELP = (
     },
 )
 def up(c: Context, name: str | None = None, build: bool = False) -> None:
-    """Start the background worker(s) (and their dependencies); they come back whenever Docker starts."""
+    """Start the background worker(s) and their dependencies.
+
+    They come back whenever Docker starts."""
     from tasks.drivers import handover, host_app, worker_service, workers
     from tasks.drivers.compose import Compose
 
@@ -73,7 +75,7 @@ def down(c: Context, name: str | None = None, rm: bool = False) -> None:
 def logs(
     c: Context, name: str | None = None, follow: bool = False, tail: str | None = None, since: str | None = None
 ) -> None:
-    """Show the background worker's logs (every worker's, interleaved, unless one is named)."""
+    """Show the logs of the background workers, interleaved, or of the one named."""
     from tasks.drivers import workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.process import INTERRUPTED
@@ -96,7 +98,7 @@ def logs(
 
 @task(positional=["name"], help={"name": NAME_HELP})
 def restart(c: Context, name: str | None = None) -> None:
-    """Restart the background worker container(s) (to apply config changes, use worker.up)."""
+    """Restart the background worker container(s); worker.up applies config changes."""
     from tasks.drivers import handover, workers
     from tasks.drivers.compose import Compose
     from tasks.knowledge.failures import UserError
@@ -116,7 +118,9 @@ def restart(c: Context, name: str | None = None) -> None:
 
 @task(positional=["name"], help={"name": NAME_HELP})
 def status(c: Context, name: str | None = None) -> None:
-    """State, health, uptime, restart policy and scheduler of the background worker(s) (from Docker and Compose)."""
+    """Show the state, health, uptime, restart policy and scheduler of the worker(s).
+
+    Read from Docker and Compose, for the background worker(s)."""
     from tasks.drivers import handover, stack_facts, workers
     from tasks.drivers.compose import Compose
     from tasks.knowledge import status_view
