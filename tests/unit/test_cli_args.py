@@ -47,6 +47,19 @@ def test_a_bare_word_after_the_task_names_the_worker_before_or_after_its_flags()
     assert tasks_of(["dev.worker", "sync", "--no-scheduler"]) == {"dev.worker": {"name": "sync", "scheduler": False}}
 
 
+def test_a_flag_value_is_the_flags_even_when_it_looks_like_a_task_or_a_flag():
+    assert tasks_of(["worker.logs", "--tail", "5", "email"])["worker.logs"] == {
+        "name": "email",
+        "follow": False,
+        "tail": "5",
+        "since": None,
+    }
+    assert tasks_of(["worker.logs", "--since", "env.check"])["worker.logs"]["since"] == "env.check"
+    assert tasks_of(["worker.status", "--name", "doctor"]) == {"worker.status": {"name": "doctor"}}
+    parsed, core = parse(["worker.up", "--hide", "both", "email"])
+    assert core["hide"] == "both" and parsed["worker.up"]["name"] == "email"
+
+
 def test_invokes_own_flag_forms_name_the_worker():
     for argv in (["--name", "email"], ["--name=email"], ["-n", "email"], ["-nemail"]):
         assert tasks_of(["worker.status", *argv]) == {"worker.status": {"name": "email"}}, argv
