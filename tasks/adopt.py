@@ -23,8 +23,10 @@ from invoke.tasks import task
     },
 )
 def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = None, dry_run: bool = False) -> None:
-    """Adapt this repository: propose the worker services and write invoke.yaml plus the collection's own
-    compose overrides (profile, restart, init, grace period, fingerprint label, prod-like overlay)."""
+    """Propose the workers and write invoke.yaml and this collection's own overrides.
+
+    The overrides (profile, restart, init, grace period, fingerprint label, prod-like overlay) go to
+    files of this collection's own; your compose files are never edited."""
     import difflib
     import os
     from dataclasses import replace

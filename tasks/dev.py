@@ -17,15 +17,17 @@ from tasks.cli_args import optional_positional
 @task(
     positional=["name"],
     help={
-        "name": "The worker to hand over: a name from invoke.yaml's `workers` (or its service), as `--name NAME` "
-        "or just NAME (`inv dev.worker email`); default: the only one, or the first.",
+        "name": "The worker to hand over: a name from invoke.yaml's `workers` (or its service), as a word after "
+        "the task (`inv dev.worker email`) or `-n NAME` / `--name NAME` (needed when the name is also a task's); "
+        "default: the only one, or the first.",
         "scheduler": "Run the scheduler in the dev worker as .env says (default); "
         "--no-scheduler turns it off for this session.",
     },
 )
 def worker(c: Context, name: str | None = None, scheduler: bool = True) -> None:
-    """Run a dev worker in the foreground (`inv dev.worker [NAME]`); its background worker steps aside and comes back.
+    """Run a dev worker in the foreground while its background worker steps aside.
 
+    `inv dev.worker [NAME]`: the background worker comes back when the session ends.
     One session per worker at a time: two sessions for two different workers run side by side.
     """
     from tasks.drivers import workers

@@ -39,8 +39,10 @@ def _line(ok: bool, what: str, detail: str, *, warn: bool = False) -> bool:
 
 @task(help={"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."})
 def doctor(c: Context, json: bool = False) -> None:
-    """Check Docker, the engine, Compose, .env, each worker (app, package manager, compose service, image); restore
-    a lost worker. On a repository not yet adapted it says which lines to add (WARN lines)."""
+    """Check Docker, Compose, .env and each worker, and restore a lost worker.
+
+    Checks the engine and, per worker, the app, its package manager, its compose service and its image.
+    On a repository not yet adapted it says which lines to add (WARN lines)."""
     if json:
         from tasks.drivers import json_out
         from tasks.knowledge.checks import check_facts

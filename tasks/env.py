@@ -11,7 +11,9 @@ from invoke.tasks import task
 
 @task(help={"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."})
 def check(c: Context, json: bool = False) -> None:
-    """Compare .env with .env.example: missing, unknown and malformed lines (values are never shown)."""
+    """Compare .env with .env.example: missing, unknown and malformed lines.
+
+    Values are never shown."""
     from typing import Any
 
     from tasks.drivers import stack_facts

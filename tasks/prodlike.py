@@ -191,7 +191,9 @@ def plan(
     processes: str | None = None,
     json: bool = False,
 ) -> None:
-    """Print what prodlike.up would apply (caps, NODE_OPTIONS, heap share) without touching Docker."""
+    """Print the caps, NODE_OPTIONS and heap share that prodlike.up would apply.
+
+    Docker is not touched."""
     from tasks.drivers.compose import Compose
     from tasks.knowledge.prodlike_plan import describe, make_plan
     from tasks.knowledge.settings import settings
@@ -236,7 +238,9 @@ def up(
     heap_mb: str | None = None,
     processes: str | None = None,
 ) -> None:
-    """Run the worker with production-like caps and heap, from the compiled output, then verify it."""
+    """Run the worker with production-like caps and heap, then verify it.
+
+    The worker runs from the compiled output."""
     from tasks.drivers import engine, handover, host_app, workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import start_worker
@@ -284,8 +288,10 @@ def verify(
     processes: str | None = None,
     json: bool = False,
 ) -> None:
-    """Compare the running worker's caps, cgroup limits and every process's V8 heap limit with the plan
-    prodlike.up recorded on it (or with the plan the flags describe)."""
+    """Compare the running worker's caps, cgroup and heap limits with its plan.
+
+    Every process's V8 heap limit is read; the plan is the one prodlike.up recorded on the container
+    (or the one the flags describe)."""
     from tasks.drivers.compose import Compose
     from tasks.knowledge.settings import settings
 
@@ -310,8 +316,10 @@ def verify(
 
 @task(positional=["name"], help={"name": NAME_HELP})
 def stats(c: Context, name: str | None = None) -> None:
-    """One `docker stats` sample of the worker (CPU %, memory against its cap), the plan recorded on
-    it, and each worker process's heap used against its limit."""
+    """Show one `docker stats` sample of the worker and each process's heap use.
+
+    CPU %, memory against its cap, the plan recorded on it, and each worker process's heap used
+    against its limit."""
     from tasks.drivers import engine, load, process
     from tasks.drivers.compose import Compose
     from tasks.knowledge.failures import UserError
@@ -363,8 +371,10 @@ def load(
     drain: str = "90",
     out: str | None = None,
 ) -> None:
-    """Put the prod-like worker under a memory load inside its caps and report peak memory against the
-    cap, peak heap against its limit, restarts, OOM kills and failed jobs (non-zero exit on any)."""
+    """Put the prod-like worker under a memory load and report how it held up.
+
+    The load stays inside its caps; the report gives peak memory against the cap, peak heap against
+    its limit, restarts, OOM kills and failed jobs (non-zero exit on any)."""
     from datetime import datetime
     from pathlib import Path
 
@@ -417,7 +427,9 @@ def load(
 
 @task(positional=["name"], help={"name": NAME_HELP})
 def down(c: Context, name: str | None = None) -> None:
-    """Back to the normal background worker: recreated from the base compose files, caps gone."""
+    """Go back to the normal background worker: base compose files, no caps.
+
+    The worker container is recreated from the base compose files."""
     from tasks.drivers import handover
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import start_worker

@@ -8,7 +8,9 @@ from invoke.tasks import task
 
 @task
 def setup(c: Context) -> None:
-    """Create .env if needed, install the apps' dependencies, build them and start every background worker."""
+    """Create .env if needed, install and build the apps, start every worker.
+
+    Every background worker is started once the apps' dependencies are installed and they are built."""
     from tasks import env, worker
     from tasks.drivers import host_app, workers
 

@@ -9,7 +9,9 @@ from invoke.tasks import task
 
 @task(help={"build": "Build the app and rebuild the worker image first."})
 def up(c: Context, build: bool = False) -> None:
-    """Start the services of the compose files and every background worker, waiting until they are healthy."""
+    """Start the stack and every background worker, and wait until they are healthy.
+
+    The stack is the services of the compose files."""
     from tasks.drivers import handover, host_app, ports, stack_facts, worker_service, workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import image_plan
@@ -59,7 +61,7 @@ def up(c: Context, build: bool = False) -> None:
 
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})
 def down(c: Context, volumes: bool = False) -> None:
-    """Remove every container and the network of the project, the profiled worker included."""
+    """Remove the project's containers and network, the profiled worker included."""
     from tasks.drivers import handover, workers
     from tasks.drivers.compose import Compose
 

@@ -13,8 +13,9 @@ from invoke.tasks import task
 from tasks.cli_args import optional_positional
 
 NAME_HELP = (
-    "The worker: a name from invoke.yaml's `workers` (or its service), given as `--name NAME` or just NAME "
-    "(`inv worker.up email`); all of them when left out."
+    "The worker: a name from invoke.yaml's `workers` (or its service), as a word after the task "
+    "(`inv worker.up email`) or `-n NAME` / `--name NAME` (needed when the name is also a task's); "
+    "every worker when left out."
 )
 
 
@@ -27,7 +28,9 @@ NAME_HELP = (
     },
 )
 def up(c: Context, name: str | None = None, build: bool = False) -> None:
-    """Start the background worker(s) (and their dependencies); they come back whenever Docker starts."""
+    """Start the background worker(s) and their dependencies.
+
+    They come back whenever Docker starts."""
     from tasks.drivers import handover, host_app, worker_service, workers
     from tasks.drivers.compose import Compose
 
@@ -72,7 +75,7 @@ def down(c: Context, name: str | None = None, rm: bool = False) -> None:
 def logs(
     c: Context, name: str | None = None, follow: bool = False, tail: str | None = None, since: str | None = None
 ) -> None:
-    """Show the background worker's logs (every worker's, interleaved, unless one is named)."""
+    """Show the logs of the background workers, interleaved, or of the one named."""
     from tasks.drivers import workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.process import INTERRUPTED
@@ -95,7 +98,7 @@ def logs(
 
 @task(positional=["name"], help={"name": NAME_HELP})
 def restart(c: Context, name: str | None = None) -> None:
-    """Restart the background worker container(s) (to apply config changes, use worker.up)."""
+    """Restart the background worker container(s); worker.up applies config changes."""
     from tasks.drivers import handover, workers
     from tasks.drivers.compose import Compose
     from tasks.knowledge.failures import UserError
@@ -121,7 +124,9 @@ def restart(c: Context, name: str | None = None) -> None:
     },
 )
 def status(c: Context, name: str | None = None, json: bool = False) -> None:
-    """State, health, uptime, restart policy and scheduler of the background worker(s) (from Docker and Compose)."""
+    """Show the state, health, uptime, restart policy and scheduler of the worker(s).
+
+    Read from Docker and Compose, for the background worker(s)."""
     from typing import Any
 
     from tasks.drivers import handover, stack_facts, workers

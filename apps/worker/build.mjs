@@ -1,4 +1,4 @@
-// Bundles the worker and its tools into <repo>/dist/apps/worker/ (CommonJS, node20).
+// Bundles the worker and its tools into <repo>/dist/apps/worker/ (CommonJS, node22: engines' oldest line).
 // A plain node script so `npm run build` works the same on Linux, macOS and Windows.
 import { rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -26,7 +26,7 @@ const result = await build({
   outdir,
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   sourcemap: true,
   logLevel: 'warning',
