@@ -41,7 +41,7 @@ describe('processor', () => {
     // Without a wait the insert would already have run (it is only promises away); a timer cannot fire
     // before this check phase of the event loop.
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(calls, []);
+    assert.equal(calls.length, 0);
     await job;
     assert.deepEqual(calls.map((c) => c.values?.[0]), ['1']);
   });
