@@ -361,12 +361,23 @@ def test_handover_under_steady_load_loses_and_repeats_nothing(running_worker):
     stack = running_worker
     total = 400
     producer = stack.produce("load", total, interval_ms=40, duration_ms=30, background=True)
+
+    def processed_by(worker: str) -> int:
+        return int(
+            stack.sql(f"select count(*) from digest_results where job_id like 'load-%' and processed_by = '{worker}'")
+        )
+
     try:
         for _round in range(3):
-            time.sleep(1.5)
+            # Each worker takes some jobs under load before the queue moves (a wait on the results, not a sleep).
+            background = processed_by("background")
+            wait_for(
+                lambda b=background: processed_by("background") >= b + 10, 60, what="10 jobs by the background worker"
+            )
             session = Session(stack)
             session.ready()
-            time.sleep(1.5)
+            dev = processed_by("dev")
+            wait_for(lambda d=dev: processed_by("dev") >= d + 10, 60, what="10 jobs by the dev worker")
             session.proc.send_signal(signal.SIGINT)
             assert session.finish() == 0, session.output
             assert worker_running(stack)
