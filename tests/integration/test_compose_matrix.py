@@ -5,7 +5,7 @@ PATH (`os.pathsep`), each `DIR` or `VERSION=DIR`; `DOCKER_CONFIG=DIR docker comp
 version (`.ci/compose-versions` prints `<version> <dir>` lines for Debian's 2.26.1 and 2.40.3).
 `DEVSTACK_COMPOSE_EXPECT` (space-separated versions) names the versions that must be there.
 
-Unset, every test here skips. Set under `CI=true`, a listed folder whose Compose does not run, a
+Unset, every test here skips on a developer's machine and fails under `CI=true` (CI sets it). Set under `CI=true`, a listed folder whose Compose does not run, a
 version other than the one named, or an expected version not listed fails the test: CI never
 passes by skipping a version it claims to test.
 """
@@ -65,6 +65,10 @@ def _version_of(directory: str) -> str | None:
 def docker_config(request, engine):
     entry = request.param
     if entry is None:
+        if IN_CI:
+            pytest.fail(
+                f"CI=true but {MATRIX_VAR} is not set: the Compose matrix would pass by skipping", pytrace=False
+            )
         pytest.skip(f"{MATRIX_VAR} is not set: no extra Compose version to test")
     wanted, directory = entry
     problem = None

@@ -149,15 +149,26 @@ def test_a_crash_looping_worker_is_stopped_like_a_running_one_and_given_back(sta
     stack.write_env(WORKER_CONCURRENCY="abc")  # the background worker exits at start, again and again
     failed = stack.inv("worker.up")
     assert failed.returncode == 1 and "crashed at start" in failed.stderr, failed.stderr
-    wait_for(lambda: stack.ps().get("worker") == "restarting", 30, what="a restart loop")
+    # Docker doubles the delay between restarts (0.1 s, 0.2 s, ...): after 8 restarts the worker waits
+    # 12.8 s or more between runs of well under a second, so the session finds it restarting.
+    container = f"{stack.project}-worker-1"
+
+    def restarting_long():
+        out = subprocess.run(
+            ["docker", "inspect", "--format", "{{.RestartCount}} {{.State.Status}}", container],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        return len(out) == 2 and int(out[0]) >= 8 and out[1] == "restarting"
+
+    wait_for(restarting_long, 90, interval=0.1, what="a restart loop with long pauses")
     # The dev worker itself gets a valid value from the shell (the shell wins over .env).
     session = start_session(stack, tmp_path, env={"WORKER_CONCURRENCY": "1"})
     session.wait_output("dev worker running with the queue")
-    # "(it was restarting)" or, caught between two restarts, "(it finishes its current job)"
-    assert "stopping the background worker" in session.output
+    assert "stopping the background worker (it was restarting)" in session.output, session.output
     assert stack.ps()["worker"] == "exited"  # not beside the dev worker on the queue
     session.ctrl_c()
     assert session.wait() == 0, session.output
-    assert "the background worker is back but not ready" in session.output
+    assert "the background worker is back but not ready (it was restarting before this session)" in session.output
     assert "crashed at start" in session.output
     assert stack.ps()["worker"] in {"restarting", "running"}  # given back as it was found

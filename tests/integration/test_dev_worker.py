@@ -121,14 +121,122 @@ def test_no_restore_when_the_worker_was_not_running(stack):
     assert "worker" not in stack.ps()
 
 
+WAIT_FOR_FILE = "const fs=require('fs');setInterval(()=>{if(fs.existsSync(process.argv[2]))process.exit(0)},50)"
+
+
+def file_waiting_dev(stack, name: str = "go"):
+    """A dev command that runs until the test creates a file: (env for Session, the file)."""
+    script = stack.tmp / "wait-for-file.js"
+    script.write_text(WAIT_FOR_FILE)
+    go = stack.tmp / name
+    return {"INVOKE_APP_DEV": f"node {script} {go}"}, go
+
+
+def last_line(text: str) -> str:
+    return [line for line in text.splitlines() if line.strip()][-1]
+
+
 def test_worker_down_during_session_is_respected(running_worker):
     stack = running_worker
-    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setTimeout(()=>process.exit(0),6000)"})
+    env, go = file_waiting_dev(stack)
+    session = Session(stack, env=env)
     session.wait_output("dev worker running")
-    assert stack.inv("worker.up").returncode == 1  # never two workers on one queue
-    stack.inv("worker.down", check=True)
-    assert session.finish() == 0
+    up = stack.inv("worker.up")
+    assert up.returncode == 1 and "would run two workers on it" in up.stderr, up.stderr  # never two workers
+    down = stack.inv("worker.down", check=True)
+    assert "will no longer restore the background worker" in down.stdout, down.stdout
+    assert session.proc.poll() is None  # the dev command ends only now, after worker.down ran
+    go.touch()
+    assert session.finish() == 0, session.output
+    assert "`inv worker.down` during this session asked to leave it down; not restoring it" in last_line(
+        session.output
+    ), session.output
+    assert "background worker restored" not in session.output
     assert stack.ps()["worker"] == "exited"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("stack.up",), ("worker.restart",), ("worker.up",), ("prodlike.up",), ("prodlike.down",)],
+    ids=lambda a: a[0],
+)
+def test_background_actions_are_refused_during_a_session(running_worker, argv):
+    stack = running_worker
+    env, go = file_waiting_dev(stack)
+    session = Session(stack, env=env)
+    session.wait_output("dev worker running")
+    refused = stack.inv(*argv, timeout=120)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    error = refused.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: a dev worker") and f"pid {session.proc.pid}" in error, refused.stderr
+    assert f"{argv[0]} would run two workers on it" in error and "Ctrl+C" in error, error
+    assert stack.ps()["worker"] == "exited"  # nothing was started beside the dev worker
+    go.touch()
+    assert session.finish() == 0, session.output
+    assert "background worker restored" in session.output
+    assert worker_running(stack)
+
+
+def test_worker_status_shows_a_live_session(running_worker):
+    stack = running_worker
+    env, go = file_waiting_dev(stack)
+    session = Session(stack, env=env)
+    session.wait_output("dev worker running")
+    status = stack.inv("worker.status", check=True).stdout
+    line = next((x for x in status.splitlines() if "dev worker:" in x), "")
+    assert f"dev worker: running (pid {session.proc.pid}, since " in line, status
+    assert "the background worker was stopped for it and comes back when it exits" in line, status
+    assert "worker: exited" in status
+    go.touch()
+    assert session.finish() == 0
+    assert "dev worker:" not in stack.inv("worker.status", check=True).stdout
+
+
+def test_dev_worker_refuses_a_missing_app_folder_and_touches_nothing(running_worker, tmp_path):
+    stack = running_worker
+    missing = tmp_path / "no-app-here"
+    result = stack.inv("dev.worker", env={"INVOKE_APP_DIR": str(missing)}, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        f"error: the app folder {missing} does not exist: check `app.dir` in invoke.yaml"
+    ), result.stderr
+    assert "stopping" not in result.stdout
+    assert worker_running(stack)
+
+
+def test_dev_preflight_gives_up_on_an_address_that_never_accepts(running_worker):
+    """A port whose accept queue is full drops new SYNs: the connect hangs, the preflight's timeout ends it."""
+    import socket
+
+    stack = running_worker
+    server = socket.socket()
+    held = []
+    try:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        # Fill the accept queue (nobody accepts): from here on a connect gets no answer at all.
+        while True:
+            probe = socket.socket()
+            probe.settimeout(0.5)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except TimeoutError:
+                probe.close()
+                break
+            held.append(probe)
+            assert len(held) < 16, "the kernel keeps accepting: cannot build a silent address here"
+        result = stack.inv("dev.worker", env={"REDIS_PORT": str(port), "INVOKE_APP_DEV": QUICK_EXIT}, timeout=120)
+    finally:
+        for sock in held:
+            sock.close()
+        server.close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"127.0.0.1:{port}" in errors[0] and "'redis'" in errors[0], result.stderr
+    assert "the background worker service was not touched" in errors[0], errors
+    assert "Traceback" not in result.stderr
+    assert worker_running(stack)
 
 
 def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
@@ -253,12 +361,23 @@ def test_handover_under_steady_load_loses_and_repeats_nothing(running_worker):
     stack = running_worker
     total = 400
     producer = stack.produce("load", total, interval_ms=40, duration_ms=30, background=True)
+
+    def processed_by(worker: str) -> int:
+        return int(
+            stack.sql(f"select count(*) from digest_results where job_id like 'load-%' and processed_by = '{worker}'")
+        )
+
     try:
         for _round in range(3):
-            time.sleep(1.5)
+            # Each worker takes some jobs under load before the queue moves (a wait on the results, not a sleep).
+            background = processed_by("background")
+            wait_for(
+                lambda b=background: processed_by("background") >= b + 10, 60, what="10 jobs by the background worker"
+            )
             session = Session(stack)
             session.ready()
-            time.sleep(1.5)
+            dev = processed_by("dev")
+            wait_for(lambda d=dev: processed_by("dev") >= d + 10, 60, what="10 jobs by the dev worker")
             session.proc.send_signal(signal.SIGINT)
             assert session.finish() == 0, session.output
             assert worker_running(stack)

@@ -129,8 +129,12 @@ def test_port_taken_by_a_host_process(other):
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
     assert f"port 127.0.0.1:{other.db_port} of service 'db' (DB_PORT)" in line
-    # this test's own process holds it: psutil names it when it can see it
-    assert "host process" in line or "unknown" in line, line
+    # this test's own process holds it (same user: psutil sees it): named, with its pid
+    import os
+
+    import psutil
+
+    assert f"the host process {psutil.Process().name()} (pid {os.getpid()})" in line, line
 
 
 def test_env_check_warns_about_two_schedulers_across_services(other):

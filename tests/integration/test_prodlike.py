@@ -136,3 +136,27 @@ def test_clean_checkout_refuses_then_build_flag_builds_and_starts(stack, clean_c
     finally:
         stack.down()
         subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
+
+
+def test_plan_prints_the_readme_row_and_touches_nothing(stack):
+    plan = stack.inv("prodlike.plan", "--memory", "8g", "--processes", "4", "--cpus", "2")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    # the README's 8g x 4 row, written out by hand
+    assert "NODE_OPTIONS:      --max-old-space-size=1692 --max-semi-space-size=16" in plan.stdout
+    assert "heap_size_limit:   1740 MiB per process" in plan.stdout
+    assert "heap share:        85.0% of memory (limit 85%)" in plan.stdout
+    assert "warning" not in plan.stdout + plan.stderr
+    assert stack.ps() == {}  # a plan only: nothing was started
+
+
+def test_plan_with_a_heap_ratio(stack):
+    half = stack.inv("prodlike.plan", "--memory", "1g", "--cpus", "1", "--heap-ratio", "0.5", check=True)
+    # 0.5 x 1024 MiB = 512 MiB of heap_size_limit: old space 512 - 3 x 16 = 464
+    assert "NODE_OPTIONS:      --max-old-space-size=464 --max-semi-space-size=16" in half.stdout
+    assert "heap share:        50.0% of memory (limit 50%)" in half.stdout
+    bad = stack.inv("prodlike.plan", "--memory", "1g", "--heap-ratio", "1.5")
+    assert bad.returncode == 1 and bad.stderr.strip() == (
+        "error: bad heap ratio 1.5: use a fraction such as 0.75 or 0.85"
+    ), bad.stderr
+    over = stack.inv("prodlike.plan", "--memory", "512m", "--cpus", "1", "--heap-mb", "480", check=True)
+    assert "warning: heap limit 528 MiB x 1 process(es) is 103.1% of 512 MiB, above the 85% ratio" in over.stdout

@@ -138,3 +138,16 @@ def test_load_inside_the_caps_passes_and_beyond_them_fails(stack, tmp_path):
     error = over.stderr.strip().splitlines()[-1]
     assert error.startswith("error: the worker did not hold under load:")
     assert "JavaScript heap out of memory" in error or "OOM-killed" in error
+
+
+def test_load_for_a_duration_at_a_rate(stack, tmp_path):
+    stack.inv("prodlike.up", *SMALL, check=True)
+    result = stack.inv(
+        "prodlike.load", "--duration", "3", "--rate", "4", "--mb", "1", "--hold-ms", "10", "--out", str(tmp_path / "r")
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("load: 3 s of jobs of 1 MiB held 10 ms"), result.stdout
+    done = int(re.search(r"^jobs:\s+(\d+) done, 0 failed", result.stdout, re.M).group(1))
+    # jobs are added at most 4 per second, the first at once: never more than 3 x 4 + 1 in 3 s
+    assert 1 <= done <= 13, result.stdout
+    assert "OK: no OOM kill" in result.stdout

@@ -134,3 +134,61 @@ def test_image_built_worker_rebuilt_only_when_its_image_holds_other_sources(shop
     assert stale.returncode == 0, stale.stdout + stale.stderr
     assert "the sync image holds another build than its sources; rebuilding it" in stale.stdout, stale.stdout
     wait_for(lambda: shop.states().get("sync") == "running", 30, what="sync running")
+
+
+def _started_at(shop, service: str) -> str:
+    return subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.StartedAt}}", f"{shop.project}-{service}-1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_named_forms_of_logs_restart_and_down_act_on_that_worker_only(shop):
+    shop.inv("worker.up", check=True)
+    shop.produce("email", "named", 2)
+    shop.produce("sync", "named", 2)
+    wait_for(lambda: len(shop.processed("named")) == 4, 60, what="4 jobs processed")
+
+    email_logs = shop.inv("worker.logs", "email", check=True).stdout
+    assert "email-1" in email_logs and "sync-1" not in email_logs, email_logs
+    sync_logs = shop.inv("worker.logs", "--name", "sync", check=True).stdout
+    assert "sync-1" in sync_logs and "email-1" not in sync_logs, sync_logs
+    both = shop.inv("worker.logs", check=True).stdout
+    assert "email-1" in both and "sync-1" in both
+
+    email_started, sync_started = _started_at(shop, "email"), _started_at(shop, "sync")
+    shop.inv("worker.restart", "email", check=True)
+    assert _started_at(shop, "email") != email_started  # restarted
+    assert _started_at(shop, "sync") == sync_started  # left alone
+
+    shop.inv("worker.down", "sync", check=True)
+    states = shop.states()
+    assert states["sync"] == "exited" and states["email"] == "running", states
+    status = shop.inv("worker.status", check=True).stdout
+    assert "sync: exited" in status and "email: running" in status, status
+
+    unknown = shop.inv("worker.down", "billing")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("error: ") and "billing" in unknown.stderr
+    assert "email" in unknown.stderr and "sync" in unknown.stderr  # names the workers there are
+    assert shop.states()["email"] == "running"
+
+
+def test_doctor_prints_its_warn_lines(shop):
+    # sync built the way a repository not yet adapted builds it (no fingerprint label), and both workers
+    # told to run the scheduler
+    shop.write_env(SYNC_SCHEDULER="true")
+    shop.compose("--profile", "workers", "build", "sync")
+    doctor = shop.inv("doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr  # advice only: the doctor does not fail
+    image = f"shop-sync-{shop.project}:local"
+    warns = [line for line in doctor.stdout.splitlines() if line.startswith("WARN")]
+    assert warns == [
+        f"WARN sync           image {image} has no dev.devstack.source-fingerprint label, so the tasks cannot tell "
+        "when it is stale (it is rebuilt only with --build): add `ARG SOURCE_FINGERPRINT=unknown` and "
+        "`LABEL dev.devstack.source-fingerprint=${SOURCE_FINGERPRINT}` to its Dockerfile's last stage, and "
+        "`SOURCE_FINGERPRINT: ${SOURCE_FINGERPRINT_SYNC:-unknown}` under `services.sync.build.args`",
+        "WARN scheduler      services 'email', 'sync' all have ENABLE_SCHEDULER on: only one worker may run the "
+        "scheduler (turn it off in all but one)",
+    ], doctor.stdout

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
+import subprocess
 
 import pytest
 
-from .stackenv import ROOT
+from .stackenv import ROOT, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -68,11 +68,15 @@ def test_worker_logs_tail_shows_the_last_lines(stack):
     def read_logs():
         return [line for line in stack.inv("worker.logs", check=True).stdout.splitlines() if line.strip()]
 
-    # The scheduler's first job may still log a line: read until two reads agree.
-    full, previous = read_logs(), None
-    while full != previous:
-        time.sleep(0.5)
-        full, previous = read_logs(), full
+    # The scheduler's first job may still log a line: read until two reads in a row agree.
+    reads = [read_logs()]
+
+    def settled():
+        reads.append(read_logs())
+        return reads[-1] == reads[-2]
+
+    wait_for(settled, timeout=60, interval=0.5, what="two reads of worker.logs that agree")
+    full = reads[-1]
     assert any("[worker] ready" in line for line in full) and any("[heap] heap_size_limit=" in line for line in full)
     assert any("job log-4 done" in line for line in full)
     tail = [line for line in stack.inv("worker.logs", "--tail", "2", check=True).stdout.splitlines() if line.strip()]
@@ -121,10 +125,47 @@ def test_worker_up_refuses_without_dist_and_starts_nothing(stack, tmp_path):
     assert stack.ps() == {}
 
 
+def _image_id(ref: str) -> str:
+    return subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
+    ).stdout.strip()
+
+
 def test_worker_up_build_rebuilds_app_and_image(stack):
+    stack.inv("worker.up", check=True)
+    images = stack.compose("--profile", "*", "config", "--images").stdout.split()
+    worker_image = next(i for i in images if "worker" in i)
+    old_image = _image_id(worker_image)
+    main = ROOT / "dist/apps/worker/main.js"
+    old_mtime = main.stat().st_mtime_ns
+    # A stand-in under the worker's tag with the current fingerprint label (worker.up alone would keep
+    # it): only a real `--build` replaces it.
+    subprocess.run(
+        ["docker", "build", "-q", "-t", worker_image, "--label", "dev.devstack.test-stand-in=1", "-"],
+        input=f"FROM {worker_image}\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    stand_in = _image_id(worker_image)
+    assert stand_in != old_image
+    assert "rebuilding" not in stack.inv("worker.up", check=True).stdout  # the stand-in alone is accepted
     result = stack.inv("worker.up", "--build", check=True)
     assert "[build]" in result.stdout
-    assert (ROOT / "dist/apps/worker/main.js").is_file()
+    assert main.stat().st_mtime_ns > old_mtime  # the app was compiled again
+    rebuilt = _image_id(worker_image)
+    assert rebuilt != stand_in, "worker.up --build left the stand-in image in place"
+    labels = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", worker_image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dev.devstack.test-stand-in" not in labels  # built from the Dockerfile, not the stand-in
+    container_image = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Image}}", f"{stack.project}-worker-1"], capture_output=True, text=True
+    ).stdout.strip()
+    assert container_image == rebuilt  # and the running worker uses it
     assert stack.ps()["worker"] == "running"
 
 
@@ -159,8 +200,6 @@ def test_ctrl_c_ends_logs_follow_normally(stack):
     """A terminal's Ctrl+C signals the whole foreground group: inv and the compose it runs."""
     import os
     import signal
-    import subprocess
-    import time
 
     from .stackenv import INV
 
@@ -176,8 +215,7 @@ def test_ctrl_c_ends_logs_follow_normally(stack):
     )
     try:
         first = proc.stdout.readline()
-        assert "worker" in first
-        time.sleep(0.5)
+        assert "worker" in first  # following: compose is streaming
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -196,3 +234,68 @@ def test_worker_up_and_stack_up_fail_with_the_logs_when_the_worker_crashes_at_st
     assert "last 20 log lines of worker" in result.stderr  # the container's own words, before the error line
     again = stack.inv("stack.up")
     assert again.returncode == 1 and "last 20 log lines of worker" in again.stderr, again.stderr
+
+
+def test_worker_down_finishes_the_job_in_flight(stack):
+    """`worker.down` is a graceful stop: a job taking seconds is completed, not cut and redelivered."""
+    stack.inv("worker.up", check=True)
+    stack.produce("long", 1, duration_ms=4000)
+
+    def active():
+        return stack.compose(
+            "exec", "-T", "redis", "redis-cli", "LRANGE", "bull:digest:active", "0", "-1"
+        ).stdout.split()
+
+    wait_for(lambda: active() == ["long-1"], timeout=60, interval=0.1, what="the 4 s job to be active")
+    assert stack.result_rows("long") == []  # in flight: not yet written
+    stack.inv("worker.down", check=True)
+    assert stack.ps()["worker"] == "exited"
+    # down returned only after the job was done: its row is there, written once, and nothing is active
+    assert stack.result_rows("long") == [("long-1", "background")]
+    assert stack.sql("select deliveries from digest_results where job_id = 'long-1'") == "1"
+    assert active() == []
+    finished = stack.compose("exec", "-T", "redis", "redis-cli", "HGET", "bull:digest:long-1", "finishedOn").stdout
+    assert finished.strip().isdigit()  # completed in BullMQ's eyes: never handed out again
+
+
+def test_worker_logs_since_shows_only_later_lines(stack):
+    from datetime import datetime, timezone
+
+    stack.inv("worker.up", check=True)
+    stack.produce("early", 1)
+    wait_for(
+        lambda: "job early-1 done" in stack.inv("worker.logs", check=True).stdout, 60, 0.3, "the early job's log line"
+    )
+    boundary = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stack.produce("late", 1)
+    wait_for(
+        lambda: "job late-1 done" in stack.inv("worker.logs", check=True).stdout, 60, 0.3, "the late job's log line"
+    )
+    since = stack.inv("worker.logs", "--since", boundary, check=True).stdout
+    assert "job late-1 done" in since and "job early-1 done" not in since and "[worker] ready" not in since, since
+    everything = stack.inv("worker.logs", "--since", "10m", check=True).stdout
+    assert "job early-1 done" in everything and "job late-1 done" in everything and "[worker] ready" in everything
+
+
+def test_an_earlier_table_gains_the_columns_and_a_second_delivery_is_counted(stack):
+    """The app's schema SQL against the real Postgres (not regexes over its text)."""
+    stack.compose("up", "-d", "--wait", "postgres")
+    # digest_results as an earlier version of the worker created it: no deliveries/added_at/started_at
+    stack.sql(
+        "create table digest_results (job_id text primary key, job_name text not null, "
+        "processed_by text not null, processed_at timestamptz not null default now())"
+    )
+    stack.sql("insert into digest_results (job_id, job_name, processed_by) values ('again-1', 'digest', 'earlier')")
+    stack.inv("worker.up", check=True)
+    stack.produce("again", 2)  # again-1 is delivered a second time, as a redelivered job would be
+    wait_for(
+        lambda: stack.sql("select count(*) from digest_results where job_id like 'again-%'") == "2",
+        60,
+        what="both jobs' rows",
+    )
+    wait_for(
+        lambda: stack.sql("select deliveries from digest_results where job_id = 'again-1'") == "2",
+        60,
+        what="the second delivery of again-1 to be counted",
+    )
+    assert stack.sql("select deliveries, added_at is not null from digest_results where job_id = 'again-2'") == "1|t"

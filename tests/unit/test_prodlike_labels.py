@@ -26,6 +26,38 @@ def test_labels_give_back_the_exact_plan(plan):
     assert plan_from_labels(parse_labels(joined)) == plan
 
 
+# The README's heap table, written out by hand (memory, processes -> old space, semi space, heap_size_limit,
+# share): the expected values do not come from the code under test.
+README_TABLE = [
+    ("13g", 3, 1, "11123", "64", 11315, "85.0 %"),
+    ("512m", 1, 1, "384", "16", 432, "84.4 %"),
+    ("8g", 2, 4, "1692", "16", 1740, "85.0 %"),
+]
+
+
+@pytest.mark.parametrize("memory, cpus, processes, old, semi, heap_mib, share", README_TABLE)
+def test_labels_and_mode_match_the_readme_table(memory, cpus, processes, old, semi, heap_mib, share):
+    plan = plan_heap(parse_size(memory), cpus=cpus, processes=processes)
+    assert plan.node_options == f"--max-old-space-size={old} --max-semi-space-size={semi}"
+    assert plan.heap_limit_mib == heap_mib
+    assert f"{plan.heap_share * 100:.1f} %" == share
+    memory_bytes = {"13g": "13958643712", "512m": "536870912", "8g": "8589934592"}[memory]
+    assert labels(plan) == {
+        "dev.devstack.mode": "prodlike",
+        "dev.devstack.prodlike.cpus": str(cpus),
+        "dev.devstack.prodlike.memory": memory_bytes,
+        "dev.devstack.prodlike.old-space-mib": old,
+        "dev.devstack.prodlike.semi-space-mib": semi,
+        "dev.devstack.prodlike.processes": str(processes),
+        "dev.devstack.prodlike.ratio": "0.85",
+        "dev.devstack.prodlike.explicit": "false",
+    }
+    heap = f"{heap_mib} MiB" if processes == 1 else f"{processes} x {heap_mib} MiB"
+    cpus_text = "1 CPU" if cpus == 1 else f"{cpus} CPUs"
+    memory_text = {"13g": "13.00 GiB", "512m": "512 MiB", "8g": "8.00 GiB"}[memory]
+    assert mode_text(labels(plan)) == f"prodlike ({cpus_text}, {memory_text}, heap {heap})"
+
+
 def test_compose_env_carries_every_value_the_override_needs():
     env = compose_env(plan_heap(parse_size("512m"), cpus=1, processes=1))
     assert env == {
@@ -57,8 +89,8 @@ def test_mode_text():
     assert mode_text(labels(plan_heap(parse_size("512m"), cpus=2))) == "prodlike (2 CPUs, 512 MiB, heap 432 MiB)"
     one = mode_text(labels(plan_heap(parse_size("512m"), cpus=1)))
     assert one == "prodlike (1 CPU, 512 MiB, heap 432 MiB)"
-    two = plan_heap(parse_size("768m"), cpus=2, processes=2)
-    assert mode_text(labels(two)) == f"prodlike (2 CPUs, 768 MiB, heap 2 x {two.heap_limit_mib} MiB)"
+    four = plan_heap(parse_size("8g"), cpus=2, processes=4)
+    assert mode_text(labels(four)) == "prodlike (2 CPUs, 8.00 GiB, heap 4 x 1740 MiB)"  # the README's 8g x 4 row
 
 
 def test_status_shows_the_mode():
@@ -69,13 +101,15 @@ def test_status_shows_the_mode():
     assert "  mode:           prodlike (2 CPUs, 512 MiB, heap 432 MiB)" in render("worker", [container]).splitlines()
 
 
+# 768m x 2 processes: old space min(0.85 * 768 / 2 - 3 * 16, (768 - 28) / 2 - 100) = 270 (the native reserve
+# binds), heap_size_limit 270 + 3 * 16 = 318 MiB.
 PLAN2 = plan_heap(parse_size("768m"), cpus=2, processes=2)
 WORKERS2 = [
-    {"index": 1, "pid": 13, "scheduler": True, "heap_size_limit_mib": PLAN2.heap_limit_mib},
-    {"index": 2, "pid": 14, "scheduler": False, "heap_size_limit_mib": PLAN2.heap_limit_mib},
+    {"index": 1, "pid": 13, "scheduler": True, "heap_size_limit_mib": 318},
+    {"index": 2, "pid": 14, "scheduler": False, "heap_size_limit_mib": 318},
 ]
 PROBE2 = {
-    "heap_size_limit_mib": PLAN2.heap_limit_mib,
+    "heap_size_limit_mib": 318,
     "cgroup_version": 1,
     "memory_limit_bytes": 768 * MIB,
     "cpu_quota_us": 200000,
@@ -83,8 +117,8 @@ PROBE2 = {
     "node_env": "production",
     "cluster": {
         "workers": [
-            {"index": 1, "pid": 13, "scheduler": True, "heap_size_limit_mib": PLAN2.heap_limit_mib},
-            {"index": 2, "pid": 14, "scheduler": False, "heap_size_limit_mib": PLAN2.heap_limit_mib},
+            {"index": 1, "pid": 13, "scheduler": True, "heap_size_limit_mib": 318},
+            {"index": 2, "pid": 14, "scheduler": False, "heap_size_limit_mib": 318},
         ]
     },
 }

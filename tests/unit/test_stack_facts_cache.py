@@ -1,6 +1,6 @@
 """The cache of `docker compose config`: a hit re-reads nothing, every dependency invalidates it.
 
-Runs the real Compose CLI (`config` needs no engine); skipped only where Compose is not installed.
+Runs the real Compose CLI (`config` needs no engine); skipped where Compose is not installed, failed for it under CI=true.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from tasks.drivers import stack_facts
 from tasks.drivers.compose import Compose
 from tasks.knowledge.defaults import DEFAULTS
 from tasks.knowledge.settings import Settings
+from tests.conftest import skip_or_fail
 
 COMPOSE_FILE = """services:
   app:
@@ -30,7 +31,10 @@ def compose_available() -> bool:
     return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(not compose_available(), reason="the Docker Compose CLI is not installed")
+@pytest.fixture(autouse=True)
+def _compose_cli():
+    if not compose_available():
+        skip_or_fail("the Docker Compose CLI is not installed")
 
 
 @pytest.fixture

@@ -264,10 +264,29 @@ def test_windows_child_gets_no_process_group_and_ctrl_c_is_left_to_the_console(m
     assert child.wait() == 0 and killed == []  # no group to wait for
 
 
-def test_windows_console_closed_is_recovered_by_the_next_command(tmp_path):
+def test_windows_console_closed_is_recovered_by_the_next_command(monkeypatch, tmp_path):
     """A closed console kills `inv` without a chance to restore: the record stays, its lock is free,
     so the next command sees a stale session (the same path as kill -9 on POSIX)."""
     from tasks.drivers import handover
+
+    # The Windows platform, injected: the dev command runs in the console's group (no session of its
+    # own), so closing the console ends it together with `inv`, and nothing forwards or restores.
+    started = {}
+
+    class FakePopen:
+        pid = 4343
+
+        def __init__(self, argv, **kwargs):
+            started.update(kwargs)
+
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(foreground, "IS_WINDOWS", True)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    assert foreground.forwarded_signals(SimpleNamespace(SIGINT=2, SIGTERM=15, SIGBREAK=21)) == [2, 15, 21]
+    foreground.ForegroundChild(["node", "x.js"], cwd=tmp_path, env={}).start()
+    assert started["start_new_session"] is False
 
     compose: Any = SimpleNamespace(
         settings=SimpleNamespace(state_dir=tmp_path, service="email", worker_name="email", workers=()),

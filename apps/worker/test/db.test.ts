@@ -15,9 +15,6 @@ describe('ensureSchema', () => {
     const queries: string[] = [];
     await ensureSchema({ query: async (text: string) => { queries.push(text); } });
     assert.deepEqual(queries, [CREATE_TABLE_SQL, ADD_DELIVERIES_SQL]);
-    assert.match(CREATE_TABLE_SQL, /CREATE TABLE IF NOT EXISTS digest_results/);
-    assert.match(CREATE_TABLE_SQL, /job_id text PRIMARY KEY/);
-    assert.match(CREATE_TABLE_SQL, /deliveries integer NOT NULL DEFAULT 1/);
   });
 
   it('ignores the race between two workers creating the table at once', async () => {
@@ -25,10 +22,6 @@ describe('ensureSchema', () => {
     await ensureSchema(failingCreate(Object.assign(new Error('duplicate key value violates unique constraint "pg_type_typname_nsp_index"'), { code: '23505' }), later));
     await ensureSchema(failingCreate(Object.assign(new Error('relation "digest_results" already exists'), { code: '42P07' }), later));
     assert.deepEqual(later, [ADD_DELIVERIES_SQL, ADD_DELIVERIES_SQL]);
-  });
-
-  it('adds the deliveries column to a table from an earlier version', () => {
-    assert.match(ADD_DELIVERIES_SQL, /ADD COLUMN IF NOT EXISTS deliveries integer NOT NULL DEFAULT 1/);
   });
 
   it('rethrows other errors', async () => {

@@ -160,11 +160,9 @@ describe('dev runner', { skip: process.platform === 'win32' && 'POSIX signals' }
     const run = startRunner({ WORKER_STOP_GRACE_PERIOD: '300ms', FAKE_CLOSE_MS: '20000' });
     try {
       await run.waitFor('[fake] ready');
-      const started = Date.now();
       process.kill(-run.proc.pid, 'SIGINT');
+      // The fake worker would take 20 s to close: the runner's kill line, then its exit, come first.
       assert.deepEqual(await run.exited, { code: 130, signal: null });
-      const took = Date.now() - started;
-      assert.ok(took >= 250 && took < 5000, `took ${took} ms`);
       assert.match(run.output(), /still running 300ms after the stop request \(WORKER_STOP_GRACE_PERIOD\): killing it/);
       assert.doesNotMatch(run.output(), /\[fake\] closed/);
     } finally {
