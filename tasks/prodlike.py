@@ -38,12 +38,15 @@ def worker_container(compose: Compose) -> str:
     return running[0].name
 
 
-def probe(compose: Compose, expect_processes: int | None = None, dist_dir: str = "dist/apps/worker") -> dict[str, Any]:
+def probe(compose: Compose, expect_processes: int | None = None) -> dict[str, Any]:
     """Run node inside the running worker to read its heap limit, the cgroup limits it sees and the
     cluster's worker processes; waits (up to ~15 s) until ``expect_processes`` have reported."""
     from tasks.knowledge.failures import UserError
+    from tasks.knowledge.settings import display
 
     s = compose.settings
+    # The app's own folder of built files, where its probe sits beside dist_main (path as in the image).
+    dist_dir = display(s.dist_main.parent, s.root)
     answer: dict[str, Any] | None = None
     for _attempt in range(30):
         result = compose.run("exec", "-T", s.service, "node", f"{dist_dir}/probe.js", capture=True)
@@ -70,7 +73,7 @@ def run_verify(compose: Compose, asked: HeapPlan | None, asked_source: str = "th
     from tasks.knowledge.prodlike_plan import make_plan
     from tasks.knowledge.status_view import SCHEDULER_LABEL
 
-    details = engine.inspect(worker_container(compose))
+    details = engine.inspect(compose.gateway, worker_container(compose))
     labels: dict[str, str] = details.get("Config", {}).get("Labels") or {}
     try:
         recorded = plan_from_labels(labels)
@@ -156,7 +159,7 @@ def up(
     for warning in heap.warnings():
         print(f"warning: {warning}", flush=True)
     handover.refuse_if_active(compose, "prodlike.up")
-    check_engine(heap, engine.info())
+    check_engine(heap, engine.info(compose.gateway))
     handover.recover_stale(compose)
     if build:
         host_app.build(s)
@@ -204,7 +207,7 @@ def verify(
 def stats(c: Context) -> None:
     """One `docker stats` sample of the worker (CPU %, memory against its cap), the plan recorded on
     it, and each worker process's heap used against its limit."""
-    from tasks.drivers import engine, load, process
+    from tasks.drivers import engine, load
     from tasks.drivers.compose import Compose
     from tasks.knowledge.failures import UserError
     from tasks.knowledge.prodlike_labels import mode_text
@@ -213,12 +216,12 @@ def stats(c: Context) -> None:
     s = settings(c)
     compose = Compose(s)
     name = worker_container(compose)
-    result = process.run(["docker", "stats", "--no-stream", name])
+    result = compose.gateway.docker("stats", "--no-stream", name, capture=False)
     if not result.ok:
         raise UserError(f"docker stats failed: {compose.diagnose(result)}")
-    labels = engine.inspect(name).get("Config", {}).get("Labels") or {}
+    labels = engine.inspect(compose.gateway, name).get("Config", {}).get("Labels") or {}
     print(f"mode: {mode_text(labels)}")
-    status = load.cluster_status(name)
+    status = load.cluster_status(compose.gateway, name)
     for worker in (status or {}).get("workers", []):
         print(
             f"process {worker.get('index')} (pid {worker.get('pid')}, {worker.get('name')}"
@@ -276,7 +279,7 @@ def load(
     if not host_app_dist.is_file():
         raise UserError(f"{display(host_app_dist, s.root)} is missing: build the app (`inv prodlike.up --build`)")
     name = worker_container(compose)
-    labels = engine.inspect(name).get("Config", {}).get("Labels") or {}
+    labels = engine.inspect(compose.gateway, name).get("Config", {}).get("Labels") or {}
     try:
         heap = plan_from_labels(labels)
     except PlanError as error:

@@ -131,7 +131,7 @@ def status(c: Context, name: str | None = None) -> None:
         except UserError as error:  # status still shows what Docker knows
             print(f"note: {error.reason}")
             config = None
-        inspected = stack_facts.inspect_containers([ct.name for ct in containers])
+        inspected = stack_facts.inspect_containers(compose.gateway, [ct.name for ct in containers])
         print(
             status_view.render(s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var)
         )
