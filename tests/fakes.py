@@ -57,6 +57,7 @@ class FakeGateway(Gateway):
 
     def __init__(self, *, compose_version: str = "2.30.0", on_path: bool = True):
         self.calls: list[list[str]] = []
+        self.envs: list[dict[str, str] | None] = []  # the environment each call was given (None: inherited)
         self.rules: list[Rule] = []
         self.on_path = on_path
         self.on(r"^docker compose version --short$", stdout=f"{compose_version}\n")
@@ -80,6 +81,7 @@ class FakeGateway(Gateway):
     ) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
+        self.envs.append(env)
         command = " ".join(argv)
         for rule in reversed(self.rules):
             if rule.applies(command):

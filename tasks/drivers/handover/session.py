@@ -23,6 +23,7 @@ comes back through the one restore of `restore.py`.
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from tasks.drivers import dev_preflight, process, worker_service
@@ -98,6 +99,7 @@ class DevSession:
             write_record(self.directory, self.record)
             returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
         finally:
+            self._end_child()
             self._give_back()
             for path in (self.gate, self.ready_file):
                 path.unlink(missing_ok=True)
@@ -205,6 +207,22 @@ class DevSession:
         returncode = self.child.wait(group_grace=self.grace + 5)
         say(f"dev worker exited (code {returncode})")
         return returncode
+
+    def _end_child(self) -> None:
+        """A session cut short by an error (the stop failed) ends its dev worker before giving back:
+        it must not outlive `inv`, nor run beside the background worker."""
+        proc = self.child.proc
+        if proc is None or self.child.exited():
+            return
+        say(f"stopping the dev worker (pid {proc.pid}) ...")
+        try:
+            if os.name == "nt":
+                proc.terminate()
+            else:
+                os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._wait_child()
 
     def _back_hint(self) -> str:
         assert self.record is not None
