@@ -177,7 +177,12 @@ class FakeStack:
         wanted = next((a.removeprefix(prefix) for a in argv if a.startswith(prefix)), None)
         rows = [
             json.dumps(
-                {"Names": self.name(ct.service), "State": ct.state, "Status": self._status(ct), "Labels": self._labels(ct)}
+                {
+                    "Names": self.name(ct.service),
+                    "State": ct.state,
+                    "Status": self._status(ct),
+                    "Labels": self._labels(ct),
+                }
             )
             for ct in self.containers.values()
             if wanted is None or ct.service == wanted
@@ -241,7 +246,7 @@ class FakeStack:
 
     def _compose_start(self, argv: list[str]) -> Outcome:
         if self.worker is None:
-            return 1, "", "service \"worker\" has no container to start"
+            return 1, "", 'service "worker" has no container to start'
         self.worker.state = "running"
         return 0, "", ""
 

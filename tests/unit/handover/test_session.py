@@ -130,7 +130,7 @@ def test_stop_failing_ends_the_dev_worker_and_keeps_the_queue_with_the_backgroun
     stack = fakes.FakeStack(gw)
     gw.on(STOP, 1, stderr=fakes.DOCKER_DOWN)
     session = session_for(tmp_path, gw, dev=fakes.GATED_CHILD, start_gate=True)
-    with pytest.raises(UserError, match="could not stop the background worker .*not running a second worker"):
+    with pytest.raises(UserError, match=r"could not stop the background worker .*not running a second worker"):
         session.run()
     out = capsys.readouterr().out
     assert "stopping the dev worker" in out  # it waited at the gate: ended, never given the queue
@@ -208,7 +208,9 @@ def test_a_removed_prodlike_container_is_recreated_with_its_recorded_plan(tmp_pa
     session = session_for(tmp_path, gw, dev=fakes.GATED_CHILD, start_gate=True)
     during_session(session, lambda: stack.containers.pop("worker"))  # `docker rm` by hand meanwhile
     assert session.run() == 0
-    assert gw.in_order(STOP, COMPOSE_START, r"^docker compose .*-f \S*docker-compose\.worker-prodlike\.yml .*up -d worker$")
+    assert gw.in_order(
+        STOP, COMPOSE_START, r"^docker compose .*-f \S*docker-compose\.worker-prodlike\.yml .*up -d worker$"
+    )
     up_env = gw.envs[gw.commands().index(gw.commands(UP)[0])]
     assert up_env is not None and up_env["PRODLIKE_MEMORY"] == plan_env(plan)["PRODLIKE_MEMORY"]
     assert "background worker restored (prod-like, with its plan)" in capsys.readouterr().out
