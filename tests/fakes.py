@@ -4,7 +4,8 @@
 in the argv joined by spaces, an outcome (exit code, stdout, stderr) or an ``effect`` computing one,
 and optionally how many times the rule applies. The newest matching rule wins, so a test states the
 usual world first and then the one answer that differs (`gw.on(r" stop worker$", 1, stderr=...)`).
-Unmatched commands succeed with empty output, and are recorded like the others.
+`script(pattern, *outcomes)` answers the next matching commands in order. Unmatched commands get
+``fallback`` (success, empty output), or fail the test with ``strict=True``; all are recorded.
 
 `FakeStack` is a small Compose project on top of it (postgres, redis and one worker container)
 whose worker follows the commands: `stop` exits it, `start`/`docker start`/`up -d` run it again,
@@ -55,7 +56,10 @@ class Rule:
 class FakeGateway(Gateway):
     """Records argv, answers from scripted rules; never runs anything."""
 
-    def __init__(self, *, compose_version: str = "2.30.0", on_path: bool = True):
+    def __init__(self, *, compose_version: str = "2.30.0", on_path: bool = True, strict: bool = False):
+        #: What an unmatched command gets; with ``strict`` it fails the test instead.
+        self.fallback: Outcome = (0, "", "")
+        self.strict = strict
         self.calls: list[list[str]] = []
         self.envs: list[dict[str, str] | None] = []  # the environment each call was given (None: inherited)
         self.rules: list[Rule] = []
@@ -76,6 +80,12 @@ class FakeGateway(Gateway):
         self.rules.append(Rule(re.compile(pattern), (returncode, stdout, stderr), times, effect))
         return self
 
+    def script(self, pattern: str, *outcomes: Outcome) -> FakeGateway:
+        """The next matching commands get ``outcomes`` in this order, then the older rules answer again."""
+        for code, out, err in reversed(outcomes):
+            self.on(pattern, code, out, err, times=1)
+        return self
+
     def run(
         self, argv: list[str], *, capture: bool = False, cwd: Path | None = None, env: dict[str, str] | None = None
     ) -> Completed:
@@ -89,7 +99,9 @@ class FakeGateway(Gateway):
                 outcome = rule.effect(argv) if rule.effect else None
                 code, out, err = outcome or rule.outcome
                 return Completed(argv, code, out, err)
-        return Completed(argv, 0, "", "")
+        if self.strict:
+            raise AssertionError(f"unexpected command: {command}")
+        return Completed(argv, *self.fallback)
 
     def which(self, program: str) -> str | None:
         return f"/usr/bin/{program}" if self.on_path else None

@@ -39,9 +39,11 @@ def test_give_back_falls_from_docker_start_to_compose_start_to_up(tmp_path):
     gw = fakes.FakeGateway()
     stack = fakes.FakeStack(gw, worker="exited")
     gw.on(DOCKER_START, 1, stderr="Error response from daemon: driver failed programming external connectivity")
-    gw.on(COMPOSE_START, 1, stderr="service worker has no container to start")
+    gw.script(COMPOSE_START, (1, "", "service worker has no container to start"))  # once, then as usual
     assert give_back(compose_for(tmp_path, gw)) is None
     assert gw.in_order(DOCKER_START, COMPOSE_START, UP)
+    assert give_back(compose_for(tmp_path, gw)) is None  # the second time `compose start` works
+    assert len(gw.commands(UP)) == 1 and len(gw.commands(COMPOSE_START)) == 2
     assert stack.worker is not None and stack.worker.state == "running"
 
 
