@@ -6,7 +6,8 @@
 - ``guards``: what other tasks ask (status line, refusals, a cancelled restore);
 - ``session``: the session's sequence (`DevSession`), imported by `inv dev.worker` only.
 
-The names other tasks use are re-exported here (``handover.refuse_if_active(compose, ...)``).
+The names other tasks use are re-exported here (``handover.refuse_if_active(compose, ...)``); the
+restore function itself is ``handover.restore.restore`` (the submodule keeps its name).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from tasks.drivers.handover.restore import (
     adopt_legacy_record,
     give_back,
     recover_stale,
-    restore,
     stale_record,
     terminate_orphan,
 )
@@ -50,7 +50,6 @@ __all__ = [
     "recover_stale",
     "refuse_if_active",
     "remove_record",
-    "restore",
     "stale_record",
     "state_dir",
     "terminate_orphan",
