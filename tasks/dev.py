@@ -32,7 +32,7 @@ def worker(c: Context, name: str | None = None, scheduler: bool = True) -> None:
     """
     from tasks.drivers import workers
     from tasks.drivers.compose import Compose
-    from tasks.drivers.dev_session import DevSession
+    from tasks.drivers.handover.session import DevSession
     from tasks.knowledge.exit_codes import exit_code
 
     session = DevSession(Compose(workers.one(c, name)), scheduler=scheduler)

@@ -69,7 +69,7 @@ def doctor(c: Context, json: bool = False) -> None:
 
 def _checks(c: Context) -> bool:
     """Every check, a line each; False when one failed."""
-    from tasks.drivers import engine, handover, host_app, process, stack_facts, workers
+    from tasks.drivers import engine, handover, host_app, stack_facts, workers
     from tasks.drivers.compose import Compose
     from tasks.knowledge import adoption, envfile
     from tasks.knowledge.compose_cli import format_version
@@ -87,7 +87,7 @@ def _checks(c: Context) -> bool:
     compose = Compose(s, require_env=False)
     engine_ok = False
     if docker:
-        info, failure, text = engine.query()
+        info, failure, text = engine.query(compose.gateway)
         engine_ok = info is not None
         if info is not None:
             detail = f"engine {info.version}, {info.cpus} CPUs, {info.memory_bytes / 2**30:.1f} GiB memory"
@@ -136,7 +136,7 @@ def _checks(c: Context) -> bool:
             if image in seen:
                 continue
             seen.add(image)
-            present = process.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture=True).ok
+            present = compose.gateway.docker("image", "inspect", "--format", "{{.Id}}", image).ok
             if present:
                 detail = "present"
             elif service.build and service.name in {w.service for w in chosen}:
@@ -174,7 +174,7 @@ def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> N
     if w.build_mode == "none":
         return
     image = worker_service.worker_image(compose)
-    found = engine.image_id_and_label(image, worker_service.label_name(w))
+    found = engine.image_id_and_label(compose.gateway, image, worker_service.label_name(w))
     if found is None or found[1] not in worker_service.UNKNOWN_LABELS:
         return
     lines = adoption.label_lines(worker_service.label_name(w), host_app.fingerprint_var(w), w.service)

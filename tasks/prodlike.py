@@ -74,7 +74,6 @@ def probe(compose: Compose, container: str, expect_processes: int | None = None)
     its heap limit under the container's NODE_OPTIONS, the cgroup limits it sees, and the processes
     the app reports, if it reports them. Waits (a few seconds, said once) only for an app that
     reports fewer processes than ``expect_processes``."""
-    from tasks.drivers import process
     from tasks.knowledge.failures import UserError
     from tasks.knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
 
@@ -82,7 +81,7 @@ def probe(compose: Compose, container: str, expect_processes: int | None = None)
     said = False
     answer: dict[str, Any] | None = None
     for attempt in range(30):
-        result = process.run(["docker", "exec", container, "node", "-e", PROBE_SCRIPT], capture=True)
+        result = compose.gateway.docker("exec", container, "node", "-e", PROBE_SCRIPT)
         if not result.ok:
             raise UserError(probe_failure(s.service, container, result.returncode, result.stderr))
         answer = parse_probe(result.stdout)
@@ -120,7 +119,7 @@ def verify_facts(compose: Compose, asked: HeapPlan | None, asked_source: str = "
     from tasks.knowledge.status_view import SCHEDULER_LABEL
 
     name = worker_container(compose)
-    details = engine.inspect(name)
+    details = engine.inspect(compose.gateway, name)
     labels: dict[str, str] = details.get("Config", {}).get("Labels") or {}
     try:
         recorded = plan_from_labels(labels)
@@ -253,7 +252,7 @@ def up(
     for warning in heap.warnings():
         print(f"warning: {warning}", flush=True)
     handover.refuse_if_active(compose, "prodlike.up")
-    check_engine(heap, engine.info())
+    check_engine(heap, engine.info(compose.gateway))
     handover.recover_stale(compose)
     if build:
         host_app.build(s)
@@ -320,7 +319,7 @@ def stats(c: Context, name: str | None = None) -> None:
 
     CPU %, memory against its cap, the plan recorded on it, and each worker process's heap used
     against its limit."""
-    from tasks.drivers import engine, load, process
+    from tasks.drivers import engine, load
     from tasks.drivers.compose import Compose
     from tasks.knowledge.failures import UserError
     from tasks.knowledge.prodlike_labels import mode_text
@@ -329,12 +328,12 @@ def stats(c: Context, name: str | None = None) -> None:
     s = settings(c).worker(name or None)
     compose = Compose(s)
     container = worker_container(compose)
-    result = process.run(["docker", "stats", "--no-stream", container])
+    result = compose.gateway.docker("stats", "--no-stream", container, capture=False)
     if not result.ok:
         raise UserError(f"docker stats failed: {compose.diagnose(result)}")
-    labels = engine.inspect(container).get("Config", {}).get("Labels") or {}
+    labels = engine.inspect(compose.gateway, container).get("Config", {}).get("Labels") or {}
     print(f"mode: {mode_text(labels)}")
-    status = load.cluster_status(container)
+    status = load.cluster_status(compose.gateway, container)
     for worker in (status or {}).get("workers", []):
         print(
             f"process {worker.get('index')} (pid {worker.get('pid')}, {worker.get('name')}"
@@ -401,7 +400,7 @@ def load(
             )
         raise UserError(f"{display(host_app_dist, s.root)} is missing: build the app (`inv prodlike.up --build`)")
     container = worker_container(compose)
-    labels = engine.inspect(container).get("Config", {}).get("Labels") or {}
+    labels = engine.inspect(compose.gateway, container).get("Config", {}).get("Labels") or {}
     try:
         heap = plan_from_labels(labels)
     except PlanError as error:

@@ -145,7 +145,7 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
             except UserError as error:  # status still shows what Docker knows
                 notes.append(error.reason)
                 config = None
-            inspected = stack_facts.inspect_containers([ct.name for ct in containers])
+            inspected = stack_facts.inspect_containers(compose.gateway, [ct.name for ct in containers])
             view = status_view.facts(
                 s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var
             )

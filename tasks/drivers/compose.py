@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from functools import cached_property
 from pathlib import Path
 
 from tasks.drivers import compose_binary, engine, process
+from tasks.drivers.gateway import Gateway, default
 from tasks.knowledge import compose_cli, envfile
 from tasks.knowledge.command_line import split_command
 from tasks.knowledge.compose_cli import ContainerState
@@ -17,8 +17,10 @@ from tasks.knowledge.settings import Settings
 class Compose:
     """Compose for this project: resolved command, environment and files."""
 
-    def __init__(self, settings: Settings, *, require_env: bool = True):
+    def __init__(self, settings: Settings, *, require_env: bool = True, gateway: Gateway | None = None):
         self.settings = settings
+        #: The one door to Docker and Compose; drivers that hold this Compose use it for every command.
+        self.gateway = gateway or default()
         if require_env:
             self.dotenv = envfile.load(settings.env_file, settings.env_example)
         elif settings.env_file.is_file():
@@ -37,9 +39,10 @@ class Compose:
             if self.settings.compose_command
             else [["docker", "compose"], ["docker-compose"]]
         )
-        if not self.settings.compose_command and not _which("docker") and not _which("docker-compose"):
+        which = self.gateway.which
+        if not self.settings.compose_command and not which("docker") and not which("docker-compose"):
             raise UserError("the Docker CLI (`docker`) was not found on PATH: install Docker Desktop or Docker Engine")
-        found = compose_binary.find(candidates, self.cli_cache)
+        found = compose_binary.find(candidates, self.cli_cache, self.gateway)
         if found is None:
             tried = " or ".join(f"`{' '.join(b)}`" for b in candidates)
             raise UserError(
@@ -54,6 +57,12 @@ class Compose:
             )
         self.version = version
         return base
+
+    @property
+    def worker_state_dir(self) -> Path:
+        """`<state dir>/<project>/<worker>/`: the worker's own files (the handover record and lock, notes
+        said once). A path only: nothing is created."""
+        return self.settings.state_dir / self.project_name / (self.settings.worker_name or self.settings.service)
 
     @property
     def cli_cache(self) -> Path:
@@ -104,7 +113,7 @@ class Compose:
     ) -> process.Completed:
         """Run a Compose command in the project root; never raises for a non-zero exit."""
         env = process.environ_with(extra_env) if extra_env else None
-        return process.run(
+        return self.gateway.run(
             self.argv(*args, files=files, profiles=profiles), cwd=self.settings.root, capture=capture, env=env
         )
 
@@ -146,7 +155,7 @@ class Compose:
 
     def engine_failure(self) -> Failure:
         """DAEMON_DOWN or PERMISSION when the engine cannot be reached, else UNKNOWN."""
-        return engine.query()[1]
+        return engine.query(self.gateway)[1]
 
     def has_service(self, service: str) -> bool:
         result = self.run("config", "--services", capture=True, profiles=["*"])
@@ -156,7 +165,7 @@ class Compose:
         """A service's containers, or the project's (stopped ones included), straight from Docker by
         the labels Compose puts on them: the answer of `compose ps -a`, for a fifth of its time."""
         _ = self.base  # the same checks as any Compose call (CLI there, Compose there and recent): cached
-        result = process.run(
+        result = self.gateway.run(
             [
                 "docker",
                 "ps",
@@ -187,7 +196,3 @@ class Compose:
         args = ["ps", "-a", "--format", "json"] + ([service] if service else [])
         result = self.capture(*args, what="docker compose ps")
         return compose_cli.parse_ps(result.stdout)
-
-
-def _which(program: str) -> bool:
-    return shutil.which(program) is not None

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
-from tasks.drivers import process
+from tasks.drivers.gateway import Gateway
 from tasks.knowledge import compose_cli
 
 
@@ -81,19 +81,19 @@ def cache_key(candidates: list[list[str]]) -> list[object]:
     return key
 
 
-def probe(candidates: list[list[str]]) -> tuple[list[str], tuple[int, int, int]] | None:
+def probe(candidates: list[list[str]], gateway: Gateway) -> tuple[list[str], tuple[int, int, int]] | None:
     """The first candidate that answers `version --short` with a version."""
     for base in candidates:
-        if not shutil.which(base[0]):
+        if not gateway.which(base[0]):
             continue
-        result = process.run([*base, "version", "--short"], capture=True)
+        result = gateway.run([*base, "version", "--short"], capture=True)
         version = compose_cli.parse_version(result.stdout) if result.ok else None
         if version is not None:
             return base, version
     return None
 
 
-def find(candidates: list[list[str]], cache: Path) -> tuple[list[str], tuple[int, int, int]] | None:
+def find(candidates: list[list[str]], cache: Path, gateway: Gateway) -> tuple[list[str], tuple[int, int, int]] | None:
     key = cache_key(candidates)
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
@@ -101,7 +101,7 @@ def find(candidates: list[list[str]], cache: Path) -> tuple[list[str], tuple[int
             return data["base"], tuple(data["version"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    found = probe(candidates)
+    found = probe(candidates, gateway)
     if found is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tasks.drivers import process
+from tasks.drivers.gateway import Gateway
 from tasks.knowledge.engine_info import EngineInfo, parse_info
 from tasks.knowledge.failures import Failure, UserError, classify, explain
 
 
-def query() -> tuple[EngineInfo | None, Failure, str]:
+def query(gateway: Gateway) -> tuple[EngineInfo | None, Failure, str]:
     """Ask the engine once: its facts, or why it cannot be reached (and the text that said so)."""
-    result = process.run(["docker", "info", "--format", "{{json .}}"], capture=True)
+    result = gateway.docker("info", "--format", "{{json .}}")
     parsed = parse_info(result.stdout) if result.ok else None
     # With the daemon down `docker info --format` may still exit 0: the answer's text decides.
     text = result.stdout + result.stderr
@@ -22,48 +22,44 @@ def query() -> tuple[EngineInfo | None, Failure, str]:
     return None, Failure.DAEMON_DOWN if failure is Failure.UNKNOWN else failure, text
 
 
-def info() -> EngineInfo:
-    parsed, failure, text = query()
+def info(gateway: Gateway) -> EngineInfo:
+    parsed, failure, text = query(gateway)
     if parsed is None:
         raise UserError(explain(failure, text))
     return parsed
 
 
-def inspect_limits(container: str) -> tuple[int, int]:
+def inspect_limits(gateway: Gateway, container: str) -> tuple[int, int]:
     """(NanoCpus, Memory bytes) the engine applied to a container; 0 means unlimited."""
-    host = inspect(container)["HostConfig"]
+    host = inspect(gateway, container)["HostConfig"]
     return int(host.get("NanoCpus") or 0), int(host.get("Memory") or 0)
 
 
-def image_label(image: str, label: str) -> str | None:
+def image_label(gateway: Gateway, image: str, label: str) -> str | None:
     """A label of a local image ("" if unset), or None when the image is not there."""
-    result = process.run(
-        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image], capture=True
-    )
+    result = gateway.docker("image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image)
     return result.stdout.strip() if result.ok else None
 
 
-def image_id_and_label(image: str, label: str) -> tuple[str, str] | None:
+def image_id_and_label(gateway: Gateway, image: str, label: str) -> tuple[str, str] | None:
     """A local image's id and one of its labels ("" if unset), or None when the image is not there."""
-    result = process.run(
-        ["docker", "image", "inspect", "--format", f'{{{{.Id}}}} {{{{index .Config.Labels "{label}"}}}}', image],
-        capture=True,
-    )
+    fmt = f'{{{{.Id}}}} {{{{index .Config.Labels "{label}"}}}}'
+    result = gateway.docker("image", "inspect", "--format", fmt, image)
     if not result.ok:
         return None
     image_id, _, value = result.stdout.strip().partition(" ")
     return image_id, value.strip()
 
 
-def container_state(container: str) -> tuple[dict[str, Any], int]:
+def container_state(gateway: Gateway, container: str) -> tuple[dict[str, Any], int]:
     """A container's `State` (as `docker inspect` gives it) and its RestartCount."""
-    details = inspect(container)
+    details = inspect(gateway, container)
     return dict(details["State"]), int(details.get("RestartCount") or 0)
 
 
-def inspect(container: str) -> dict[str, Any]:
+def inspect(gateway: Gateway, container: str) -> dict[str, Any]:
     """`docker inspect` of one container (labels, caps, State.OOMKilled, RestartCount, ...)."""
-    result = process.run(["docker", "inspect", container], capture=True)
+    result = gateway.docker("inspect", container)
     if not result.ok:
         raise UserError(f"docker inspect {container} failed: {explain(classify(result.stderr), result.stderr)}")
     details: list[dict[str, Any]] = json.loads(result.stdout)

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from tasks.drivers import engine, process
 from tasks.drivers.compose import Compose
+from tasks.drivers.gateway import Gateway
 from tasks.knowledge import load_report
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.heap_plan import MIB, HeapPlan
@@ -24,9 +25,9 @@ OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.
 KERNEL_PEAK_FILES = ("/sys/fs/cgroup/memory/memory.max_usage_in_bytes", "/sys/fs/cgroup/memory.peak")
 
 
-def cluster_status(container: str) -> dict[str, Any] | None:
+def cluster_status(gateway: Gateway, container: str) -> dict[str, Any] | None:
     """The cluster primary's status file (each worker process's heap and memory), None if unreadable."""
-    result = process.run(["docker", "exec", container, "cat", STATUS_FILE], capture=True)
+    result = gateway.docker("exec", container, "cat", STATUS_FILE)
     if not result.ok:
         return None
     try:
@@ -36,18 +37,18 @@ def cluster_status(container: str) -> dict[str, Any] | None:
     return status
 
 
-def kernel_peak(container: str) -> int | None:
+def kernel_peak(gateway: Gateway, container: str) -> int | None:
     for path in KERNEL_PEAK_FILES:
-        result = process.run(["docker", "exec", container, "cat", path], capture=True)
+        result = gateway.docker("exec", container, "cat", path)
         if result.ok and result.stdout.strip().isdigit():
             return int(result.stdout.strip())
     return None
 
 
-def oom_kill_count(container: str) -> int | None:
+def oom_kill_count(gateway: Gateway, container: str) -> int | None:
     """The kernel's count of processes it OOM-killed in the container's cgroup (None if unreadable)."""
     for path in OOM_FILES:
-        result = process.run(["docker", "exec", container, "cat", path], capture=True)
+        result = gateway.docker("exec", container, "cat", path)
         count = load_report.parse_oom_kill(result.stdout) if result.ok else None
         if count is not None:
             return count
@@ -83,11 +84,15 @@ def _json_line(line: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _redis_port(compose: Compose) -> str:
-    result = compose.run("port", "redis", "6379", capture=True)
-    if not result.ok or ":" not in result.stdout:
-        raise UserError(f"cannot find redis's published port: {compose.diagnose(result)}")
-    return result.stdout.strip().splitlines()[-1].rsplit(":", 1)[1]
+def _generator_env(compose: Compose) -> dict[str, str]:
+    """The load generator dials what the worker dials: the worker service's environment as Compose
+    resolves it, each service address swapped for its host side (as the dev worker gets it)."""
+    from tasks.drivers import dev_preflight
+
+    plan = dev_preflight.environment(compose, scheduler=False)
+    if plan.problems:
+        raise UserError(f"the load generator cannot reach the worker's services: {plan.problems[0]}")
+    return plan.env
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -103,9 +108,10 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, out_dir: Path) -> load_report.Outcome:
     """Run the load, sampling every ``interval_s``; writes samples.csv and memory.svg into ``out_dir``."""
     s = compose.settings
-    before = engine.inspect(container)
+    gateway = compose.gateway
+    before = engine.inspect(gateway, container)
     restarts_before = int(before.get("RestartCount") or 0)
-    oom_before = oom_kill_count(container)
+    oom_before = oom_kill_count(gateway, container)
     start_unix = int(time.time()) - 1
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"load{int(time.time())}"
@@ -117,10 +123,10 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
         "--mb", str(options.mb), "--hold-ms", str(options.hold_ms), "--retain-share", f"{options.retain_share:g}",
         "--rate", f"{options.rate:g}", "--in-flight", str(options.in_flight), "--drain-s", f"{options.drain_s:g}",
     ]  # fmt: skip
-    env = process.environ_with({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": _redis_port(compose)})
-    stats_proc = subprocess.Popen(
-        process.resolve(["docker", "stats", "--format", "{{json .}}", container]),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+    env = _generator_env(compose)
+    stats_proc = gateway.popen(
+        ["docker", "stats", "--format", "{{json .}}", container],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     gen = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
@@ -140,7 +146,7 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
             while True:
                 finished = gen.poll() is not None
                 sample = load_report.sample_from(
-                    time.monotonic() - started, stats.latest, cluster_status(container), progress.latest or {}
+                    time.monotonic() - started, stats.latest, cluster_status(gateway, container), progress.latest or {}
                 )
                 samples.append(sample)
                 writer.writerow(load_report.csv_row(sample))
@@ -159,10 +165,10 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
     if gen.returncode != 0 or not final.get("final"):
         detail = (errors.latest or f"exit code {gen.returncode}").strip()
         raise UserError(f"the load generator failed: {detail}")
-    after = engine.inspect(container)
+    after = engine.inspect(gateway, container)
     state = after.get("State", {})
     # A container restart starts a new cgroup: its counter starts again from 0.
-    oom_after = oom_kill_count(container) if state.get("Running") else None
+    oom_after = oom_kill_count(gateway, container) if state.get("Running") else None
     restarted = int(after.get("RestartCount") or 0) != restarts_before
     oom_kills = (oom_after or 0) - (0 if restarted else (oom_before or 0))
     outcome = load_report.Outcome(
@@ -175,14 +181,14 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
         unfinished=int(final.get("unfinished", 0)),
         seconds=float(final.get("seconds", 0.0)),
         peak_memory_mib=max((x.memory_mib for x in samples if x.memory_mib is not None), default=None),
-        kernel_peak_bytes=kernel_peak(container) if state.get("Running") else None,
+        kernel_peak_bytes=kernel_peak(gateway, container) if state.get("Running") else None,
         peak_heap_mib=max((x.heap_used_max_mib for x in samples if x.heap_used_max_mib is not None), default=None),
         container_restarts=int(after.get("RestartCount") or 0) - restarts_before,
         cluster_restarts=max((x.cluster_restarts or 0 for x in samples), default=0),
         oom_killed=bool(state.get("OOMKilled")),
-        oom_events=_oom_events(container, start_unix),
+        oom_events=_oom_events(gateway, container, start_unix),
         oom_kills=max(oom_kills, 0),
-        heap_failures=_log_count(container, start_unix, load_report.HEAP_FAILURE_TEXT),
+        heap_failures=_log_count(gateway, container, start_unix, load_report.HEAP_FAILURE_TEXT),
         state=str(state.get("Status", "?")),
         failed_reasons=[str(r) for r in final.get("failed_reasons", [])],
     )
@@ -196,8 +202,8 @@ def run(compose: Compose, container: str, plan: HeapPlan, options: LoadOptions, 
     return outcome
 
 
-def _oom_events(container: str, since: int) -> int:
-    result = process.run(
+def _oom_events(gateway: Gateway, container: str, since: int) -> int:
+    result = gateway.run(
         ["docker", "events", "--since", str(since), "--until", str(int(time.time()) + 1),
          "--filter", f"container={container}", "--filter", "event=oom", "--format", "{{json .}}"],
         capture=True,
@@ -205,6 +211,6 @@ def _oom_events(container: str, since: int) -> int:
     return len([line for line in result.stdout.splitlines() if line.strip()]) if result.ok else 0
 
 
-def _log_count(container: str, since: int, text: str) -> int:
-    result = process.run(["docker", "logs", "--since", str(since), container], capture=True)
+def _log_count(gateway: Gateway, container: str, since: int, text: str) -> int:
+    result = gateway.docker("logs", "--since", str(since), container)
     return (result.stdout + result.stderr).count(text)

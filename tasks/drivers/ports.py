@@ -13,8 +13,9 @@ import json
 import os
 import socket
 
-from tasks.drivers import process, stack_facts
+from tasks.drivers import stack_facts
 from tasks.drivers.compose import Compose
+from tasks.drivers.gateway import Gateway
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import display
 from tasks.knowledge.stack_config import Port, StackConfig, port_variable, published_ports
@@ -46,8 +47,8 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def _containers_publishing(port: int) -> list[dict[str, str]]:
-    result = process.run(["docker", "ps", "--filter", f"publish={port}", "--format", "{{json .}}"], capture=True)
+def _containers_publishing(gateway: Gateway, port: int) -> list[dict[str, str]]:
+    result = gateway.docker("ps", "--filter", f"publish={port}", "--format", "{{json .}}")
     rows = []
     for line in result.stdout.splitlines() if result.ok else []:
         try:
@@ -86,7 +87,7 @@ def _host_process(port: int) -> str:
 
 def holder(compose: Compose, port: int) -> str | None:
     """Who holds a port; None when it is this project's own container."""
-    for row in _containers_publishing(port):
+    for row in _containers_publishing(compose.gateway, port):
         project = _label(row.get("Labels", ""), "com.docker.compose.project")
         if project == compose.project_name:
             return None
@@ -106,16 +107,8 @@ def _raw_ports(compose: Compose, service: str) -> object:
 
 def own_ports(compose: Compose) -> set[int]:
     """Host ports published by this project's running containers: one `docker ps` call."""
-    result = process.run(
-        [
-            "docker",
-            "ps",
-            "--filter",
-            f"label=com.docker.compose.project={compose.project_name}",
-            "--format",
-            "{{.Ports}}",
-        ],
-        capture=True,
+    result = compose.gateway.docker(
+        "ps", "--filter", f"label=com.docker.compose.project={compose.project_name}", "--format", "{{.Ports}}"
     )
     return published_ports(result.stdout) if result.ok else set()
 

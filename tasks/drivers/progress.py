@@ -25,10 +25,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tasks.knowledge.colour import wants_colour
 from tasks.knowledge.progress_text import SHOW_AFTER_S, ProgressLine, healthcheck_interval_s, readiness_what
+
+if TYPE_CHECKING:
+    from tasks.drivers.gateway import Gateway
 
 #: How often the ticking thread looks at the clock.
 TICK_S = 0.25
@@ -105,9 +108,9 @@ class ReadinessWait(Wait):
     the healthcheck interval is asked of Docker only once the line is shown (a short wait costs nothing).
     """
 
-    def __init__(self, service: str, container: str, **options: Any):
+    def __init__(self, service: str, container: str, gateway: Gateway, **options: Any):
         super().__init__(f"the {service} container to become ready", **options)
-        self.service, self.container = service, container
+        self.service, self.container, self.gateway = service, container, gateway
         self._interval: float | None = None
         self._asked = False
 
@@ -122,7 +125,7 @@ class ReadinessWait(Wait):
         from tasks.knowledge.failures import UserError
 
         try:
-            return healthcheck_interval_s(engine.inspect(self.container))
+            return healthcheck_interval_s(engine.inspect(self.gateway, self.container))
         except UserError:  # gone meanwhile: the wait itself will say so
             return None
 

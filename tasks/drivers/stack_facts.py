@@ -24,8 +24,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tasks.drivers import compose_binary, process
+from tasks.drivers import compose_binary
 from tasks.drivers.compose import Compose
+from tasks.drivers.gateway import Gateway
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.stack_config import ContainerFacts, StackConfig, parse_config, parse_inspect, referenced_variables
 
@@ -174,10 +175,10 @@ def load(compose: Compose) -> StackConfig:
 _INSPECT = '{"name":{{json .Name}},"restart":{{json .HostConfig.RestartPolicy.Name}},"env":{{json .Config.Env}}}'
 
 
-def inspect_containers(containers: list[str]) -> dict[str, ContainerFacts]:
+def inspect_containers(gateway: Gateway, containers: list[str]) -> dict[str, ContainerFacts]:
     """What Docker applies to these containers: restart policy (`HostConfig.RestartPolicy.Name`) and
     environment (`Config.Env`), in one `docker inspect` call. Containers it cannot see are left out."""
     if not containers:
         return {}
-    result = process.run(["docker", "inspect", "--type", "container", "--format", _INSPECT, *containers], capture=True)
+    result = gateway.docker("inspect", "--type", "container", "--format", _INSPECT, *containers)
     return parse_inspect(result.stdout)

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from tasks.drivers import engine, host_app, process, progress
+from tasks.drivers import engine, host_app, progress
 from tasks.drivers.compose import Compose
 from tasks.knowledge import readiness
 from tasks.knowledge.failures import UserError
@@ -15,7 +15,6 @@ from tasks.knowledge.settings import Settings, display
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tasks.drivers.handover import Record
     from tasks.knowledge.compose_cli import ContainerState
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
@@ -50,7 +49,7 @@ def image_outdated(compose: Compose, fingerprint: str | None) -> bool:
     if fingerprint is None:
         return False
     image = worker_image(compose)
-    found = engine.image_id_and_label(image, label_name(compose.settings))
+    found = engine.image_id_and_label(compose.gateway, image, label_name(compose.settings))
     if found is None:
         return False
     image_id, label = found
@@ -62,10 +61,8 @@ def image_outdated(compose: Compose, fingerprint: str | None) -> bool:
 
 def _note_unlabelled_once(compose: Compose, image: str, image_id: str) -> None:
     """Say once per image that its staleness cannot be told (and so it is not rebuilt on every up)."""
-    from tasks.drivers import handover
-
     s = compose.settings
-    marker = handover.state_dir(compose) / "unlabelled-image"
+    marker = compose.worker_state_dir / "unlabelled-image"
     try:
         if marker.read_text(encoding="utf-8").strip() == image_id:
             return
@@ -165,9 +162,9 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
     deadline = time.monotonic() + timeout
     running_since: float | None = None
     started_restarts: int | None = None
-    wait = progress.ReadinessWait(s.service, name)  # one line on stderr once the wait lasts over 2 s
+    wait = progress.ReadinessWait(s.service, name, compose.gateway)  # one line on stderr once the wait lasts over 2 s
     while True:
-        state, restarts = engine.container_state(name)
+        state, restarts = engine.container_state(compose.gateway, name)
         if started_restarts is None:  # the baseline: any restart after this one is a crash
             started_restarts = restarts
         now = time.monotonic()
@@ -201,54 +198,6 @@ def require_ready(compose: Compose, what: str) -> None:
     problem = wait_ready(compose)
     if problem:
         raise UserError(f"{what}: the {compose.settings.service} container started but {problem}")
-
-
-def give_back(compose: Compose, record: Record | None = None) -> str | None:
-    """Bring back the background worker a dev session stopped; None, or why it is not back and ready.
-
-    The very container that was stopped is started again, with its configuration (a prod-like
-    worker comes back prod-like): by `docker start` when the services it depends on are running
-    (0.4 s here, where `docker compose start` takes 1.0 s re-checking them), else by `compose start`.
-    Only a container removed in the meantime is created again with `up -d`, as the handover record
-    says it was (prod-like with its plan: `record.restore_files`/`restore_env`).
-    """
-    s = compose.settings
-    result = _start_in_place(compose)
-    if result is None or not result.ok:
-        result = compose.run("start", s.service, capture=True)
-    if not result.ok:
-        result = compose.run(
-            "up",
-            "-d",
-            s.service,
-            capture=True,
-            profiles=[s.profile],
-            files=record.restore_files if record else None,
-            extra_env=record.restore_env if record else None,
-        )
-    if not result.ok:
-        return compose.diagnose(result)
-    return wait_ready(compose)
-
-
-def _start_in_place(compose: Compose) -> process.Completed | None:
-    """`docker start` of the stopped worker container when everything it depends on already runs
-    (healthy where it has a healthcheck); None when that cannot be known or is not so."""
-    from tasks.drivers import stack_facts
-
-    s = compose.settings
-    try:
-        service = stack_facts.load(compose).service(s.service)
-        containers = compose.containers()
-    except UserError:
-        return None
-    mine = [ct for ct in containers if ct.service == s.service]
-    if service is None or len(mine) != 1:
-        return None
-    ready = {ct.service for ct in containers if ct.running and ct.health in ("", "healthy")}
-    if not set(service.depends_on) <= ready:
-        return None
-    return process.run(["docker", "start", mine[0].name], capture=True)
 
 
 def prodlike_restore(

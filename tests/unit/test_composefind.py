@@ -4,6 +4,7 @@ import os
 import stat
 
 from tasks.drivers import compose_binary
+from tasks.drivers.gateway import Gateway
 
 
 def make_stub(directory, name, version):
@@ -22,19 +23,19 @@ def test_cache_hit_until_the_binary_changes(tmp_path, monkeypatch):
     calls = []
     real_probe = compose_binary.probe
 
-    def counting_probe(candidates):
+    def counting_probe(candidates, gateway):
         calls.append(candidates)
-        return real_probe(candidates)
+        return real_probe(candidates, gateway)
 
     monkeypatch.setattr(compose_binary, "probe", counting_probe)
 
-    assert compose_binary.find([["compose-stub"]], cache) == (["compose-stub"], (2, 30, 1))
-    assert compose_binary.find([["compose-stub"]], cache) == (["compose-stub"], (2, 30, 1))
+    assert compose_binary.find([["compose-stub"]], cache, Gateway()) == (["compose-stub"], (2, 30, 1))
+    assert compose_binary.find([["compose-stub"]], cache, Gateway()) == (["compose-stub"], (2, 30, 1))
     assert len(calls) == 1  # the second answer came from the cache
 
     make_stub(bin_dir, "compose-stub", "5.1.0")
     os.utime(stub, ns=(stub.stat().st_atime_ns, stub.stat().st_mtime_ns + 10**9))
-    assert compose_binary.find([["compose-stub"]], cache) == (["compose-stub"], (5, 1, 0))
+    assert compose_binary.find([["compose-stub"]], cache, Gateway()) == (["compose-stub"], (5, 1, 0))
     assert len(calls) == 2
 
     compose_binary.forget(cache)
@@ -45,7 +46,7 @@ def test_cache_hit_until_the_binary_changes(tmp_path, monkeypatch):
 def test_not_found_is_not_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     cache = tmp_path / "c.json"
-    assert compose_binary.find([["no-such-compose"]], cache) is None
+    assert compose_binary.find([["no-such-compose"]], cache, Gateway()) is None
     assert not cache.exists()
 
 

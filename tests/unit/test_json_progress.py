@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from tasks.drivers import engine, progress
+from tasks.drivers.gateway import Gateway
 from tasks.knowledge.progress_text import (
     ERASE_LINE,
     ProgressLine,
@@ -145,13 +146,13 @@ def test_healthcheck_interval_from_docker_inspect():
 def test_readiness_wait_asks_docker_for_the_interval_only_once_shown(monkeypatch):
     asked: list[str] = []
 
-    def inspect(name: str) -> dict:
+    def inspect(gateway: Gateway, name: str) -> dict:
         asked.append(name)
         return {"Config": {"Healthcheck": {"Test": ["CMD", "true"], "Interval": 4_000_000_000}}}
 
     monkeypatch.setattr(engine, "inspect", inspect)
     clock, stream = Clock(), io.StringIO()
-    wait = progress.ReadinessWait("worker", "p-worker-1", stream=stream, clock=clock, tty=False)
+    wait = progress.ReadinessWait("worker", "p-worker-1", Gateway(), stream=stream, clock=clock, tty=False)
     starting = {"Status": "running", "Health": {"Status": "starting"}}
     wait.update(starting)
     clock.now += 1

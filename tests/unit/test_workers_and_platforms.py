@@ -291,6 +291,7 @@ def test_windows_console_closed_is_recovered_by_the_next_command(monkeypatch, tm
     compose: Any = SimpleNamespace(
         settings=SimpleNamespace(state_dir=tmp_path, service="email", worker_name="email", workers=()),
         project_name="shop",
+        worker_state_dir=tmp_path / "shop" / "email",
     )
     directory = handover.state_dir(compose)
     assert directory == tmp_path / "shop" / "email"
@@ -303,5 +304,6 @@ def test_windows_console_closed_is_recovered_by_the_next_command(monkeypatch, tm
     other: Any = SimpleNamespace(
         settings=SimpleNamespace(state_dir=tmp_path, service="sync", worker_name="sync", workers=()),
         project_name="shop",
+        worker_state_dir=tmp_path / "shop" / "sync",
     )
     assert handover.stale_record(other) is None

@@ -1,4 +1,5 @@
-"""The on-disk handover record and the session lock, with real files and real processes."""
+"""The on-disk handover record, the session lock, the guards and the recovery helpers, with real files and
+real processes (Docker does not take part: see test_session.py and test_restore.py for that)."""
 
 import os
 import signal
@@ -18,7 +19,7 @@ from tasks.knowledge.exit_codes import exit_code
 
 def fake_compose(tmp_path, project="p1"):
     settings = SimpleNamespace(state_dir=tmp_path, service="worker", worker_name="worker", workers=())
-    return SimpleNamespace(settings=settings, project_name=project)
+    return SimpleNamespace(settings=settings, project_name=project, worker_state_dir=tmp_path / project / "worker")
 
 
 def test_record_round_trip_and_removal(tmp_path):
@@ -159,12 +160,26 @@ def test_wait_group_gone_kills_stragglers_after_grace():
 
 
 def test_a_killed_session_of_the_previous_layout_is_not_forgotten(tmp_path):
-    """Before per-worker folders the record lived in `<project>/`: its promise moves to the first worker."""
+    """Before per-worker folders the record lived in `<project>/`: its promise moves to the first worker,
+    on a recovery path only."""
     compose = fake_compose(tmp_path)
     legacy = tmp_path / "p1"
     handover.write_record(legacy, handover.new_record(worker_was_running=True))
     directory = handover.state_dir(compose)
     assert directory == tmp_path / "p1" / "worker"
+    assert (legacy / handover.RECORD).exists() and not directory.exists()  # looking it up moved nothing
+    handover.adopt_legacy_record(compose)
     assert not (legacy / handover.RECORD).exists()
     record = handover.read_record(directory)
     assert record is not None and record.restore_pending
+
+
+def test_reporting_writes_nothing(tmp_path):
+    """worker.status and doctor's report: no folder, no lock file, no moved record."""
+    compose = fake_compose(tmp_path)
+    legacy = tmp_path / "p1"
+    handover.write_record(legacy, handover.new_record(worker_was_running=True))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert handover.describe(compose) is None
+    handover.refuse_if_active(compose, "worker.up")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

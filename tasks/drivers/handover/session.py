@@ -14,18 +14,32 @@ The order keeps the queue served and never has two workers on it:
    background worker must not come back while the dev worker still holds a job), then the very
    container that was stopped is started again and confirmed ready.
 
-The record on disk (`handover.py`) is written before anything is stopped, so a session killed at any
-point is recovered by the next command.
+The record on disk (`record.py`) is written before anything is stopped, so a session killed at any
+point is recovered by the next command; when the worker's state cannot be read at all, the session
+refuses before writing anything (it could otherwise run a second worker on the queue). The worker
+comes back through the one restore of `restore.py`.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 
-from tasks.drivers import dev_preflight, handover, process, worker_service
+from tasks.drivers import dev_preflight, process, worker_service
 from tasks.drivers.compose import Compose
 from tasks.drivers.foreground import ForegroundChild, say
+from tasks.drivers.handover.lock import SessionLock
+from tasks.drivers.handover.record import (
+    Record,
+    new_record,
+    process_started,
+    read_record,
+    remove_record,
+    state_dir,
+    write_record,
+)
+from tasks.drivers.handover.restore import adopt_legacy_record, killed_session, restore, terminate_orphan
 from tasks.knowledge.command_line import split_command
 from tasks.knowledge.compose_cli import ContainerState
 from tasks.knowledge.durations import parse_duration
@@ -41,15 +55,15 @@ class DevSession:
     def __init__(self, compose: Compose, *, scheduler: bool):
         self.compose = compose
         self.s = compose.settings
-        self.directory = handover.state_dir(compose)
+        self.directory = state_dir(compose)
         self.gate = self.directory / f"start-gate-{os.getpid()}"
         self.ready_file = self.directory / f"dev-ready-{os.getpid()}"
         self.grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
         argv = self._dev_argv()
         # The environment from Compose, and every address in it answering, before anything is touched.
         self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=dev_preflight.prepare(compose, scheduler))
-        self.record: handover.Record | None = None
-        self.stale: handover.Record | None = None
+        self.record: Record | None = None
+        self.stale: Record | None = None
         self.found: list[ContainerState] = []  # the background worker's containers, as found at the start
         self.background_found = ""  # "running", "restarting" or "" (not running)
 
@@ -65,38 +79,45 @@ class DevSession:
     # -- the session -----------------------------------------------------------------------
     def run(self) -> int:
         """The dev command's exit code (signals are in ``self.child.received``)."""
-        lock = handover.SessionLock(self.directory)
+        lock = SessionLock(self.directory)
         lock.acquire()
+        try:
+            # Read before anything is touched: a refusal here leaves no record and stops nothing.
+            self.background_found = self._background_state()
+            return self._session()
+        finally:
+            lock.release()
+
+    def _session(self) -> int:
         self.child.install_handlers()
         returncode = 0
         try:
             adopted = self._adopt_stale()
-            self.background_found = self._background_state()
-            self.record = handover.new_record(worker_was_running=adopted)
+            self.record = new_record(worker_was_running=adopted)
             if adopted and self.stale is not None:  # how to bring it back, as the dead session knew it
                 self.record.restore_files, self.record.restore_env = self.stale.restore_files, self.stale.restore_env
-            handover.write_record(self.directory, self.record)
+            write_record(self.directory, self.record)
             returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
         finally:
+            self._end_child()
             self._give_back()
             for path in (self.gate, self.ready_file):
                 path.unlink(missing_ok=True)
             self.child.restore_handlers()
-            lock.release()
         return returncode
 
     def _adopt_stale(self) -> bool:
         """We hold the lock, so a record here is from a session that died: adopt its promise."""
-        stale = handover.read_record(self.directory)
+        adopt_legacy_record(self.compose)
+        stale = read_record(self.directory)
         self.stale = stale
         if stale is None:
             return False
-        orphan = handover.terminate_orphan(stale, timeout=self.grace + 5)
+        orphan = terminate_orphan(stale, timeout=self.grace + 5)
         adopted = stale.restore_pending
         say(
-            f"a previous session (pid {stale.pid}, since {stale.since}) was killed"
-            + ("; stopped its leftover dev worker" if orphan else "")
-            + (f"; the background {self.s.service} comes back when this one ends" if adopted else "")
+            killed_session(stale, self.s.service, orphan=orphan)
+            + (", which comes back when this one ends" if adopted else "")
         )
         return adopted
 
@@ -104,8 +125,11 @@ class DevSession:
         try:
             self.found = self.compose.containers(self.s.service)
         except UserError as error:
-            say(f"warning: {error.reason}; starting the dev worker anyway")
-            return ""
+            # Unknown is not "stopped": a dev worker started now could join a running one on the queue.
+            raise UserError(
+                f"cannot tell whether the background {self.s.service} is running ({error.reason}); "
+                "not starting a dev worker beside it"
+            ) from None
         states = {ct.state for ct in self.found}
         # A worker in a crash loop is still a worker: it would take jobs whenever it comes up.
         return "running" if "running" in states else "restarting" if "restarting" in states else ""
@@ -118,7 +142,7 @@ class DevSession:
         # (a prod-like worker with its plan, should its container be removed meanwhile).
         self.record.worker_was_running = True
         self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose, self.found)
-        handover.write_record(self.directory, self.record)
+        write_record(self.directory, self.record)
         what = "it finishes its current job" if self.background_found == "running" else "it was restarting"
         say(f"stopping the background {self.s.service} ({what}) ...")
         result = self.compose.run("stop", self.s.service, capture=True)
@@ -133,8 +157,8 @@ class DevSession:
         self.child.env.update(extra_env)
         proc = self.child.start()
         self.record.dev_pid = proc.pid
-        self.record.dev_started = handover.process_started(proc.pid)
-        handover.write_record(self.directory, self.record)
+        self.record.dev_started = process_started(proc.pid)
+        write_record(self.directory, self.record)
 
     def _run_plain(self) -> int:
         self._stop_background()
@@ -184,6 +208,22 @@ class DevSession:
         say(f"dev worker exited (code {returncode})")
         return returncode
 
+    def _end_child(self) -> None:
+        """A session cut short by an error (the stop failed) ends its dev worker before giving back:
+        it must not outlive `inv`, nor run beside the background worker."""
+        proc = self.child.proc
+        if proc is None or self.child.exited():
+            return
+        say(f"stopping the dev worker (pid {proc.pid}) ...")
+        try:
+            if os.name == "nt":
+                proc.terminate()
+            else:
+                os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._wait_child()
+
     def _back_hint(self) -> str:
         assert self.record is not None
         return f" and brings the background {self.s.service} back" if self.record.restore_pending else ""
@@ -191,36 +231,22 @@ class DevSession:
     # -- giving back -----------------------------------------------------------------------
     def _give_back(self) -> None:
         """Bring the background worker back if this session took it; keep the record if that fails."""
-        record = handover.read_record(self.directory)  # worker.down/stack.down may have changed it
+        record = read_record(self.directory)  # worker.down/stack.down may have changed it
         service = self.s.service
         if record is None or not record.worker_was_running:
             if self.background_found:  # the dev worker ended before it was ready: nothing was stopped
                 say(f"the background {service} was never stopped; it kept the queue")
             else:
                 say(f"the background {service} was not running before; leaving it stopped")
-            handover.remove_record(self.directory)
+            remove_record(self.directory)
             return
         if record.cancelled_by:
             say(
                 f"the background {service} was running before, but `{record.cancelled_by}` during this session "
                 "asked to leave it down; not restoring it"
             )
-            handover.remove_record(self.directory)
+            remove_record(self.directory)
             return
-        say(f"restoring the background {service} ...")
-        try:
-            problem = worker_service.give_back(self.compose, record)
-        except UserError as error:
-            problem = error.reason
-        if problem and not self.compose.ps_running(service):
-            say(
-                f"warning: could not restore the background {service} ({problem}); "
-                "run `inv worker.up` when Docker is back (the next inv command also retries)"
-            )
-            return
-        handover.remove_record(self.directory)
+        problem = restore(self.compose, record, say, was_restarting=self.background_found == "restarting")
         if problem:
-            was = " (it was restarting before this session)" if self.background_found == "restarting" else ""
-            say(f"warning: the background {service} is back but not ready{was}: {problem}")
-        else:
-            say(f"background {service} restored" + (" (prod-like, with its plan)" if record.restore_files else ""))
+            say(f"warning: {problem}")

@@ -1,0 +1,186 @@
+"""Giving the background worker back: the one restore, used when a session ends and when the next
+command recovers a session that was killed, with one wording.
+
+The very container that was stopped is started again, with its configuration (a prod-like worker
+comes back prod-like): by `docker start` when the services it depends on are running (0.4 s here,
+where `docker compose start` takes 1.0 s re-checking them), else by `compose start`. Only a
+container removed in the meantime is created again with `up -d`, as the record says it was
+(prod-like with its plan: `restore_files`/`restore_env`). When the worker is not back (Docker went
+away), the record is kept and the next command retries.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from tasks.drivers import worker_service
+from tasks.drivers.compose import Compose
+from tasks.drivers.handover.lock import SessionLock
+from tasks.drivers.handover.record import RECORD, Record, process_alive, read_record, remove_record, state_dir
+from tasks.drivers.process import Completed
+from tasks.knowledge.failures import UserError
+
+#: Where a line goes: the session prints `[dev.worker] ...`, another command `note: ...`.
+Tell = Callable[[str], None]
+
+
+def note(message: str) -> None:
+    print(f"note: {message}", flush=True)
+
+
+def give_back(compose: Compose, record: Record | None = None) -> str | None:
+    """Start the stopped worker again; None, or why it is not back and ready."""
+    s = compose.settings
+    result = _start_in_place(compose)
+    if result is None or not result.ok:
+        result = compose.run("start", s.service, capture=True)
+    if not result.ok:
+        result = compose.run(
+            "up",
+            "-d",
+            s.service,
+            capture=True,
+            profiles=[s.profile],
+            files=record.restore_files if record else None,
+            extra_env=record.restore_env if record else None,
+        )
+    if not result.ok:
+        return compose.diagnose(result)
+    return worker_service.wait_ready(compose)
+
+
+def _start_in_place(compose: Compose) -> Completed | None:
+    """`docker start` of the stopped worker container when everything it depends on already runs
+    (healthy where it has a healthcheck); None when that cannot be known or is not so."""
+    from tasks.drivers import stack_facts
+
+    s = compose.settings
+    try:
+        service = stack_facts.load(compose).service(s.service)
+        containers = compose.containers()
+    except UserError:
+        return None
+    mine = [ct for ct in containers if ct.service == s.service]
+    if service is None or len(mine) != 1:
+        return None
+    ready = {ct.service for ct in containers if ct.running and ct.health in ("", "healthy")}
+    if not set(service.depends_on) <= ready:
+        return None
+    return compose.gateway.docker("start", mine[0].name)
+
+
+def not_restored(service: str, problem: str) -> str:
+    """The one line for a restore that left the worker down (the record is kept)."""
+    return (
+        f"could not restore the background {service} ({problem}); run `inv worker.up` when Docker is back "
+        "(the next inv command also retries)"
+    )
+
+
+def restore(compose: Compose, record: Record, tell: Tell, *, was_restarting: bool = False) -> str | None:
+    """Bring the background worker back as ``record`` says; the record is removed once the worker is
+    back. Returns None, or the `not_restored` line when it is not back (the record is then kept)."""
+    service = compose.settings.service
+    tell(f"restoring the background {service} ...")
+    try:
+        problem = give_back(compose, record)
+    except UserError as error:
+        problem = error.reason
+    if problem and not compose.ps_running(service):
+        return not_restored(service, problem)
+    remove_record(state_dir(compose))
+    if problem:
+        was = " (it was restarting before this session)" if was_restarting else ""
+        tell(f"warning: the background {service} is back but not ready{was}: {problem}")
+    else:
+        tell(f"background {service} restored" + (" (prod-like, with its plan)" if record.restore_files else ""))
+    return None
+
+
+def killed_session(record: Record, service: str, *, orphan: bool) -> str:
+    """The one line about a session that died without cleaning up."""
+    line = f"a dev.worker session (pid {record.pid}, since {record.since}) was killed"
+    if orphan:
+        line += "; stopped its leftover dev worker"
+    if record.restore_pending:
+        line += f"; it ended without restoring the background {service}"
+    return line
+
+
+def terminate_orphan(record: Record, timeout: float = 35.0) -> bool:
+    """Stop a dev worker left running by a killed session (it would compete for the queue).
+
+    SIGTERM lets it finish its active job (the dev runner waits up to the worker's stop grace
+    period, 30 s by default); only what is still alive after ``timeout`` is killed.
+    """
+    import psutil
+
+    if not process_alive(record.dev_pid, record.dev_started):
+        return False
+    try:
+        parent = psutil.Process(record.dev_pid)
+        family = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for proc in family:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
+def adopt_legacy_record(compose: Compose) -> None:
+    """A session of the version before per-worker folders kept its record in `<project>/`: a killed
+    one's promise to restore the worker moves to the first worker's folder, so it is not lost. A
+    session still running there (its lock held) is left alone. Called on recovery paths only."""
+    s = compose.settings
+    directory = state_dir(compose)
+    project = directory.parent
+    legacy = project / RECORD
+    first_worker = not s.workers or s.workers[0].name == s.worker_name
+    if not first_worker or not legacy.is_file() or (directory / RECORD).exists():
+        return
+    if SessionLock(project).held_by_someone():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(legacy, directory / RECORD)
+    except OSError:
+        pass
+
+
+def stale_record(compose: Compose) -> Record | None:
+    """The record of a session that ended without restoring, if any (None while one is running)."""
+    directory = state_dir(compose)
+    record = read_record(directory)
+    if record is None or SessionLock(directory).held_by_someone():
+        return None
+    return record
+
+
+def recover_stale(compose: Compose) -> bool:
+    """Restore the background worker after a dev.worker session that was killed (the explicit recovery
+    path of worker.up, stack.up, prodlike.up and doctor). Returns True if it acted; raises one
+    `error:` line when the worker could not be brought back (the record is kept)."""
+    adopt_legacy_record(compose)
+    record = stale_record(compose)
+    if record is None:
+        return False
+    service = compose.settings.service
+    orphan = terminate_orphan(record)
+    note(killed_session(record, service, orphan=orphan))
+    if record.restore_pending:
+        problem = restore(compose, record, note)
+        if problem:
+            raise UserError(problem)
+    else:
+        remove_record(state_dir(compose))
+    return True

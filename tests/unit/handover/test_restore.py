@@ -1,0 +1,112 @@
+"""The one restore (tasks/drivers/handover/restore.py): the order of its ways back, and the recovery of a
+killed session by the next command, with a fake gateway and a real leftover dev worker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tasks.drivers import workers
+from tasks.drivers.compose import Compose
+from tasks.drivers.handover import SessionLock, new_record, read_record, state_dir, write_record
+from tasks.drivers.handover.restore import give_back, recover_stale
+from tasks.knowledge.failures import UserError
+from tests import fakes
+
+DOCKER_START = r"^docker start devstack-worker-1$"
+COMPOSE_START = r"^docker compose .* start worker$"
+UP = r"^docker compose .* up -d worker$"
+
+
+def compose_for(tmp_path: Path, gw: fakes.FakeGateway) -> Compose:
+    return Compose(workers.one(fakes.context(tmp_path), None), gateway=gw)
+
+
+def killed_session(compose: Compose, *, dev_pid: int | None = None, worker_was_running: bool = True) -> None:
+    """The record a session leaves when `inv` is killed (its pid gone, its lock free)."""
+    record = new_record(worker_was_running=worker_was_running)
+    record.pid, record.process_started = 999_999_999, 1.0
+    if dev_pid is not None:
+        record.dev_pid, record.dev_started = dev_pid, psutil.Process(dev_pid).create_time()
+    write_record(state_dir(compose), record)
+
+
+def test_give_back_falls_from_docker_start_to_compose_start_to_up(tmp_path):
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, worker="exited")
+    gw.on(DOCKER_START, 1, stderr="Error response from daemon: driver failed programming external connectivity")
+    gw.script(COMPOSE_START, (1, "", "service worker has no container to start"))  # once, then as usual
+    assert give_back(compose_for(tmp_path, gw)) is None
+    assert gw.in_order(DOCKER_START, COMPOSE_START, UP)
+    assert give_back(compose_for(tmp_path, gw)) is None  # the second time `compose start` works
+    assert len(gw.commands(UP)) == 1 and len(gw.commands(COMPOSE_START)) == 2
+    assert stack.worker is not None and stack.worker.state == "running"
+
+
+def test_give_back_says_why_the_worker_is_not_ready(tmp_path):
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, worker="exited")
+    assert stack.worker is not None
+    stack.worker.health = "unhealthy"
+    assert give_back(compose_for(tmp_path, gw)) == "its healthcheck reports unhealthy"
+    assert gw.ran(r"^docker compose .* logs --no-color --tail 20 worker$")  # its last lines shown
+
+
+def test_the_next_command_recovers_a_killed_session_and_its_leftover_dev_worker(tmp_path, capsys):
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, worker="exited")  # the killed session had stopped it
+    compose = compose_for(tmp_path, gw)
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        killed_session(compose, dev_pid=leftover.pid)
+        assert recover_stale(compose) is True
+        assert leftover.wait(10) is not None  # terminated (SIGTERM), not left to compete for the queue
+    finally:
+        leftover.kill()
+    out = capsys.readouterr().out
+    assert "note: a dev.worker session (pid 999999999, since " in out
+    assert "was killed; stopped its leftover dev worker; it ended without restoring the background worker" in out
+    assert "note: background worker restored" in out
+    assert gw.ran(DOCKER_START) and stack.worker is not None and stack.worker.state == "running"
+    assert read_record(state_dir(compose)) is None
+
+
+def test_recovery_that_cannot_restore_keeps_the_record_for_the_next_try(tmp_path):
+    gw = fakes.FakeGateway()
+    fakes.FakeStack(gw, worker="exited")
+    gw.on(r"^docker", 1, stderr=fakes.DOCKER_DOWN)
+    gw.on(r"^docker compose version --short$", stdout="2.30.0\n")
+    compose = compose_for(tmp_path, gw)
+    killed_session(compose)
+    with pytest.raises(UserError, match=r"could not restore the background worker .*the next inv command also retries"):
+        recover_stale(compose)
+    record = read_record(state_dir(compose))
+    assert record is not None and record.restore_pending
+
+
+def test_recovery_with_nothing_to_restore_only_clears_the_record(tmp_path, capsys):
+    gw = fakes.FakeGateway()
+    fakes.FakeStack(gw, worker="exited")
+    compose = compose_for(tmp_path, gw)
+    killed_session(compose, worker_was_running=False)
+    assert recover_stale(compose) is True
+    assert gw.commands() == []  # Docker not asked
+    assert "was killed" in capsys.readouterr().out and read_record(state_dir(compose)) is None
+
+
+def test_a_live_session_is_not_recovered(tmp_path):
+    gw = fakes.FakeGateway()
+    fakes.FakeStack(gw)
+    compose = compose_for(tmp_path, gw)
+    killed_session(compose)
+    lock = SessionLock(state_dir(compose))
+    lock.acquire()
+    try:
+        assert recover_stale(compose) is False
+    finally:
+        lock.release()
+    assert gw.commands() == [] and read_record(state_dir(compose)) is not None

@@ -1,0 +1,52 @@
+"""`inv dev.worker` (tasks/dev.py) run as a task function with a test config, Docker and Compose faked.
+The sequence's branches are in tests/unit/handover/test_session.py; here, what the task adds."""
+
+from __future__ import annotations
+
+import pytest
+from invoke.exceptions import Exit
+
+from tasks import dev
+from tasks.drivers import workers
+from tasks.drivers.compose import Compose
+from tasks.drivers.handover import SessionLock, new_record, state_dir, write_record
+from tasks.knowledge.failures import UserError
+from tests import fakes
+
+
+@pytest.fixture
+def gw():
+    gateway = fakes.FakeGateway()
+    with fakes.installed(gateway):
+        yield gateway
+
+
+def test_a_second_session_for_the_same_worker_is_refused(tmp_path, gw):
+    fakes.FakeStack(gw)
+    directory = state_dir(Compose(workers.one(fakes.context(tmp_path), None), gateway=gw))
+    write_record(directory, new_record(worker_was_running=True))
+    lock = SessionLock(directory)
+    lock.acquire()
+    try:
+        with pytest.raises(
+            UserError, match=r"a dev worker for worker is already running \(pid \d+, since .*stop it first"
+        ):
+            dev.worker(fakes.context(tmp_path))
+    finally:
+        lock.release()
+    assert not gw.ran(r" (stop|start) ")
+
+
+def test_the_dev_commands_exit_code_is_the_tasks(tmp_path, gw):
+    fakes.FakeStack(gw)
+    with pytest.raises(Exit) as ended:
+        dev.worker(fakes.context(tmp_path, dev=fakes.dev_command("raise SystemExit(3)")))
+    assert ended.value.code == 3
+    assert gw.in_order(r" stop worker$", r"^docker start devstack-worker-1$")
+
+
+def test_a_missing_app_folder_is_refused_before_docker_is_asked(tmp_path, gw):
+    fakes.FakeStack(gw)
+    with pytest.raises(UserError, match=r"the app folder .* does not exist"):
+        dev.worker(fakes.context(tmp_path, app={"dir": str(tmp_path / "nowhere")}))
+    assert not gw.ran(r"^docker ps ")
