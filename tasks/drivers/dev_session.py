@@ -29,7 +29,9 @@ from tasks.drivers.foreground import ForegroundChild, say
 from tasks.knowledge.command_line import split_command
 from tasks.knowledge.compose_cli import ContainerState
 from tasks.knowledge.durations import parse_duration
+from tasks.knowledge.exit_codes import describe_exit
 from tasks.knowledge.failures import UserError
+from tasks.knowledge.watchers import expand_runner
 
 #: How often the task looks for the dev worker's ready file.
 READY_POLL_S = 0.02
@@ -57,7 +59,7 @@ class DevSession:
         """The dev command, found before anything is touched."""
         if not self.s.app_dir.is_dir():
             raise UserError(f"the app folder {self.s.app_dir} does not exist: check `app.dir` in invoke.yaml")
-        argv = split_command(self.s.app_dev)
+        argv = expand_runner(split_command(self.s.app_dev))  # watchers: `devstack-run` = the shipped runner
         if not argv:
             raise UserError("`app.dev` is empty: set the dev command in invoke.yaml")
         return process.resolve(argv)
@@ -181,7 +183,7 @@ class DevSession:
 
     def _wait_child(self) -> int:
         returncode = self.child.wait(group_grace=self.grace + 5)
-        say(f"dev worker exited (code {returncode})")
+        say(f"dev worker {describe_exit(returncode)}")  # watchers: shell-style codes
         return returncode
 
     def _back_hint(self) -> str:
