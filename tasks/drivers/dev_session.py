@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 
-from tasks.drivers import dev_preflight, handover, process, worker_service
+from tasks.drivers import dev_preflight, guardian, handover, process, queue_consumers, worker_service
 from tasks.drivers.compose import Compose
 from tasks.drivers.foreground import ForegroundChild, say
 from tasks.knowledge.command_line import split_command
@@ -78,6 +78,7 @@ class DevSession:
             if adopted and self.stale is not None:  # how to bring it back, as the dead session knew it
                 self.record.restore_files, self.record.restore_env = self.stale.restore_files, self.stale.restore_env
             handover.write_record(self.directory, self.record)
+            guardian.spawn(self.compose, self.directory)  # watchers: restores from the record if we are killed
             returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
         finally:
             self._give_back()
@@ -143,8 +144,20 @@ class DevSession:
         if self.child.received:
             say("interrupted before the dev worker started")
             return 128 + int(self.child.received[0])
+        consumers = queue_consumers.ConsumerWatch(self.child.env, self.s.host_port_vars, self.s.url_vars)  # watchers
         self._start_child({})
-        say(f"dev worker running (`{self.s.app_dev}`, pid {self.child.pid}); Ctrl+C stops it" + self._back_hint())
+        wait = queue_consumers.connect_wait(self.child.env)
+        state, what = consumers.wait(self.child, wait, say)  # watchers: running = a BullMQ consumer in Redis
+        if state == "timeout":
+            say(f"the dev worker did not connect to the queue in {wait:g} s (no BullMQ worker in Redis); stopping it")
+            self.child.stop()
+        elif state in ("consuming", "unknown"):
+            say(
+                f"dev worker running (`{self.s.app_dev}`, pid {self.child.pid}"
+                + (f", consuming {what}" if state == "consuming" else "")
+                + "); Ctrl+C stops it"
+                + self._back_hint()
+            )
         return self._wait_child()
 
     def _run_gated(self) -> int:

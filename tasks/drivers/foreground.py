@@ -108,6 +108,18 @@ class ForegroundChild:
         """Has the dev command's main process ended (its group may live on a little longer)?"""
         return self.proc is not None and self.proc.poll() is not None
 
+    def stop(self) -> None:
+        """Ask the dev command to stop, as a closed terminal does (SIGTERM to its group; Windows: terminate)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if IS_WINDOWS:
+            self.proc.terminate()
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def start(self) -> subprocess.Popen[bytes]:
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
         return self.proc

@@ -1,0 +1,106 @@
+"""The guardian of a dev session: a small detached process that gives the queue back if `inv dev.worker` is killed.
+
+`inv dev.worker` starts it once its handover record is written:
+
+    python -m tasks.drivers.guardian <state dir> <session pid> <session start time>
+
+It waits for the session's process to end. A session that ended normally has removed its record (or
+a new session holds the lock): the guardian just exits. A session killed at any phase (kill -9, a
+crashed IDE, a closed console on Windows) leaves its record with the lock free: the guardian then
+runs the one recovery there is (`handover.recover_stale`: the record is the single source of
+truth), which stops a leftover dev worker gracefully (its grace period) and restores the background
+worker as the record says, within about a second when the dev worker is idle. A `compose stop`
+still finishing the background worker's job (a session killed during the stop) is waited for:
+the restore is retried until the worker runs, up to the grace period.
+
+It needs the session's settings; they are pickled beside the record (`guardian.pickle`), written
+by the session itself. Output goes to `guardian.log` in the state folder.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasks.drivers.compose import Compose
+
+SETTINGS = "guardian.pickle"
+LOG = "guardian.log"
+
+
+def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
+    """Start the guardian for this process's session; None when it cannot start (then the next
+    command recovers, as before)."""
+    from tasks.drivers import handover
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / SETTINGS).write_bytes(pickle.dumps(compose.settings))
+        me = os.getpid()
+        started = repr(handover.process_started(me))
+        argv = [sys.executable, "-m", "tasks.drivers.guardian", str(directory), str(me), started]
+        root = Path(__file__).resolve().parents[2]  # so that `tasks` is importable
+        log = open(directory / LOG, "ab")  # noqa: SIM115 - handed to the child
+        kwargs: dict[str, object] = (
+            {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+            if os.name == "nt"
+            else {"start_new_session": True}
+        )
+        with log:
+            return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+                argv, cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, **kwargs
+            )
+    except (OSError, pickle.PicklingError):
+        return None
+
+
+def wait_for_death(pid: int, started: float | None) -> None:
+    """Until that exact process (pid and start time) is gone; polls every 20 ms."""
+    from tasks.drivers import handover
+
+    while handover.process_alive(pid, started):
+        time.sleep(0.02)
+
+
+def guard(directory: Path, pid: int, started: float | None) -> int:
+    from tasks.drivers import handover
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.durations import parse_duration
+    from tasks.knowledge.failures import UserError
+
+    wait_for_death(pid, started)
+    record = handover.read_record(directory)
+    if record is None or record.pid != pid:
+        return 0  # ended normally (or another session's record): nothing to do
+    settings = pickle.loads((directory / SETTINGS).read_bytes())
+    compose = Compose(settings, require_env=False)
+    grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
+    print(f"[guardian] dev.worker session pid {pid} ended without cleaning up: recovering", flush=True)
+    deadline = time.monotonic() + grace + 10
+    while True:
+        try:
+            handover.recover_stale(compose)  # the one recovery (a no-op once the record is gone)
+            print("[guardian] done", flush=True)
+            return 0
+        except UserError as error:
+            # e.g. the session's `compose stop` was still finishing the background worker's job
+            if time.monotonic() > deadline:
+                print(f"[guardian] giving up: {error.reason} (the next inv command retries)", flush=True)
+                return 1
+            print(f"[guardian] not yet: {error.reason}; retrying", flush=True)
+            time.sleep(0.2)
+
+
+def main(argv: list[str]) -> int:
+    directory, pid, started = Path(argv[0]), int(argv[1]), argv[2]
+    return guard(directory, pid, None if started == "None" else float(started))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
