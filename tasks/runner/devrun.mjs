@@ -470,15 +470,16 @@ function main() {
 
   function finish() {
     watcher.close();
-    if (endSignal === 'SIGHUP' && !IS_WINDOWS) {
-      // The terminal is probably gone: Node 20 can abort in exit() restoring a hung-up tty (134);
-      // dying by the signal skips that, and the parent sees 129 as a shell does.
-      process.removeAllListeners('SIGHUP');
-      process.kill(process.pid, 'SIGHUP');
-      setTimeout(() => process.exit(129), 1000).unref();
+    const number = endSignal === undefined ? undefined : constants.signals[endSignal];
+    if (endSignal !== undefined && number !== undefined && !IS_WINDOWS) {
+      // Die by the signal (the parent sees 128 + n, as a shell shows it) rather than exit(): Node 20
+      // aborts in exit() (134) restoring a terminal that was hung up (nodejs/node#51519), and a closed
+      // terminal is one of the ways a session ends.
+      process.removeAllListeners(endSignal);
+      process.kill(process.pid, endSignal);
+      setTimeout(() => process.exit(128 + number), 1000).unref();
       return;
     }
-    const number = endSignal === undefined ? undefined : constants.signals[endSignal];
     process.exit(number === undefined ? 0 : 128 + number);
   }
 
