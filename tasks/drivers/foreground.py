@@ -63,7 +63,7 @@ class ForegroundChild:
         from tasks.knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
 
         self.received.append(signum)
-        now = time.monotonic()
+        now = _now()
         if self._presses and now - self._last_press < REPEAT_MIN_INTERVAL_S:
             return  # the same request by a second route (a shell relaying a hang-up)
         if self.proc is None or (IS_WINDOWS and self.proc.poll() is not None):
@@ -142,6 +142,10 @@ class ForegroundChild:
         if not IS_WINDOWS:
             wait_group_gone(self.proc.pid, group_grace)
         return returncode
+
+
+def _now() -> float:
+    return time.monotonic()
 
 
 def kill_descendants(pid: int) -> None:

@@ -42,7 +42,13 @@ def watchers_installed():
 
 @pytest.fixture
 def running_worker(stack, watchers_installed):
-    stack.inv("worker.up", check=True)
+    first = stack.inv("worker.up")
+    if first.returncode != 0 and "healthcheck reports unhealthy" in first.stderr:
+        # On a loaded machine (8 jobs on 2 cores) the worker's 1 s x 3 healthcheck can run out before
+        # it is ready; that is worker.up's business (tests/integration/test_worker_tasks.py), not ours.
+        stack.inv("worker.up", check=True)
+    else:
+        assert first.returncode == 0, first.stderr
     return stack
 
 
@@ -146,7 +152,7 @@ def test_doctor_names_a_raw_watcher_and_the_fix(stack, watchers_installed, dev, 
 def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worker, tmp_path):
     """No start gate: the background worker is stopped first, `running` only once Redis shows the consumer."""
     stack = running_worker
-    term = session(stack, tmp_path, f"devstack-run -- node {MAIN_JS}", INVOKE_APP_START_GATE="false")
+    term = session(stack, tmp_path, f"devstack-run -- node {MAIN_JS}", INVOKE_APP_START_GATE="0")
     term.wait_output("dev worker running (")
     assert "consuming `digest`" in term.output, term.output
     stack.produce("nohook", 2, duration_ms=LONG_JOB_MS)
@@ -157,14 +163,15 @@ def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worke
 
 
 def test_a_dev_command_that_never_connects_gives_the_queue_back(running_worker, tmp_path):
-    """nodemon waiting for a dist/ that is not there: reported in bounded time, the worker given back."""
+    """nodemon whose worker cannot start (no dist/ yet): it waits for changes, alive but never consuming.
+    Reported in bounded time, the dev command stopped, the background worker given back."""
     stack = running_worker
     missing = tmp_path / "dist" / "index.js"
     term = session(
         stack,
         tmp_path,
-        f"{BIN / 'nodemon'} --watch {tmp_path} {missing}",
-        INVOKE_APP_START_GATE="false",
+        f"{BIN / 'nodemon'} --watch {tmp_path} --exec 'node {missing}'",
+        INVOKE_APP_START_GATE="0",
         DEVSTACK_DEV_CONNECT_WAIT="4",
     )
     term.wait(120)

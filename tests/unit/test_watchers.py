@@ -60,8 +60,8 @@ def test_second_and_third_ctrl_c_escalate_and_quick_repeats_do_not(monkeypatch, 
     sent: list[tuple[int, int]] = []
     monkeypatch.setattr("os.killpg", lambda pgid, signum: sent.append((pgid, signum)))
     monkeypatch.setattr(foreground, "kill_descendants", lambda pid: sent.append((pid, -1)))
-    clock = iter([10.0, 10.05, 11.0, 12.0])
-    monkeypatch.setattr("time.monotonic", lambda: next(clock))
+    presses = [10.0, 10.05, 11.0, 12.0]  # the second 50 ms after the first: the same press by a second route
+    monkeypatch.setattr(foreground, "_now", lambda: presses.pop(0))
     child = foreground.ForegroundChild(["x"], cwd=tmp_path, env={})
     child.proc = SimpleNamespace(pid=77, poll=lambda: None)  # type: ignore[assignment]
     for _ in range(4):
