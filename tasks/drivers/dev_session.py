@@ -154,7 +154,7 @@ class DevSession:
         elif state in ("consuming", "unknown"):
             say(
                 f"dev worker running (`{self.s.app_dev}`, pid {self.child.pid}"
-                + (f", consuming {what}" if state == "consuming" else "")
+                + (f", consuming {what}" if state == "consuming" else f"; not confirmed: {what}")
                 + "); Ctrl+C stops it"
                 + self._back_hint()
             )

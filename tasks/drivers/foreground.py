@@ -62,10 +62,11 @@ class ForegroundChild:
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         from tasks.knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
 
+        repeat = bool(self.received) and self.received[-1] == signum
         self.received.append(signum)
         now = _now()
-        if self._presses and now - self._last_press < REPEAT_MIN_INTERVAL_S:
-            return  # the same request by a second route (a shell relaying a hang-up)
+        if repeat and self._presses and now - self._last_press < REPEAT_MIN_INTERVAL_S:
+            return  # the same request by a second route (npm or a shell relaying it)
         if self.proc is None or (IS_WINDOWS and self.proc.poll() is not None):
             return  # (on POSIX its group may outlive it: npm's orphaned node still gets the escalation)
         if not IS_WINDOWS and self.proc.poll() is not None and not _group_exists(self.proc.pid):

@@ -50,9 +50,9 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-#: A repeat of a stop signal sooner than this after the previous one is the same request arriving by
-#: a second route (a shell relaying a hang-up, an IDE sending twice), not a person pressing again.
-REPEAT_MIN_INTERVAL_S = 0.3
+#: The same stop signal again sooner than this is the same request arriving by a second route (npm or
+#: a shell relaying what the terminal already sent), not a person pressing again.
+REPEAT_MIN_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
