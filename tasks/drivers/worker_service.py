@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
 #: Label of an image that builds the app itself: the fingerprint of the sources it was built from.
 SOURCE_LABEL = "dev.devstack.source-fingerprint"
+#: A readiness wait longer than this says what it waits for (a long healthcheck interval, a slow start).
+WAIT_SAID_AFTER_S = 2.0
 #: What an image built without the tasks' build argument carries (the Dockerfile's ARG default).
 UNKNOWN_LABELS = ("", "unknown", "<no value>")
 
@@ -142,9 +144,11 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
     if not containers:
         return f"no {s.service} container was created"
     name = containers[0].name
-    deadline = time.monotonic() + timeout
+    begin = time.monotonic()
+    deadline = begin + timeout
     running_since: float | None = None
     started_restarts: int | None = None
+    said = False  # watchers (16.5): a long wait is never silent
     while True:
         state, restarts = engine.container_state(name)
         if started_restarts is None:  # the baseline: any restart after this one is a crash
@@ -160,6 +164,9 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
             reason = verdict.reason if verdict.failed else f"not ready after {timeout:.0f} s ({verdict.reason})"
             show_last_logs(compose)
             return reason
+        if not said and now - begin > WAIT_SAID_AFTER_S:
+            said = True
+            print(f"waiting for the {s.service} to be ready: {verdict.reason} ...", file=sys.stderr, flush=True)
         time.sleep(0.1)
 
 
