@@ -61,10 +61,18 @@ def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
 
 
 def wait_for_death(pid: int, started: float | None) -> None:
-    """Until that exact process (pid and start time) is gone; polls every 20 ms."""
+    """Until that exact process (pid and start time) is gone, or a zombie its parent has not reaped
+    yet (its files, and so its lock, are already closed); polls every 20 ms."""
+    import psutil
+
     from tasks.drivers import handover
 
     while handover.process_alive(pid, started):
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.Error:
+            return
         time.sleep(0.02)
 
 
