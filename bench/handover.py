@@ -676,16 +676,17 @@ def report(rounds: list[Round], paths: list[str], args) -> None:
         )
     )
 
-    print("\nworst unserved gap, inv/bash\n")
+    print("\nworst unserved gap, inv/bash\n" if "bash" in TOOLS else "")
     ratio_rows = []
-    for path in paths:
+    for path in paths if "bash" in TOOLS else []:
         line = [path]
         for attr in ("unserved_in", "unserved_out"):
             w = {tool: worst(values([r for r in rounds if r.tool == tool and r.path == path], attr)) for tool in TOOLS}
             finite = math.inf not in (w["inv"], w["bash"])
             line += [sec(w["inv"]), sec(w["bash"]), ratio(w["inv"], w["bash"]) if finite else "-"]
         ratio_rows.append(line)
-    print(table(["path", "in inv", "in bash", "in inv/bash", "out inv", "out bash", "out inv/bash"], ratio_rows))
+    if ratio_rows:
+        print(table(["path", "in inv", "in bash", "in inv/bash", "out inv", "out bash", "out inv/bash"], ratio_rows))
 
     print("\nphases, median s (terminal lines timestamped when first seen, +-20 ms; closed terminal: none)\n")
     phase_names = [
