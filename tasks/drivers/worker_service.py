@@ -166,7 +166,10 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
             return reason
         if not said and now - begin > WAIT_SAID_AFTER_S:
             said = True
-            print(f"waiting for the {s.service} to be ready: {verdict.reason} ...", file=sys.stderr, flush=True)
+            try:  # a closed terminal (a dev session's restore after SIGHUP) must not stop the wait
+                print(f"waiting for the {s.service} to be ready: {verdict.reason} ...", file=sys.stderr, flush=True)
+            except (OSError, ValueError):
+                pass
         time.sleep(0.1)
 
 
