@@ -146,6 +146,7 @@ class DevSession:
             return 128 + int(self.child.received[0])
         consumers = queue_consumers.ConsumerWatch(self.child.env, self.s.host_port_vars, self.s.url_vars)  # watchers
         self._start_child({})
+        say(f"dev worker started (`{self.s.app_dev}`, pid {self.child.pid}); waiting for it to consume")  # watchers
         wait = queue_consumers.connect_wait(self.child.env)
         state, what = consumers.wait(self.child, wait, say)  # watchers: running = a BullMQ consumer in Redis
         if state == "timeout":

@@ -13,7 +13,8 @@ worker as the record says, within about a second when the dev worker is idle. A 
 still finishing the background worker's job (a session killed during the stop) is waited for:
 the restore is retried until the worker runs, up to the grace period.
 
-It needs the session's settings; they are pickled beside the record (`guardian.pickle`), written
+`DEVSTACK_GUARDIAN=0` starts none: a killed session is then recovered by the next command, as after
+a power loss (when the guardian dies too). It needs the session's settings; they are pickled beside the record (`guardian.pickle`), written
 by the session itself. Output goes to `guardian.log` in the state folder.
 """
 
@@ -39,6 +40,8 @@ def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
     command recovers, as before)."""
     from tasks.drivers import handover
 
+    if os.environ.get("DEVSTACK_GUARDIAN") == "0":
+        return None  # recovery is then left to the next command (as after a power loss)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / SETTINGS).write_bytes(pickle.dumps(compose.settings))

@@ -69,7 +69,7 @@ def running_worker(stack):
 def test_normal_exit_restores_the_background_worker(running_worker):
     stack = running_worker
     session = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT})
-    session.wait_output("dev worker running")
+    session.wait_output("dev worker started")  # a stand-in: it never consumes, so never "running"
     assert stack.ps()["worker"] == "exited"  # stopped, not removed, while the dev worker runs
     assert session.finish() == 0
     assert "background worker restored" in session.output
@@ -124,7 +124,7 @@ def test_no_restore_when_the_worker_was_not_running(stack):
 def test_worker_down_during_session_is_respected(running_worker):
     stack = running_worker
     session = Session(stack, env={"INVOKE_APP_DEV": "node -e setTimeout(()=>process.exit(0),6000)"})
-    session.wait_output("dev worker running")
+    session.wait_output("dev worker started")
     assert stack.inv("worker.up").returncode == 1  # never two workers on one queue
     stack.inv("worker.down", check=True)
     assert session.finish() == 0
@@ -133,7 +133,7 @@ def test_worker_down_during_session_is_respected(running_worker):
 
 def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
     stack = running_worker
-    session = Session(stack)
+    session = Session(stack, env={"DEVSTACK_GUARDIAN": "0"})  # the next command recovers (no guardian)
     dev_pid = session.ready()
     record = json.loads((stack.state_dir / stack.project / "worker" / "handover.json").read_text())
     assert record["worker_was_running"] and record["pid"] == session.proc.pid
@@ -152,8 +152,9 @@ def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
 
 def killed_session(stack) -> Session:
     """A session whose `inv` got SIGKILL while its (never-ending) dev worker ran: nothing restored."""
-    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)"})
-    session.wait_output("dev worker running")
+    # The recovery by the next command (the guardian, which does it by itself, is tested in test_watchers.py).
+    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)", "DEVSTACK_GUARDIAN": "0"})
+    session.wait_output("dev worker started")
     session.proc.kill()
     session.proc.wait()
     assert stack.ps()["worker"] == "exited"
