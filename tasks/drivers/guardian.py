@@ -14,8 +14,8 @@ still finishing the background worker's job (a session killed during the stop) i
 the restore is retried until the worker runs, up to the grace period.
 
 `DEVSTACK_GUARDIAN=0` starts none: a killed session is then recovered by the next command, as after
-a power loss (when the guardian dies too). It needs the session's settings; they are pickled beside the record (`guardian.pickle`), written
-by the session itself. Output goes to `guardian.log` in the state folder.
+a power loss (when the guardian dies too). It needs the session's settings; they are pickled beside
+the record (`guardian.pickle`), written by the session itself. Output goes to `guardian.log` in the state folder.
 """
 
 from __future__ import annotations
