@@ -15,7 +15,8 @@ the restore is retried until the worker runs, up to the grace period.
 
 `DEVSTACK_GUARDIAN=0` starts none: a killed session is then recovered by the next command, as after
 a power loss (when the guardian dies too). It needs the session's settings; they are pickled beside
-the record (`guardian.pickle`), written by the session itself. Output goes to `guardian.log` in the state folder.
+the record (`guardian-<session pid>.pickle`, removed when the guardian ends), written by the
+session. Output goes to `guardian.log` in the state folder.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tasks.drivers.compose import Compose
 
-SETTINGS = "guardian.pickle"
+SETTINGS = "guardian-{pid}.pickle"  # per session: a new session's file is never another guardian's
 LOG = "guardian.log"
 
 
@@ -44,8 +45,8 @@ def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
         return None  # recovery is then left to the next command (as after a power loss)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / SETTINGS).write_bytes(pickle.dumps(compose.settings))
         me = os.getpid()
+        (directory / SETTINGS.format(pid=me)).write_bytes(pickle.dumps(compose.settings))
         started = repr(handover.process_started(me))
         argv = [sys.executable, "-m", "tasks.drivers.guardian", str(directory), str(me), started]
         root = Path(__file__).resolve().parents[2]  # so that `tasks` is importable
@@ -80,6 +81,13 @@ def wait_for_death(pid: int, started: float | None) -> None:
 
 
 def guard(directory: Path, pid: int, started: float | None) -> int:
+    try:
+        return _guard(directory, pid, started)
+    finally:
+        (directory / SETTINGS.format(pid=pid)).unlink(missing_ok=True)
+
+
+def _guard(directory: Path, pid: int, started: float | None) -> int:
     from tasks.drivers import handover
     from tasks.drivers.compose import Compose
     from tasks.knowledge.durations import parse_duration
@@ -89,7 +97,7 @@ def guard(directory: Path, pid: int, started: float | None) -> int:
     record = handover.read_record(directory)
     if record is None or record.pid != pid:
         return 0  # ended normally (or another session's record): nothing to do
-    settings = pickle.loads((directory / SETTINGS).read_bytes())
+    settings = pickle.loads((directory / SETTINGS.format(pid=pid)).read_bytes())
     compose = Compose(settings, require_env=False)
     grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
     print(f"[guardian] dev.worker session pid {pid} ended without cleaning up: recovering", flush=True)

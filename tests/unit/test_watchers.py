@@ -258,7 +258,8 @@ def test_the_guardian_recovers_a_killed_sessions_record_and_retries(tmp_path, mo
     record = handover.new_record(worker_was_running=True)
     record.pid = session.pid
     handover.write_record(tmp_path, record)
-    (tmp_path / guardian.SETTINGS).write_bytes(pickle.dumps({"settings": "of the session"}))
+    settings_file = tmp_path / guardian.SETTINGS.format(pid=session.pid)
+    settings_file.write_bytes(pickle.dumps({"settings": "of the session"}))
     monkeypatch.setattr("tasks.drivers.compose.Compose", lambda s, require_env: SimpleNamespace(env={}, settings=s))
     outcomes = [UserError("restoring the background worker failed: it exited (exit code 0)"), None]
     calls = []
@@ -274,6 +275,7 @@ def test_the_guardian_recovers_a_killed_sessions_record_and_retries(tmp_path, mo
     monkeypatch.setattr("time.sleep", lambda s: None)
     assert guardian.guard(tmp_path, session.pid, None) == 0
     assert calls == [{"settings": "of the session"}] * 2
+    assert not settings_file.exists()
 
 
 def test_the_guardian_leaves_another_sessions_record_alone(tmp_path, monkeypatch):
