@@ -287,3 +287,23 @@ def test_the_guardian_leaves_another_sessions_record_alone(tmp_path, monkeypatch
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     assert guardian.guard(tmp_path, dead.pid, None) == 0
+
+
+def test_doctor_reads_the_scripts_where_the_dev_command_runs(tmp_path):
+    from dataclasses import dataclass
+
+    from tasks.drivers import dev_command
+
+    @dataclass
+    class W:
+        app_dir: Path
+        run_dir: Path
+        app_dev: str
+
+    app = tmp_path / "apps" / "api"
+    app.mkdir(parents=True)
+    (app / "package.json").write_text('{"scripts": {"dev": "tsx watch src/index.ts"}}')
+    (tmp_path / "package.json").write_text("not json")  # a broken file is skipped, not an error
+    [line] = dev_command.advice(W(app, tmp_path, "pnpm dev"))  # type: ignore[arg-type]
+    assert line.startswith("`pnpm dev` runs `tsx watch`") and line.endswith("`dev: devstack-run -- tsx src/index.ts`")
+    assert dev_command.advice(W(app, app, "node dist/index.js")) == []  # type: ignore[arg-type]
