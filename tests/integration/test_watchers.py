@@ -84,6 +84,11 @@ def mid_job(stack) -> None:
 RUNNER_DEVS = {
     "tsx": f"devstack-run -- {BIN / 'tsx'} src/main.ts",
     "node-dist": f"devstack-run --watch {MAIN_JS.parent} -- node {MAIN_JS}",
+    # concurrently + tsc --watch as people keep it (type-checking), the runner instead of nodemon/tsx watch
+    "concurrently": (
+        f"{BIN / 'concurrently'} --raw '{BIN / 'tsc'} --watch --noEmit --preserveWatchOutput -p tsconfig.json' "
+        f"'node {RUNNER} -- {BIN / 'tsx'} src/main.ts'"
+    ),
 }
 
 
@@ -93,6 +98,7 @@ RUNNER_DEVS = {
         ("tsx", "ctrl_c", 0),
         ("tsx", "close_terminal", 128 + signal.SIGHUP),
         ("node-dist", "sigterm", 128 + signal.SIGTERM),
+        ("concurrently", "ctrl_c", 0),
     ],
 )
 def test_the_shipped_runner_never_cuts_a_long_job(running_worker, tmp_path, dev, how, code):
