@@ -3,6 +3,11 @@ terminal: `inv dev.worker` vs seed 001's scripts/dev-worker.sh, in one run (POSI
 
     eval "$(bash .ci/local-images 2>/dev/null)"   # local POSTGRES_IMAGE/REDIS_IMAGE/NODE_IMAGE
     .venv/bin/python bench/handover.py [--rounds 3] [--paths ctrl_c,sigterm,close_terminal,crash,exit]
+        [--dev example|runner-tsx|runner-node|runner-node-nogate] [--no-bash]
+
+--dev picks inv's dev command: the example app's own runner (default, `app.dev`), or the runner shipped
+with the tasks (tasks/runner/devrun.mjs) around `tsx src/main.ts` or the built `main.js`, with the start
+gate or without it (readiness read from Redis). --no-bash skips the bash baseline rounds.
 
 Each round: the background worker serves a stream (a job every --interval-ms, --duration-ms of work);
 the handover command starts in a pseudo-terminal (tests/integration/terminal.py), the dev worker
@@ -75,7 +80,21 @@ from _common import (
 from tests.integration.stackenv import poll
 from tests.integration.terminal import TerminalSession
 
-TOOLS = ("inv", "bash")
+TOOLS: list[str] = ["inv", "bash"]  # --no-bash removes the baseline
+#: inv's dev command per --dev (None: the app's own `app.dev`), and extra environment.
+DEV_COMMANDS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "example": (None, {}),
+    "runner-tsx": ("devstack-run -- tsx src/main.ts", {}),
+    "runner-node": (
+        f"devstack-run --watch {ROOT / 'dist/apps/worker'} -- node {ROOT / 'dist/apps/worker/main.js'}",
+        {},
+    ),
+    "runner-node-nogate": (
+        f"devstack-run --watch {ROOT / 'dist/apps/worker'} -- node {ROOT / 'dist/apps/worker/main.js'}",
+        {"INVOKE_APP_START_GATE": "0"},
+    ),
+}
+DEV_ENV: dict[str, str] = {}
 PATHS = ("ctrl_c", "sigterm", "close_terminal", "crash", "exit")
 #: Targets of issue 8: the queue is never unserved longer than this, in either direction...
 TARGET_UNSERVED_S = 1.0
@@ -330,7 +349,7 @@ class Round:
 
 def start_session(tool: str, stack, script: Path, log: Path) -> Terminal:
     argv = [INV, "dev.worker"] if tool == "inv" else ["bash", str(script)]
-    return Terminal(argv, env=stack.environ, log=log)
+    return Terminal(argv, env={**stack.environ, **(DEV_ENV if tool == "inv" else {})}, log=log)
 
 
 def worker_started_at(stack) -> float | None:
@@ -657,16 +676,17 @@ def report(rounds: list[Round], paths: list[str], args) -> None:
         )
     )
 
-    print("\nworst unserved gap, inv/bash\n")
+    print("\nworst unserved gap, inv/bash\n" if "bash" in TOOLS else "")
     ratio_rows = []
-    for path in paths:
+    for path in paths if "bash" in TOOLS else []:
         line = [path]
         for attr in ("unserved_in", "unserved_out"):
             w = {tool: worst(values([r for r in rounds if r.tool == tool and r.path == path], attr)) for tool in TOOLS}
             finite = math.inf not in (w["inv"], w["bash"])
             line += [sec(w["inv"]), sec(w["bash"]), ratio(w["inv"], w["bash"]) if finite else "-"]
         ratio_rows.append(line)
-    print(table(["path", "in inv", "in bash", "in inv/bash", "out inv", "out bash", "out inv/bash"], ratio_rows))
+    if ratio_rows:
+        print(table(["path", "in inv", "in bash", "in inv/bash", "out inv", "out bash", "out inv/bash"], ratio_rows))
 
     print("\nphases, median s (terminal lines timestamped when first seen, +-20 ms; closed terminal: none)\n")
     phase_names = [
@@ -741,7 +761,15 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=20.0, help="max seconds to wait for a round's last rows")
     parser.add_argument("--logs", type=Path, help="keep each round's terminal log in this folder")
     parser.add_argument("--budget", type=float, default=900, help="overall time limit in seconds (default 900)")
+    parser.add_argument("--dev", choices=sorted(DEV_COMMANDS), default="example", help="inv's dev command")
+    parser.add_argument("--no-bash", action="store_true", help="skip the bash baseline rounds")
     args = parser.parse_args()
+    if args.no_bash:
+        TOOLS.remove("bash")
+    dev, extra = DEV_COMMANDS[args.dev]
+    DEV_ENV.update(extra)
+    if dev is not None:
+        DEV_ENV["INVOKE_APP_DEV"] = dev
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     unknown = [p for p in paths if p not in PATHS]
     if unknown or not paths:

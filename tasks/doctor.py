@@ -123,6 +123,11 @@ def _checks(c: Context) -> bool:
         results.append(_line(problem is None, label, detail))
         results.append(_line(True, "  app commands", f"{w.package_manager or 'configured'}: dev `{w.app_dev}`"))
         _lock_advice(w, results)
+        # -- watchers (issue 16): a dev command that cuts jobs or restarts on a hang-up, and the fix --
+        from tasks.drivers import dev_command
+
+        for advice_line in dev_command.advice(w):
+            results.append(_line(True, "  dev command", advice_line, warn=True))
     if compose_ok and engine_ok and s.env_file.is_file():
         try:
             stack = stack_facts.load(compose)
@@ -152,6 +157,12 @@ def _checks(c: Context) -> bool:
                 for advice in adoption.worker_advice(stack, w.service, w.profile, w.build_mode):
                     results.append(_line(advice.ok, w.service, advice.text, warn=advice.ok))
                 _image_label_advice(w, wcompose, results)
+                # -- watchers (issue 16): a slow worker healthcheck makes every restore wait --
+                slow = dev_command.healthcheck_advice(
+                    stack_facts.config_json(wcompose), w.service, info.version if info else ""
+                )
+                if slow:
+                    results.append(_line(True, w.service, slow, warn=True))
             what = "dev worker" if len(chosen) == 1 else f"dev {w.worker_name}"
             try:
                 if engine_ok and handover.recover_stale(wcompose):

@@ -3,7 +3,11 @@
 Invoke does nothing on SIGTERM and turns Ctrl+C into exit 254, so this module runs the child itself.
 POSIX: the child gets its own session, so only this process receives terminal signals; each one is
 forwarded to the child's whole process group (npm -> tsx -> node), which is never left orphaned by a
-normal exit path. Windows: Ctrl+C and console close reach the child from the console itself; this
+normal exit path.
+The first stop signal is forwarded as it came, except a hang-up (a closed terminal), which is passed
+on as SIGTERM: nodemon and `node --watch` take SIGHUP as "restart". A person's second Ctrl+C (or
+SIGTERM) escalates to SIGTERM, a third to SIGKILL, each said in one line.
+Windows: Ctrl+C and console close reach the child from the console itself; this
 process only waits (a killed console is then recovered by the next command from the handover record).
 """
 
@@ -51,16 +55,37 @@ class ForegroundChild:
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.received: list[int] = []
+        self._presses = 0  # stop requests by a person (repeats by a second route not counted)
+        self._last_press = -1.0
         self._previous: dict[int, Handler] = {}
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
+        from tasks.knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
+
+        repeat = bool(self.received) and self.received[-1] == signum
         self.received.append(signum)
-        if self.proc is None or self.proc.poll() is not None:
-            return
+        now = _now()
+        if repeat and self._presses and now - self._last_press < REPEAT_MIN_INTERVAL_S:
+            return  # the same request by a second route (npm or a shell relaying it)
+        if self.proc is None or (IS_WINDOWS and self.proc.poll() is not None):
+            return  # (on POSIX its group may outlive it: npm's orphaned node still gets the escalation)
+        if not IS_WINDOWS and self.proc.poll() is not None and not _group_exists(self.proc.pid):
+            return  # the dev command is gone: nothing to escalate (the restore is under way)
+        self._presses += 1
+        self._last_press = now
+        step = escalation(signum, self._presses)
+        if step.line:
+            say(step.line)
         if IS_WINDOWS:
-            return  # the console delivered it to the child already
+            if self._presses >= 3:
+                self.proc.kill()  # TerminateProcess; the console delivered the earlier ones itself
+            return
+        if not step.send:
+            return
+        if step.send == getattr(signal, "SIGKILL", None):
+            kill_descendants(self.proc.pid)  # a runner's worker in a process group of its own too
         try:
-            os.killpg(self.proc.pid, signum)
+            os.killpg(self.proc.pid, step.send)
         except (ProcessLookupError, PermissionError):
             pass
 
@@ -84,6 +109,18 @@ class ForegroundChild:
         """Has the dev command's main process ended (its group may live on a little longer)?"""
         return self.proc is not None and self.proc.poll() is not None
 
+    def stop(self) -> None:
+        """Ask the dev command to stop, as a closed terminal does (SIGTERM to its group; Windows: terminate)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if IS_WINDOWS:
+            self.proc.terminate()
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def start(self) -> subprocess.Popen[bytes]:
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
         return self.proc
@@ -106,6 +143,33 @@ class ForegroundChild:
         if not IS_WINDOWS:
             wait_group_gone(self.proc.pid, group_grace)
         return returncode
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+def kill_descendants(pid: int) -> None:
+    """SIGKILL every process started under ``pid`` (listed before any dies, so none is missed)."""
+    import psutil
+
+    try:
+        family = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    for proc in family:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def wait_group_gone(pgid: int, timeout: float) -> bool:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
 #: Label of an image that builds the app itself: the fingerprint of the sources it was built from.
 SOURCE_LABEL = "dev.devstack.source-fingerprint"
+#: A readiness wait longer than this says what it waits for (a long healthcheck interval, a slow start).
+WAIT_SAID_AFTER_S = 2.0
 #: What an image built without the tasks' build argument carries (the Dockerfile's ARG default).
 UNKNOWN_LABELS = ("", "unknown", "<no value>")
 
@@ -159,7 +161,8 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
     if not containers:
         return f"no {s.service} container was created"
     name = containers[0].name
-    deadline = time.monotonic() + timeout
+    begin = time.monotonic()
+    deadline = begin + timeout
     running_since: float | None = None
     started_restarts: int | None = None
     wait = progress.ReadinessWait(s.service, name, compose.gateway)  # one line on stderr once the wait lasts over 2 s

@@ -69,7 +69,7 @@ def running_worker(stack):
 def test_normal_exit_restores_the_background_worker(running_worker):
     stack = running_worker
     session = Session(stack, env={"INVOKE_APP_DEV": QUICK_EXIT})
-    session.wait_output("dev worker running")
+    session.wait_output("dev worker started")  # a stand-in: it never consumes, so never "running"
     assert stack.ps()["worker"] == "exited"  # stopped, not removed, while the dev worker runs
     assert session.finish() == 0
     assert "background worker restored" in session.output
@@ -139,8 +139,9 @@ def last_line(text: str) -> str:
 def test_worker_down_during_session_is_respected(running_worker):
     stack = running_worker
     env, go = file_waiting_dev(stack)
+    env["DEVSTACK_DEV_CONNECT_WAIT"] = "300"  # a stand-in that never consumes: not stopped for that here
     session = Session(stack, env=env)
-    session.wait_output("dev worker running")
+    session.wait_output("dev worker started")
     up = stack.inv("worker.up")
     assert up.returncode == 1 and "would run two workers on it" in up.stderr, up.stderr  # never two workers
     down = stack.inv("worker.down", check=True)
@@ -241,7 +242,7 @@ def test_dev_preflight_gives_up_on_an_address_that_never_accepts(running_worker)
 
 def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
     stack = running_worker
-    session = Session(stack)
+    session = Session(stack, env={"DEVSTACK_GUARDIAN": "0"})  # the next command recovers (no guardian)
     dev_pid = session.ready()
     record = json.loads((stack.state_dir / stack.project / "worker" / "handover.json").read_text())
     assert record["worker_was_running"] and record["pid"] == session.proc.pid
@@ -260,8 +261,9 @@ def test_kill_9_then_status_reports_and_worker_up_recovers(running_worker):
 
 def killed_session(stack) -> Session:
     """A session whose `inv` got SIGKILL while its (never-ending) dev worker ran: nothing restored."""
-    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)"})
-    session.wait_output("dev worker running")
+    # The recovery by the next command (the guardian, which does it by itself, is tested in test_watchers.py).
+    session = Session(stack, env={"INVOKE_APP_DEV": "node -e setInterval(()=>{},1000)", "DEVSTACK_GUARDIAN": "0"})
+    session.wait_output("dev worker started")
     session.proc.kill()
     session.proc.wait()
     assert stack.ps()["worker"] == "exited"

@@ -26,9 +26,10 @@ import os
 import signal
 import time
 
-from tasks.drivers import dev_preflight, process, worker_service
+from tasks.drivers import dev_preflight, process, queue_consumers, worker_service
 from tasks.drivers.compose import Compose
 from tasks.drivers.foreground import ForegroundChild, say
+from tasks.drivers.handover import guardian
 from tasks.drivers.handover.lock import SessionLock
 from tasks.drivers.handover.record import (
     Record,
@@ -43,7 +44,9 @@ from tasks.drivers.handover.restore import adopt_legacy_record, killed_session, 
 from tasks.knowledge.command_line import split_command
 from tasks.knowledge.compose_cli import ContainerState
 from tasks.knowledge.durations import parse_duration
+from tasks.knowledge.exit_codes import describe_exit
 from tasks.knowledge.failures import UserError
+from tasks.knowledge.watchers import expand_runner
 
 #: How often the task looks for the dev worker's ready file.
 READY_POLL_S = 0.02
@@ -71,7 +74,7 @@ class DevSession:
         """The dev command, found before anything is touched."""
         if not self.s.app_dir.is_dir():
             raise UserError(f"the app folder {self.s.app_dir} does not exist: check `app.dir` in invoke.yaml")
-        argv = split_command(self.s.app_dev)
+        argv = expand_runner(split_command(self.s.app_dev))  # watchers: `devstack-run` = the shipped runner
         if not argv:
             raise UserError("`app.dev` is empty: set the dev command in invoke.yaml")
         return process.resolve(argv)
@@ -97,6 +100,7 @@ class DevSession:
             if adopted and self.stale is not None:  # how to bring it back, as the dead session knew it
                 self.record.restore_files, self.record.restore_env = self.stale.restore_files, self.stale.restore_env
             write_record(self.directory, self.record)
+            guardian.spawn(self.compose, self.directory)  # restores from the record if this session is killed
             returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
         finally:
             self._end_child()
@@ -165,8 +169,23 @@ class DevSession:
         if self.child.received:
             say("interrupted before the dev worker started")
             return 128 + int(self.child.received[0])
+        consumers = queue_consumers.ConsumerWatch(
+            self.child.env, ",".join(self.s.host_port_vars), ",".join(self.s.url_vars)
+        )
         self._start_child({})
-        say(f"dev worker running (`{self.s.app_dev}`, pid {self.child.pid}); Ctrl+C stops it" + self._back_hint())
+        say(f"dev worker started (`{self.s.app_dev}`, pid {self.child.pid}); waiting for it to consume")  # watchers
+        wait = queue_consumers.connect_wait(self.child.env)
+        state, what = consumers.wait(self.child, wait, say)  # watchers: running = a BullMQ consumer in Redis
+        if state == "timeout":
+            say(f"the dev worker did not connect to the queue in {wait:g} s (no BullMQ worker in Redis); stopping it")
+            self.child.stop()
+        elif state in ("consuming", "unknown"):
+            say(
+                f"dev worker running (`{self.s.app_dev}`, pid {self.child.pid}"
+                + (f", consuming {what}" if state == "consuming" else f"; not confirmed: {what}")
+                + "); Ctrl+C stops it"
+                + self._back_hint()
+            )
         return self._wait_child()
 
     def _run_gated(self) -> int:
@@ -205,7 +224,7 @@ class DevSession:
 
     def _wait_child(self) -> int:
         returncode = self.child.wait(group_grace=self.grace + 5)
-        say(f"dev worker exited (code {returncode})")
+        say(f"dev worker {describe_exit(returncode)}")  # watchers: shell-style codes
         return returncode
 
     def _end_child(self) -> None:

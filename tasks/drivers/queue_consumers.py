@@ -1,0 +1,186 @@
+"""Asking Redis which BullMQ workers are connected (`CLIENT LIST` over a plain socket, RESP2; no client library).
+
+Used by `inv dev.worker` for a dev command without the ready-file hook: the background worker is
+stopped first (never two workers on one queue: a BullMQ worker without the start gate fetches jobs
+the moment it connects, so "wait for it to connect, then stop the background one" would overlap),
+then the dev command starts, and `dev worker running` is said only once a new BullMQ worker
+connection appears in Redis. A dev command that never connects (nodemon waiting for a `dist/` that
+is not there) is reported within a bounded time and the background worker given back.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from tasks.knowledge.bullmq_clients import Consumer, RedisAddress, consumers, redis_addresses
+from tasks.knowledge.dev_env import parse_names, parse_pairs
+
+TIMEOUT_S = 2.0
+
+
+class RedisError(Exception):
+    pass
+
+
+def _command(*words: str) -> bytes:
+    out = [f"*{len(words)}\r\n".encode()]
+    for word in words:
+        data = word.encode("utf-8")
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class _Reader:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buffer = b""
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RedisError("connection closed")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    def exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RedisError("connection closed")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:size], self.buffer[size + 2 :]
+        return data
+
+    def reply(self) -> str:
+        line = self.line()
+        kind, rest = line[:1], line[1:].decode("utf-8", "replace")
+        if kind == b"-":
+            raise RedisError(rest)
+        if kind in (b"+", b":"):
+            return rest
+        if kind == b"$":
+            size = int(rest)
+            return "" if size < 0 else self.exactly(size).decode("utf-8", "replace")
+        raise RedisError(f"unexpected reply {line[:40]!r}")
+
+
+@dataclass
+class Redis:
+    address: RedisAddress
+
+    def query(self, *words: str) -> str:
+        with socket.create_connection((self.address.host, self.address.port), timeout=TIMEOUT_S) as sock:
+            reader = _Reader(sock)
+            if self.address.password:
+                auth = (
+                    ("AUTH", self.address.username, self.address.password)
+                    if self.address.username
+                    else ("AUTH", self.address.password)
+                )
+                sock.sendall(_command(*auth))
+                reader.reply()
+            sock.sendall(_command(*words))
+            return reader.reply()
+
+    def consumers(self) -> list[Consumer]:
+        return consumers(self.query("CLIENT", "LIST"))
+
+
+def find(env: dict[str, str], host_port_vars: str, url_vars: str) -> Redis | None:
+    """The dev worker's Redis (the first of its addresses that answers PING with PONG), or None."""
+    for address in redis_addresses(env, parse_pairs(host_port_vars), parse_names(url_vars)):
+        redis = Redis(address)
+        try:
+            if redis.query("PING") == "PONG":
+                return redis
+        except (OSError, RedisError, ValueError):
+            continue
+    return None
+
+
+def snapshot(redis: Redis | None) -> list[Consumer] | None:
+    """The BullMQ worker connections now; None when they cannot be read (no Redis, CLIENT forbidden)."""
+    if redis is None:
+        return None
+    try:
+        return redis.consumers()
+    except (OSError, RedisError, ValueError):
+        return None
+
+
+#: How long a dev command started after the background stop may take to connect its BullMQ worker
+#: (a first compile may be slow; the queue is unserved meanwhile). DEVSTACK_DEV_CONNECT_WAIT overrides it.
+CONNECT_WAIT_S = 30.0
+
+
+def connect_wait(env: dict[str, str]) -> float:
+    try:
+        return float(env.get("DEVSTACK_DEV_CONNECT_WAIT", "") or CONNECT_WAIT_S)
+    except ValueError:
+        return CONNECT_WAIT_S
+
+
+#: After this long, say once what is awaited.
+CONNECT_HINT_AFTER_S = 2.0
+POLL_S = 0.05
+
+
+class ChildLike(Protocol):
+    """What the wait needs of the dev command (tasks.drivers.foreground.ForegroundChild)."""
+
+    @property
+    def received(self) -> list[int]: ...
+
+    def exited(self) -> bool: ...
+
+
+class ConsumerWatch:
+    """New BullMQ worker connections since this object was made (made before the dev command starts)."""
+
+    def __init__(self, env: dict[str, str], host_port_vars: str, url_vars: str):
+        self.redis = find(env, host_port_vars, url_vars)
+        self.before = snapshot(self.redis)
+
+    def wait(
+        self, child: ChildLike, timeout: float = CONNECT_WAIT_S, say: Callable[[str], None] = print
+    ) -> tuple[str, str]:
+        """("consuming", what) / ("unknown", why) / ("ended", "") / ("interrupted", "") / ("timeout", "")."""
+        import time
+
+        if self.before is None:
+            return "unknown", "its BullMQ connections cannot be read from Redis"
+        started = time.monotonic()
+        hinted = False
+        while True:
+            if child.received:
+                return "interrupted", ""
+            if child.exited():
+                return "ended", ""
+            now = snapshot(self.redis)
+            if now is None:
+                return "unknown", "Redis stopped answering CLIENT LIST"
+            new = new_consumers(self.before, now)
+            if new:
+                queues = sorted({c.queue for c in new})
+                return "consuming", ", ".join(f"`{q}`" for q in queues)
+            waited = time.monotonic() - started
+            if waited > timeout:
+                return "timeout", ""
+            if not hinted and waited > CONNECT_HINT_AFTER_S:
+                hinted = True
+                say(
+                    "waiting for the dev worker to connect to the queue (a new BullMQ worker connection in Redis); "
+                    f"it is given {timeout:.0f} s"
+                )
+            time.sleep(POLL_S)
+
+
+def new_consumers(before: list[Consumer], now: list[Consumer]) -> list[Consumer]:
+    from tasks.knowledge.bullmq_clients import new_consumers as diff
+
+    return diff(before, now)

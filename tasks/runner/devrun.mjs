@@ -1,0 +1,494 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * devstack-run: a dev runner for any worker app that never cuts a job. Plain Node ESM, no
+ * dependencies (Node 18+; Windows: see below). Shipped with the tasks; in invoke.yaml:
+ *
+ *   app:
+ *     dev: devstack-run -- tsx src/main.ts        # or: node dist/main.js, ts-node src/main.ts, ...
+ *
+ *   node devrun.mjs [--watch DIR]... [--ext .ts,.js,...] [--grace 30s] -- COMMAND [ARGS...]
+ *
+ * It runs COMMAND (the worker) as one child, watches DIR (default: the working folder; node_modules
+ * and dot folders skipped) and, when a source file changes, stops the worker gracefully (SIGTERM,
+ * then up to the grace period for its active job, then SIGKILL) and only then starts it again.
+ * Watchers such as `tsx watch` (SIGKILL 5 s after a stop), nodemon (SIGUSR2 restart, SIGHUP =
+ * restart) or `concurrently 'tsc -w' 'nodemon dist'` (a restart on every compile) cut jobs instead.
+ *
+ * Stops: on SIGINT, SIGTERM or SIGHUP the worker gets ONE signal (a hang-up is passed on as
+ * SIGTERM), the grace period is waited for, and the runner exits 128 + the signal's number. A
+ * second stop request (a person pressing Ctrl+C again, not the same signal by a second route within
+ * 100 ms) is passed on as SIGTERM. The worker runs in its own process group so that a signal to the
+ * runner's group (a terminal's Ctrl+C, `inv dev.worker` forwarding) reaches it once, through here.
+ * If the worker exits by itself, the runner ends with its code: a dev session must not keep the
+ * queue for a worker that no longer runs.
+ *
+ * The grace period: --grace, else WORKER_STOP_GRACE_PERIOD (Compose syntax, as the background
+ * container's stop_grace_period), else 30s.
+ *
+ * Windows has no signal Node can send a child gracefully (child.kill() terminates it at once): a
+ * console Ctrl+C reaches the worker from the console itself and the runner only waits; a change is
+ * reported but the worker is not restarted (that would cut its job): stop it with Ctrl+C and start
+ * it again.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync, watch } from 'node:fs';
+import { constants } from 'node:os';
+import { basename, extname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const IS_WINDOWS = process.platform === 'win32';
+const STOP_SIGNALS = /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']).filter(
+  (signal) => constants.signals[signal] !== undefined,
+);
+const DEBOUNCE_MS = 150;
+/** The same signal again within this time is the same request by a second route. */
+const DUPLICATE_SIGNAL_MS = 100;
+const POLL_MS = 500;
+const DEFAULT_EXTENSIONS = ['.ts', '.mts', '.cts', '.tsx', '.js', '.mjs', '.cjs', '.json'];
+const SKIPPED_DIRS = new Set(['node_modules']);
+export const DEFAULT_GRACE_MS = 30_000;
+
+/** @param {string} message */
+function log(message) {
+  try {
+    console.log(`[devrun] ${message}`);
+  } catch {
+    // a closed terminal must not stop the runner while the worker finishes its job
+  }
+}
+
+// -- durations (Compose syntax, as in the background container's stop_grace_period) -----------
+const UNIT_MS = /** @type {Record<string, number>} */ ({
+  ns: 1e-6,
+  us: 1e-3,
+  'µs': 1e-3,
+  'μs': 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+});
+const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+
+/** @param {string} text */
+export function parseDuration(text) {
+  const value = String(text).trim();
+  if (value === '') throw new Error('empty duration');
+  if (value === '0') return 0;
+  let total = 0;
+  let position = 0;
+  while (position < value.length) {
+    PART.lastIndex = position;
+    const match = PART.exec(value);
+    if (match === null) {
+      const hint = /^\d+(\.\d+)?$/.test(value) ? ' (missing unit, e.g. 30s)' : '';
+      throw new Error(`invalid duration ${JSON.stringify(text)}${hint}`);
+    }
+    total += Number(match[1]) * /** @type {number} */ (UNIT_MS[/** @type {string} */ (match[2])]);
+    position = PART.lastIndex;
+  }
+  return total;
+}
+
+/** @param {number} ms */
+export function formatDuration(ms) {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round(((ms % 60_000) / 1000) * 1000) / 1000;
+  if (minutes === 0) return `${seconds}s`;
+  return seconds === 0 ? `${minutes}m` : `${minutes}m${seconds}s`;
+}
+
+/**
+ * The command line: runner options, then `--` and the worker's command. Without `--`, the first
+ * word that is not a runner option starts the command.
+ * @param {string[]} argv
+ * @param {Record<string, string | undefined>} env
+ */
+export function parseArgs(argv, env = {}) {
+  /** @type {string[]} */
+  const watchDirs = [];
+  let extensions = DEFAULT_EXTENSIONS;
+  let graceText = env.WORKER_STOP_GRACE_PERIOD?.trim() || undefined;
+  let graceFrom = 'WORKER_STOP_GRACE_PERIOD';
+  /** @type {string[]} */
+  let command = [];
+  /** @type {string[]} */
+  const errors = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = /** @type {string} */ (argv[i]);
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
+    const value = () => (inline !== undefined ? inline : argv[++i]);
+    if (arg === '--') {
+      command = argv.slice(i + 1);
+      break;
+    } else if (flag === '--watch' || flag === '-w') {
+      const dir = value();
+      if (dir) watchDirs.push(dir);
+      else errors.push('--watch needs a folder');
+    } else if (flag === '--ext') {
+      const list = value() ?? '';
+      extensions = list
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean)
+        .map((e) => (e.startsWith('.') ? e : `.${e}`));
+    } else if (flag === '--grace') {
+      graceText = value();
+      graceFrom = '--grace';
+    } else if (arg.startsWith('-')) {
+      errors.push(`unknown option ${arg} (the worker's command goes after --)`);
+    } else {
+      command = argv.slice(i);
+      break;
+    }
+  }
+  let graceMs = DEFAULT_GRACE_MS;
+  /** @type {string | undefined} */
+  let warning;
+  if (graceText !== undefined) {
+    try {
+      graceMs = parseDuration(graceText);
+    } catch (error) {
+      warning = `${graceFrom}: ${/** @type {Error} */ (error).message}; using ${formatDuration(DEFAULT_GRACE_MS)}`;
+    }
+  }
+  if (command.length === 0) errors.push('no command to run: devstack-run [options] -- COMMAND [ARGS...]');
+  return { watchDirs: watchDirs.length ? watchDirs : ['.'], extensions, graceMs, warning, command, errors };
+}
+
+/**
+ * Is a changed path a source file the worker loads (not a dot file, editor swap or log)?
+ * @param {string} path
+ * @param {string[]} extensions
+ */
+export function isSourceChange(path, extensions) {
+  const name = basename(path);
+  if (name.startsWith('.') || name.endsWith('~')) return false;
+  if (path.split(/[\\/]/).some((part) => SKIPPED_DIRS.has(part) || (part.startsWith('.') && part.length > 1 && part !== '..'))) {
+    return false;
+  }
+  return extensions.includes(extname(name));
+}
+
+/** @param {string} path */
+function display(path) {
+  return (relative(process.cwd(), path) || '.').split('\\').join('/');
+}
+
+/**
+ * Watches folder trees: fs.watch recursive where Node does it natively (macOS, Windows; Linux from
+ * Node 20, but emulated there, so one watcher per folder instead), polling mtimes when fs.watch is
+ * not available (some network and container file systems).
+ * @param {string[]} roots
+ * @param {(path: string) => void} onEvent
+ */
+function watchTrees(roots, onEvent) {
+  const recursive = process.platform === 'darwin' || IS_WINDOWS;
+  /** @type {Map<string, import('node:fs').FSWatcher>} */
+  const watchers = new Map();
+  let failed = false;
+  /** @param {string} dir */
+  const add = (dir) => {
+    if (!watchers.has(dir)) {
+      try {
+        const watcher = watch(dir, { recursive }, (event, name) => {
+          onEvent(name ? join(dir, name.toString()) : dir);
+          if (!recursive && event === 'rename') rescan();
+        });
+        watcher.on('error', () => {
+          watcher.close();
+          watchers.delete(dir);
+        });
+        watchers.set(dir, watcher);
+      } catch {
+        failed = true;
+        return;
+      }
+    }
+    if (recursive) return;
+    /** @type {import('node:fs').Dirent[]} */
+    let entries = [];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory() && !entry.name.startsWith('.') && !SKIPPED_DIRS.has(entry.name)) add(join(dir, entry.name));
+    }
+  };
+  const rescan = () => {
+    for (const [dir, watcher] of watchers) {
+      if (!existsSync(dir)) {
+        watcher.close();
+        watchers.delete(dir);
+      }
+    }
+    for (const root of roots) add(root);
+  };
+  for (const root of roots) add(root);
+  /** @type {NodeJS.Timeout | undefined} */
+  let poller;
+  if (failed || watchers.size === 0) {
+    log('fs.watch is not available here: polling for changes every 500ms');
+    /** @type {Map<string, number>} */
+    let known = snapshot(roots);
+    poller = setInterval(() => {
+      const now = snapshot(roots);
+      for (const [path, mtime] of now) if (known.get(path) !== mtime) onEvent(path);
+      for (const path of known.keys()) if (!now.has(path)) onEvent(path);
+      known = now;
+    }, POLL_MS);
+  }
+  return {
+    close() {
+      for (const watcher of watchers.values()) watcher.close();
+      watchers.clear();
+      clearInterval(poller);
+    },
+  };
+}
+
+/** @param {string[]} roots */
+function snapshot(roots) {
+  /** @type {Map<string, number>} */
+  const files = new Map();
+  /** @param {string} dir */
+  const walk = (dir) => {
+    /** @type {import('node:fs').Dirent[]} */
+    let entries = [];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.') || SKIPPED_DIRS.has(entry.name)) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else {
+        try {
+          files.set(path, statSync(path).mtimeMs);
+        } catch {
+          // removed meanwhile
+        }
+      }
+    }
+  };
+  for (const root of roots) walk(root);
+  return files;
+}
+
+/**
+ * PATH with every node_modules/.bin from the working folder up, as `npm run` has it, so
+ * `tsx`, `ts-node` or `nodemon` installed in the project are found without npm in between.
+ * @param {Record<string, string | undefined>} env
+ * @param {string} cwd
+ */
+export function pathWithLocalBins(env, cwd) {
+  const key = Object.keys(env).find((name) => name.toUpperCase() === 'PATH') ?? 'PATH';
+  /** @type {string[]} */
+  const bins = [];
+  for (let dir = resolve(cwd); ; ) {
+    const bin = join(dir, 'node_modules', '.bin');
+    if (existsSync(bin)) bins.push(bin);
+    const parent = resolve(dir, '..');
+    if (parent === dir) break;
+    dir = parent;
+  }
+  const sep = IS_WINDOWS ? ';' : ':';
+  return { key, value: [...bins, env[key] ?? ''].filter(Boolean).join(sep) };
+}
+
+/** @param {NodeJS.Signals | null} signal @param {number | null} code */
+function exitCodeOf(code, signal) {
+  return code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0));
+}
+
+function main() {
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  const args = parseArgs(process.argv.slice(2), process.env);
+  if (args.errors.length) {
+    for (const error of args.errors) log(`error: ${error}`);
+    process.exit(2);
+  }
+  if (args.warning) log(args.warning);
+  const roots = args.watchDirs.map((dir) => resolve(dir));
+  const [program, ...programArgs] = /** @type {[string, ...string[]]} */ (args.command);
+
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  let child;
+  /** @type {NodeJS.Timeout | undefined} */
+  let graceTimer;
+  /** @type {NodeJS.Signals | undefined} */
+  let endSignal;
+  let restarting = false;
+  /** @type {Set<string>} */
+  const changed = new Set();
+  /** @type {NodeJS.Timeout | undefined} */
+  let debounce;
+
+  const watcher = watchTrees(roots, (path) => {
+    if (endSignal !== undefined || !isSourceChange(path, args.extensions)) return;
+    changed.add(path);
+    clearTimeout(debounce);
+    debounce = setTimeout(onChanges, DEBOUNCE_MS);
+  });
+
+  function startWorker() {
+    // POSIX: its own process group, so a group signal reaches it once, through this runner.
+    // Windows: no new group (a detached child would get its own console window).
+    const path = pathWithLocalBins(process.env, process.cwd());
+    const proc = spawn(program, programArgs, {
+      stdio: 'inherit',
+      env: { ...process.env, [path.key]: path.value },
+      detached: !IS_WINDOWS,
+      shell: false,
+      // Windows finds npm.cmd/tsx.cmd only through a shell; the command is the user's own config.
+      ...(IS_WINDOWS && !/\.(exe|com)$/i.test(program) && program !== process.execPath ? { shell: true } : {}),
+    });
+    child = proc;
+    proc.on('error', (error) => {
+      log(`cannot run \`${program}\`: ${error.message}`);
+      if (proc.pid === undefined) onExit(proc, 127, null);
+    });
+    proc.on('exit', (code, signal) => onExit(proc, code, signal));
+  }
+
+  /**
+   * Asks the worker to stop (one signal), and arms the grace period's SIGKILL.
+   * @param {NodeJS.Signals} signal
+   */
+  function stopWorker(signal) {
+    const proc = child;
+    if (proc === undefined || proc.pid === undefined) return;
+    graceTimer ??= setTimeout(() => {
+      log(
+        `the worker is still running ${formatDuration(args.graceMs)} after the stop request ` +
+          '(WORKER_STOP_GRACE_PERIOD): killing it',
+      );
+      killTree(proc, 'SIGKILL');
+    }, args.graceMs);
+    if (IS_WINDOWS) return; // the console's Ctrl+C reached it; nothing graceful can be sent from here
+    try {
+      process.kill(proc.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** @param {import('node:child_process').ChildProcess} proc @param {NodeJS.Signals} signal */
+  function killTree(proc, signal) {
+    if (proc.pid === undefined) return;
+    try {
+      if (IS_WINDOWS) proc.kill();
+      else process.kill(-proc.pid, signal); // the worker and whatever it started
+    } catch {
+      // already gone
+    }
+  }
+
+  /** @type {{ signal: NodeJS.Signals, at: number } | undefined} */
+  let lastSignal;
+  let requests = 0;
+
+  /** @param {NodeJS.Signals} signal */
+  function onSignal(signal) {
+    const now = Date.now();
+    const previous = lastSignal;
+    lastSignal = { signal, at: now };
+    if (previous && previous.signal === signal && now - previous.at < DUPLICATE_SIGNAL_MS) return;
+    requests += 1;
+    if (endSignal === undefined) {
+      endSignal = signal;
+      watcher.close();
+      clearTimeout(debounce);
+    }
+    if (child === undefined) return finish();
+    if (requests === 1) {
+      log(`${signal} received: stopping the worker (it finishes its active job, up to ${formatDuration(args.graceMs)})`);
+      stopWorker(signal === 'SIGHUP' ? 'SIGTERM' : signal);
+    } else if (signal !== 'SIGHUP') {
+      log(`${signal} again: sending SIGTERM to the worker`);
+      stopWorker('SIGTERM');
+    }
+  }
+
+  function onChanges() {
+    const files = [...changed].map(display);
+    changed.clear();
+    if (endSignal !== undefined || files.length === 0) return;
+    const what = files.length === 1 ? files[0] : `${files[0]} and ${files.length - 1} more`;
+    if (child === undefined) {
+      log(`${what} changed, starting the worker`);
+      startWorker();
+      return;
+    }
+    if (IS_WINDOWS) {
+      log(`${what} changed; on Windows the worker cannot be stopped gracefully from here: Ctrl+C and start again`);
+      return;
+    }
+    if (restarting) return; // the new worker will load this change too
+    restarting = true;
+    log(`${what} changed: restarting the worker once it has stopped (it finishes its active job first)`);
+    stopWorker('SIGTERM');
+  }
+
+  /**
+   * @param {import('node:child_process').ChildProcess} proc
+   * @param {number | null} code
+   * @param {NodeJS.Signals | null} signal
+   */
+  function onExit(proc, code, signal) {
+    if (proc !== child) return;
+    child = undefined;
+    clearTimeout(graceTimer);
+    graceTimer = undefined;
+    // Whatever the worker started in its group goes with it (a tsx or npm wrapper's leftovers).
+    if (!IS_WINDOWS && proc.pid !== undefined) {
+      try {
+        process.kill(-proc.pid, 'SIGTERM');
+      } catch {
+        // the group is empty
+      }
+    }
+    if (endSignal !== undefined) return finish();
+    if (restarting) {
+      restarting = false;
+      log('the worker stopped; starting it again');
+      startWorker();
+      return;
+    }
+    log(`the worker exited (${code !== null ? `code ${code}` : signal}); ending the dev session`);
+    watcher.close();
+    clearTimeout(debounce);
+    process.exit(exitCodeOf(code, signal));
+  }
+
+  function finish() {
+    watcher.close();
+    const number = endSignal === undefined ? undefined : constants.signals[endSignal];
+    if (endSignal !== undefined && number !== undefined && !IS_WINDOWS) {
+      // Die by the signal (the parent sees 128 + n, as a shell shows it) rather than exit(): Node 20
+      // aborts in exit() (134) restoring a terminal that was hung up (nodejs/node#51519), and a closed
+      // terminal is one of the ways a session ends.
+      process.removeAllListeners(endSignal);
+      process.kill(process.pid, endSignal);
+      setTimeout(() => process.exit(128 + number), 1000).unref();
+      return;
+    }
+    process.exit(number === undefined ? 0 : 128 + number);
+  }
+
+  for (const signal of STOP_SIGNALS) process.on(signal, () => onSignal(signal));
+  log(
+    `running \`${args.command.join(' ')}\`, restarting it after a graceful stop on changes in ` +
+      `${roots.map((root) => `${display(root)}/`).join(', ')} (stop grace ${formatDuration(args.graceMs)})`,
+  );
+  startWorker();
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
