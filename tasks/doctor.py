@@ -56,11 +56,17 @@ def doctor(c: Context) -> None:
         results.append(_line(True, "compose", f"{' '.join(base)} {format_version(compose.version)}"))
     except UserError as error:
         results.append(_line(False, "compose", error.reason))
+    env_path, example = compose.env_path, compose.env_example
     try:
-        env = envfile.load(s.env_file, s.env_example)
-        report = envfile.compare(env, envfile.read(s.env_example)) if s.env_example.is_file() else None
-        missing = f"; missing {', '.join(report.missing)} (see `inv env.check`)" if report and report.missing else ""
-        results.append(_line(not missing, ".env", f"{len(env.values)} keys{missing}"))
+        if not env_path.is_file() and not example.is_file():
+            results.append(_line(True, ".env", f"none at {display(env_path, s.root)} (no {example.name}: none needed)"))
+        else:
+            env = envfile.load(env_path, example)
+            report = envfile.compare(env, envfile.read(example)) if example.is_file() else None
+            missing = (
+                f"; missing {', '.join(report.missing)} (see `inv env.check`)" if report and report.missing else ""
+            )
+            results.append(_line(not missing, ".env", f"{len(env.values)} keys{missing}"))
     except UserError as error:
         results.append(_line(False, ".env", error.reason))
     for w in chosen:
@@ -77,7 +83,7 @@ def doctor(c: Context) -> None:
             detail = f"{problem}: run `{again}` (or `{w.app_build}` in {w.app_dir.name})"
         results.append(_line(problem is None, label, detail))
         results.append(_line(True, "  app commands", f"{w.package_manager or 'configured'}: dev `{w.app_dev}`"))
-    if compose_ok and engine_ok and s.env_file.is_file():
+    if compose_ok and engine_ok and (env_path.is_file() or not example.is_file()):
         try:
             stack = stack_facts.load(compose)
         except UserError as error:

@@ -17,45 +17,57 @@ def check(c: Context) -> None:
     from tasks.knowledge import envfile
     from tasks.knowledge.failures import UserError
     from tasks.knowledge.scheduler import scheduler_warnings
-    from tasks.knowledge.settings import settings
+    from tasks.knowledge.settings import display, settings
 
     s = settings(c)
-    if not s.env_file.is_file():
-        raise UserError(f"{s.env_file.name} is missing: run `inv env.init` to create it from {s.env_example.name}")
-    env = envfile.read(s.env_file)
-    example = envfile.read(s.env_example)
+    compose = Compose(s, require_env=False)
+    env_path, example_path = compose.env_path, compose.env_example
+    shown, example_shown = display(env_path, s.root), display(example_path, s.root)
+    if not example_path.is_file():
+        if env_path.is_file():
+            print(f"{shown}: {len(envfile.read(env_path).values)} keys (no {example_shown} to compare it with)")
+        else:
+            print(f"no {shown} and no {example_shown}: nothing to check (Compose needs no .env here)")
+        return
+    if not env_path.is_file():
+        raise UserError(f"{shown} is missing: run `inv env.init` to create it from {example_shown}")
+    env = envfile.read(env_path)
+    example = envfile.read(example_path)
     report = envfile.compare(env, example)
     for line in report.malformed:
-        print(f"{s.env_file.name}:{line}: malformed line (expected KEY=value)")
+        print(f"{shown}:{line}: malformed line (expected KEY=value)")
     for key in report.missing:
-        print(f"missing: {key} (documented in {s.env_example.name})")
+        print(f"missing: {key} (documented in {example_shown})")
     for key in report.unknown:
-        print(f"unknown: {key} (not in {s.env_example.name}; a typo?)")
+        print(f"unknown: {key} (not in {example_shown}; a typo?)")
     try:
-        compose = Compose(s, require_env=False)
         for warning in scheduler_warnings(stack_facts.load(compose), s.scheduler_var):
             print(f"warning: {warning}")
     except UserError as error:
         print(f"note: scheduler check skipped ({error.reason})")
     if not report.ok:
-        raise UserError(f"{s.env_file.name} does not match {s.env_example.name} (see above)")
-    print(f"{s.env_file.name}: OK ({len(env.values)} keys)")
+        raise UserError(f"{shown} does not match {example_shown} (see above)")
+    print(f"{shown}: OK ({len(env.values)} keys)")
 
 
 @task
 def init(c: Context) -> None:
     """Create .env from .env.example; an existing .env is never overwritten."""
+    from tasks.drivers.compose import Compose
     from tasks.knowledge.failures import UserError
-    from tasks.knowledge.settings import settings
+    from tasks.knowledge.settings import display, settings
 
     s = settings(c)
-    if s.env_file.exists():
-        print(f"{s.env_file.name} already exists; left as it is (`inv env.check` compares it)")
+    compose = Compose(s, require_env=False)
+    env_path, example_path = compose.env_path, compose.env_example
+    shown, example_shown = display(env_path, s.root), display(example_path, s.root)
+    if env_path.exists():
+        print(f"{shown} already exists; left as it is (`inv env.check` compares it)")
         return
-    if not s.env_example.is_file():
-        raise UserError(f"{s.env_example.name} is missing")
-    shutil.copyfile(s.env_example, s.env_file)
-    print(f"created {s.env_file.name} from {s.env_example.name}")
+    if not example_path.is_file():
+        raise UserError(f"{example_shown} is missing: nothing to create {shown} from (Compose needs no .env here)")
+    shutil.copyfile(example_path, env_path)
+    print(f"created {shown} from {example_shown}")
 
 
 ns = Collection("env", check, init)
