@@ -112,6 +112,23 @@ def doctor(c: Context) -> None:
                 for advice in adoption.worker_advice(stack, w.service, w.profile, w.build_mode):
                     results.append(_line(advice.ok, w.service, advice.text, warn=advice.ok))
                 _image_label_advice(w, wcompose, results)
+                # How the dev worker on the host reaches the services the worker service names.
+                from tasks.knowledge import dev_env
+
+                worker_svc = stack.service(w.service)
+                found, problems = dev_env.find_connections(
+                    stack,
+                    w.service,
+                    dict(worker_svc.environment) if worker_svc else {},
+                    host_port_vars=dev_env.parse_pairs(w.host_port_vars),
+                    url_vars=dev_env.parse_names(w.url_vars),
+                    exclude=dev_env.parse_exclusions(w.host_port_vars, w.url_vars),
+                )
+                for connection in found:
+                    if connection.set:  # the unresolved ones are the problems below
+                        results.append(_line(True, "  dev connection", connection.describe()))
+                for problem in problems:
+                    results.append(_line(False, "  dev connection", problem))
             what = "dev worker" if len(chosen) == 1 else f"dev {w.worker_name}"
             try:
                 if engine_ok and handover.recover_stale(wcompose):

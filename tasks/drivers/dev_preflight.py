@@ -14,7 +14,15 @@ import socket
 
 from tasks.drivers import stack_facts
 from tasks.drivers.compose import Compose
-from tasks.knowledge.dev_env import DevEnv, RuntimePorts, dev_environment, parse_names, parse_pairs, unreachable
+from tasks.knowledge.dev_env import (
+    DevEnv,
+    RuntimePorts,
+    dev_environment,
+    parse_exclusions,
+    parse_names,
+    parse_pairs,
+    unreachable,
+)
 from tasks.knowledge.failures import Failure, UserError, explain
 
 #: Seconds to wait for a TCP connect: a published port on this machine answers in well under 1 ms,
@@ -61,6 +69,7 @@ def environment(compose: Compose, scheduler: bool, environ: dict[str, str] | Non
         scheduler=scheduler,
         host_port_vars=parse_pairs(s.host_port_vars),
         url_vars=parse_names(s.url_vars),
+        exclude=parse_exclusions(s.host_port_vars, s.url_vars),
         scheduler_var=s.scheduler_var,
         dotenv_scheduler=compose.dotenv.values.get(s.scheduler_var),
         runtime=_runtime_ports(compose) if needs_runtime else {},

@@ -45,6 +45,7 @@ class Service:
     ports: tuple[Port, ...] = ()
     replicas: int = 1
     depends_on: tuple[str, ...] = ()
+    expose: tuple[int, ...] = ()  # `expose:` container ports (reachable by other services only)
 
     def port(self, target: int, protocol: str = "tcp") -> Port | None:
         """The entry publishing this container port (a published one first)."""
@@ -155,6 +156,16 @@ def _depends_on(raw: object) -> tuple[str, ...]:
     return ()
 
 
+def _expose(raw: object) -> tuple[int, ...]:
+    """`expose: ["9000", "8000-8001/tcp"]`: the first port of each entry."""
+    found = (
+        (_int(str(item).split("/")[0].split("-")[0]) for item in raw if item is not None)
+        if isinstance(raw, list)
+        else ()
+    )
+    return tuple(port for port in found if port is not None)
+
+
 def parse_config(data: dict[str, Any]) -> StackConfig:
     """`docker compose --profile '*' config --format json`, as typed facts."""
     services = {}
@@ -174,6 +185,7 @@ def parse_config(data: dict[str, Any]) -> StackConfig:
             ports=_ports(raw.get("ports")),
             replicas=1 if replicas is None else replicas,
             depends_on=_depends_on(raw.get("depends_on")),
+            expose=_expose(raw.get("expose")),
         )
     return StackConfig(name=str(data.get("name") or ""), services=services)
 
