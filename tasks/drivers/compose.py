@@ -50,11 +50,13 @@ class Compose:
 
     @property
     def env_example(self) -> Path:
-        """`compose.env_example` when configured, else the .env.example beside the .env in use."""
+        """`compose.env_example` when configured (or the env file is), else the .env.example beside
+        the .env Compose reads (the root's when there is none there)."""
         s = self.settings
-        if s.env_example != s.root / ".env.example" or self.project.env_file.parent == s.root:
+        if s.env_example != s.root / ".env.example" or self.project.env_explicit:
             return s.env_example
-        return self.project.env_file.parent / s.env_example.name
+        beside = self.project.env_file.parent / s.env_example.name
+        return beside if beside.is_file() or not s.env_example.is_file() else s.env_example
 
     # -- finding Compose -------------------------------------------------------------------
     @cached_property
