@@ -203,7 +203,8 @@ def find_connections(
     for var in sorted(base, key=lambda v: (order.get(v, len(order)), v)):
         if var in excluded or var in ports_taken:
             continue
-        found = _looks_like(base[var], stack, skip)
+        # The worker's own name in its environment is no connection, unless configured as one.
+        found = _looks_like(base[var], stack, set() if var in order else skip)
         if found is None:
             continue
         how, name, explicit = found
