@@ -70,6 +70,8 @@ def test_connections_found_by_value_without_any_env_file(shape, tmp_path):
     check = shape.inv("env.check")
     assert check.returncode == 0 and "Traceback" not in check.stderr, check.stdout + check.stderr
     assert check.stdout.strip().count("\n") == 0 and "nothing to check" in check.stdout, check.stdout
+    init = shape.inv("env.init")
+    assert init.returncode == 0 and "none is needed" in init.stdout and not (shape.repo / ".env").exists(), init.stdout
     handover_exactly_once(shape, tmp_path)
     doctor = shape.inv("doctor")
     out = doctor.stdout
