@@ -50,6 +50,8 @@ def up_wait(
         if first is None or first.failing or not first.finished:
             shown = show_logs(compose, [name for name, _ in first.failing] if first else [])
             raise _with_failing(error, first, shown) from None
+        if not first.waiting:
+            return first  # nothing but one-shot services, all finished
         try:
             compose.check(
                 "up",
