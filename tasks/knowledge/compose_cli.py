@@ -267,7 +267,9 @@ def resolve_project_files(
     - configured files (passed with ``-f``): the project directory is the first file's folder, and
       the .env read is the one there;
     - else COMPOSE_FILE (the environment, then ``root``'s .env), split on COMPOSE_PATH_SEPARATOR:
-      Compose read that .env before it knew the files, so ``root``'s .env stays the one in use;
+      Compose read ``root``'s .env before it knew the files, so that one stays in use when it
+      exists (Compose 2.40, 5.x; 2.26 reads the first file's folder's), else the first file's
+      folder's;
     - else the first of compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml in ``root``
       then its parents, plus its override file beside it; the .env is the one in that folder.
 
@@ -289,7 +291,10 @@ def resolve_project_files(
         separator = environ.get("COMPOSE_PATH_SEPARATOR") or root_dotenv.get("COMPOSE_PATH_SEPARATOR") or pathsep
         from_variable = split_list(value, separator)
         if from_variable:
-            files, via, dotenv_dir = [absolute(item) for item in from_variable], "COMPOSE_FILE", root
+            files, via = [absolute(item) for item in from_variable], "COMPOSE_FILE"
+            # Compose >= 2.40 reads the working folder's .env when there is one (it was read before
+            # COMPOSE_FILE was known), else the first file's folder's; 2.26 always the latter.
+            dotenv_dir = root if exists(root_env) else files[0].parent
         else:
             files, looked = _lookup(root, exists)
             watched += looked

@@ -58,12 +58,16 @@ def test_configured_files_in_a_subfolder_use_the_env_beside_the_first(tmp_path):
 
 
 def test_compose_file_from_the_environment_or_root_env_keeps_the_root_env(tmp_path):
+    touch(tmp_path / ".env", "")
     found = resolve_project_files(tmp_path, "", {"COMPOSE_FILE": "a/x.yml;b/y.yml", "COMPOSE_PATH_SEPARATOR": ";"}, {})
     assert found.files == (tmp_path / "a/x.yml", tmp_path / "b/y.yml")
     assert found.via == "COMPOSE_FILE" and not found.explicit
     assert found.project_dir == tmp_path / "a" and found.env_file == tmp_path / ".env"
     from_dotenv = resolve_project_files(tmp_path, "", {}, {"COMPOSE_FILE": "c/z.yml"}, pathsep=":")
     assert from_dotenv.files == (tmp_path / "c/z.yml",)
+    # without a .env in the working folder, Compose reads the one beside the first file
+    no_root_env = resolve_project_files(tmp_path, "", {"COMPOSE_FILE": "a/x.yml"}, {}, exists=lambda p: False)
+    assert no_root_env.env_file == tmp_path / "a/.env"
 
 
 def test_an_explicit_env_file_wins(tmp_path):
