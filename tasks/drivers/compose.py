@@ -21,10 +21,12 @@ class Compose:
     def __init__(self, settings: Settings, *, require_env: bool = True):
         self.settings = settings
         root_env = settings.root / ".env"
-        root_values = envfile.read(root_env).values if _readable(root_env) else {}
         # `compose.env_file` left at its default (`.env` in the root) means "the .env Compose reads";
         # configured to another file, it is passed with --env-file (never silently another one).
         explicit_env = None if settings.env_file == root_env else settings.env_file
+        # COMPOSE_FILE may come from that .env: the one Compose reads before it knows the files.
+        first_env = explicit_env or root_env
+        root_values = envfile.read(first_env).values if _readable(first_env) else {}
         #: What Compose reads: files, project directory, .env (see compose_cli.resolve_project_files).
         self.project = compose_cli.resolve_project_files(
             settings.root, settings.compose_files, dict(os.environ), root_values, env_file=explicit_env
