@@ -101,11 +101,17 @@ def _checks(c: Context) -> bool:
         results.append(_line(True, "compose", f"{' '.join(base)} {format_version(compose.version)}"))
     except UserError as error:
         results.append(_line(False, "compose", error.reason))
+    env_path, example = compose.env_path, compose.env_example
     try:
-        env = envfile.load(s.env_file, s.env_example)
-        report = envfile.compare(env, envfile.read(s.env_example)) if s.env_example.is_file() else None
-        missing = f"; missing {', '.join(report.missing)} (see `inv env.check`)" if report and report.missing else ""
-        results.append(_line(not missing, ".env", f"{len(env.values)} keys{missing}"))
+        if not env_path.is_file() and not example.is_file():
+            results.append(_line(True, ".env", f"none at {display(env_path, s.root)} (no {example.name}: none needed)"))
+        else:
+            env = envfile.load(env_path, example)
+            report = envfile.compare(env, envfile.read(example)) if example.is_file() else None
+            missing = (
+                f"; missing {', '.join(report.missing)} (see `inv env.check`)" if report and report.missing else ""
+            )
+            results.append(_line(not missing, ".env", f"{len(env.values)} keys{missing}"))
     except UserError as error:
         results.append(_line(False, ".env", error.reason))
     for w in chosen:
@@ -128,7 +134,7 @@ def _checks(c: Context) -> bool:
 
         for advice_line in dev_command.advice(w):
             results.append(_line(True, "  dev command", advice_line, warn=True))
-    if compose_ok and engine_ok and s.env_file.is_file():
+    if compose_ok and engine_ok and (env_path.is_file() or not example.is_file()):
         try:
             stack = stack_facts.load(compose)
         except UserError as error:
@@ -163,6 +169,23 @@ def _checks(c: Context) -> bool:
                 )
                 if slow:
                     results.append(_line(True, w.service, slow, warn=True))
+                # How the dev worker on the host reaches the services the worker service names.
+                from tasks.knowledge import dev_env
+
+                worker_svc = stack.service(w.service)
+                found, problems = dev_env.find_connections(
+                    stack,
+                    w.service,
+                    dict(worker_svc.environment) if worker_svc else {},
+                    host_port_vars=dev_env.parse_pairs(w.host_port_vars),
+                    url_vars=dev_env.parse_names(w.url_vars),
+                    exclude=dev_env.parse_exclusions(w.host_port_vars, w.url_vars),
+                )
+                for connection in found:
+                    if connection.set:  # the unresolved ones are the problems below
+                        results.append(_line(True, "  dev connection", connection.describe()))
+                for problem in problems:
+                    results.append(_line(False, "  dev connection", problem))
             what = "dev worker" if len(chosen) == 1 else f"dev {w.worker_name}"
             try:
                 if engine_ok and handover.recover_stale(wcompose):

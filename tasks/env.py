@@ -22,24 +22,36 @@ def check(c: Context, json: bool = False) -> None:
     from tasks.knowledge import envfile, json_doc
     from tasks.knowledge.failures import UserError
     from tasks.knowledge.scheduler import scheduler_warnings
-    from tasks.knowledge.settings import settings
+    from tasks.knowledge.settings import display, settings
 
     s = settings(c)
-    mismatch = f"{s.env_file.name} does not match {s.env_example.name}"
+    compose = Compose(s, require_env=False)
+    env_path, example_path = compose.env_path, compose.env_example
+    shown, example_shown = display(env_path, s.root), display(example_path, s.root)
+    mismatch = f"{shown} does not match {example_shown}"
 
     def gather() -> dict[str, Any]:
-        if not s.env_file.is_file():
-            raise UserError(f"{s.env_file.name} is missing: run `inv env.init` to create it from {s.env_example.name}")
-        env = envfile.read(s.env_file)
-        report = envfile.compare(env, envfile.read(s.env_example))
-        warnings: list[str] = []
         notes: list[str] = []
+        if not example_path.is_file():
+            # Nothing documents the variables: report what is there, never fail for it.
+            env = envfile.read(env_path) if env_path.is_file() else envfile.EnvFile(env_path)
+            report = envfile.EnvReport(missing=[], unknown=[], malformed=list(env.malformed))
+            notes.append(
+                f"{shown}: {len(env.values)} keys (no {example_shown} to compare it with)"
+                if env_path.is_file()
+                else f"no {shown} and no {example_shown}: nothing to check (Compose needs no .env here)"
+            )
+        else:
+            if not env_path.is_file():
+                raise UserError(f"{shown} is missing: run `inv env.init` to create it from {example_shown}")
+            env = envfile.read(env_path)
+            report = envfile.compare(env, envfile.read(example_path))
+        warnings: list[str] = []
         try:
-            compose = Compose(s, require_env=False)
             warnings = scheduler_warnings(stack_facts.load(compose), s.scheduler_var)
         except UserError as error:
             notes.append(f"scheduler check skipped ({error.reason})")
-        facts = json_doc.env_check_facts(s.env_file.name, s.env_example.name, len(env.values), report, warnings, notes)
+        facts = json_doc.env_check_facts(shown, example_shown, len(env.values), report, warnings, notes)
         return {**facts, "ok": report.ok}
 
     if json:
@@ -63,23 +75,29 @@ def check(c: Context, json: bool = False) -> None:
         print(line)
     if not facts["ok"]:
         raise UserError(f"{mismatch} (see above)")
-    print(json_doc.env_ok_line(facts, colour=colour))
+    if example_path.is_file():  # otherwise the note above said what there is
+        print(json_doc.env_ok_line(facts, colour=colour))
 
 
 @task
 def init(c: Context) -> None:
     """Create .env from .env.example; an existing .env is never overwritten."""
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.settings import settings
+    from tasks.drivers.compose import Compose
+    from tasks.knowledge.settings import display, settings
 
     s = settings(c)
-    if s.env_file.exists():
-        print(f"{s.env_file.name} already exists; left as it is (`inv env.check` compares it)")
+    compose = Compose(s, require_env=False)
+    env_path, example_path = compose.env_path, compose.env_example
+    shown, example_shown = display(env_path, s.root), display(example_path, s.root)
+    if env_path.exists():
+        print(f"{shown} already exists; left as it is (`inv env.check` compares it)")
         return
-    if not s.env_example.is_file():
-        raise UserError(f"{s.env_example.name} is missing")
-    shutil.copyfile(s.env_example, s.env_file)
-    print(f"created {s.env_file.name} from {s.env_example.name}")
+    if not example_path.is_file():
+        # Nothing documents a .env: Compose needs none (and `inv setup` goes on without one).
+        print(f"no {example_shown}: no {shown} to create (none is needed)")
+        return
+    shutil.copyfile(example_path, env_path)
+    print(f"created {shown} from {example_shown}")
 
 
 ns = Collection("env", check, init)

@@ -12,7 +12,7 @@ def up(c: Context, build: bool = False) -> None:
     """Start the stack and every background worker, and wait until they are healthy.
 
     The stack is the services of the compose files."""
-    from tasks.drivers import handover, host_app, ports, stack_facts, worker_service, workers
+    from tasks.drivers import handover, host_app, ports, stack_facts, stack_up, worker_service, workers
     from tasks.drivers.compose import Compose
     from tasks.drivers.worker_service import image_plan
     from tasks.knowledge import compose_cli
@@ -42,19 +42,18 @@ def up(c: Context, build: bool = False) -> None:
     ports.check_free(compose, services, stack)
     build = rebuild
     try:
-        compose.check(
-            "up",
-            "-d",
-            "--wait",
-            *(["--build"] if build else []),
-            what="starting the stack",
+        done = stack_up.up_wait(
+            compose,
+            stack,
+            services,
+            ["--build"] if build else [],
             profiles=profiles,
             extra_env=build_env,
         )
     except UserError as error:
-        for each in composes:
-            worker_service.show_last_logs(each)  # `--wait` fails on a worker that crashes at start
         raise ports.explain_failed_up(compose, services, error) from None
+    for name in done.finished if done else ():
+        print(f"{name}: finished (exit code 0)")
     for each in composes:
         worker_service.require_ready(each, "starting the stack")
 

@@ -64,6 +64,7 @@ class FakeGateway(Gateway):
         self.envs: list[dict[str, str] | None] = []  # the environment each call was given (None: inherited)
         self.rules: list[Rule] = []
         self.on_path = on_path
+        self.compose_version = compose_version
         self.on(r"^docker compose version --short$", stdout=f"{compose_version}\n")
 
     def on(
@@ -145,11 +146,11 @@ class FakeStack:
         }
         if worker != "absent":
             self.containers["worker"] = Container("worker", state=worker)
-        config = (DATA / "ours.v5.6.1.json").read_text(encoding="utf-8")
-        gw.on(r"^docker compose .*config --format json$", stdout=config)
-        gw.on(r"^docker compose .*config --services$", stdout="postgres\nredis\nworker\n")
+        self.config = (DATA / "ours.v5.6.1.json").read_text(encoding="utf-8")
+        self._files_rules()
         gw.on(r"^docker ps -a --filter label=com\.docker\.compose\.project=", effect=self._docker_ps)
         gw.on(r"^docker compose .*ps -a --format json", effect=self._compose_ps)
+
         gw.on(r"^docker inspect \S+$", effect=self._inspect)
         gw.on(r"^docker start \S+$", effect=self._docker_start)
         gw.on(r"^docker compose .* stop worker$", effect=self._set("worker", "exited"))
@@ -160,6 +161,17 @@ class FakeStack:
         gw.on(r"^docker compose .* logs ", stdout="worker-1  | a log line\n")
         gw.on(r"^docker compose .* down ", effect=self._down)
         gw.on(r"^docker compose .* up -d --wait", effect=self._up_all)
+
+    def _files_rules(self) -> None:
+        self.gw.on(r"^docker compose .*config --format json$", stdout=self.config)
+        self.gw.on(r"^docker compose .*config --services$", stdout="postgres\nredis\nworker\n")
+
+    def engine_down(self) -> None:
+        """The engine stops answering. `compose config` and `compose version` still work: they read
+        files, not the engine (as with a real stopped dockerd)."""
+        self.gw.on(r"^docker", 1, stderr=DOCKER_DOWN)
+        self.gw.on(r"^docker compose version --short$", stdout=f"{self.gw.compose_version}\n")
+        self._files_rules()
 
     def name(self, service: str) -> str:
         return f"{self.project}-{service}-1"

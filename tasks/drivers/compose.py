@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -21,14 +22,45 @@ class Compose:
         self.settings = settings
         #: The one door to Docker and Compose; drivers that hold this Compose use it for every command.
         self.gateway = gateway or default()
-        if require_env:
-            self.dotenv = envfile.load(settings.env_file, settings.env_example)
-        elif settings.env_file.is_file():
-            self.dotenv = envfile.read(settings.env_file)
+        root_env = settings.root / ".env"
+        # `compose.env_file` left at its default (`.env` in the root) means "the .env Compose reads";
+        # configured to another file, it is passed with --env-file (never silently another one).
+        explicit_env = None if settings.env_file == root_env else settings.env_file
+        # COMPOSE_FILE may come from that .env: the one Compose reads before it knows the files.
+        first_env = explicit_env or root_env
+        root_values = envfile.read(first_env).values if _readable(first_env) else {}
+        #: What Compose reads: files, project directory, .env (see compose_cli.resolve_project_files).
+        self.project = compose_cli.resolve_project_files(
+            settings.root, settings.compose_files, dict(os.environ), root_values, env_file=explicit_env
+        )
+        path = self.project.env_file
+        example = self.env_example
+        if _readable(path):
+            self.dotenv = envfile.read(path)
+            if require_env and self.dotenv.malformed:
+                envfile.load(path, example)  # raises the one-line error
+        elif require_env and example.is_file():
+            self.dotenv = envfile.load(path, example)  # raises: .env missing, with how to create it
         else:
-            self.dotenv = envfile.EnvFile(settings.env_file)
+            # No .env and nothing documenting one: Compose needs none, neither do the tasks.
+            self.dotenv = envfile.EnvFile(path)
         #: What Compose interpolates with: .env overlaid by the process environment.
         self.env = envfile.effective(self.dotenv)
+
+    @property
+    def env_path(self) -> Path:
+        """The .env Compose reads (the project directory's, or `compose.env_file` when configured)."""
+        return self.project.env_file
+
+    @property
+    def env_example(self) -> Path:
+        """`compose.env_example` when configured (or the env file is), else the .env.example beside
+        the .env Compose reads (the root's when there is none there)."""
+        s = self.settings
+        if s.env_example != s.root / ".env.example" or self.project.env_explicit:
+            return s.env_example
+        beside = self.project.env_file.parent / s.env_example.name
+        return beside if beside.is_file() or not s.env_example.is_file() else s.env_example
 
     # -- finding Compose -------------------------------------------------------------------
     @cached_property
@@ -70,11 +102,13 @@ class Compose:
 
     # -- project facts ---------------------------------------------------------------------
     def files(self) -> list[str]:
-        return list(self.settings.compose_files) or compose_cli.compose_files(self.env, "")
+        """Every compose file Compose reads, overrides included, in order (absolute paths): to pass
+        with -f when adding a file, which drops Compose's own lookup and override."""
+        return [str(path) for path in self.project.files]
 
     def explicit_files(self) -> list[str]:
-        """Files to pass with -f: only when configured, so COMPOSE_FILE keeps working otherwise."""
-        return list(self.settings.compose_files)
+        """Files to pass with -f: only when configured, so COMPOSE_FILE and the lookup keep working."""
+        return self.files() if self.project.explicit else []
 
     def worker_image(self) -> str:
         """The worker image tag, as docker-compose.yml names it (WORKER_IMAGE, else its default)."""
@@ -82,26 +116,20 @@ class Compose:
 
     @cached_property
     def project_name(self) -> str:
-        """As Compose decides it: COMPOSE_PROJECT_NAME, the file's top-level `name`, the folder."""
-        name = self.env.get("COMPOSE_PROJECT_NAME")
-        if not name:
-            import yaml  # only needed when no COMPOSE_PROJECT_NAME is set
+        """The project name Compose resolved (`name` of `config --format json`, cached with it)."""
+        from tasks.drivers import stack_facts  # imports this module
 
-            first = self.settings.root / self.files()[0]
-            try:
-                name = (yaml.safe_load(first.read_text(encoding="utf-8")) or {}).get("name")
-            except (OSError, yaml.YAMLError):
-                name = None
-        return compose_cli.normalize_project_name(str(name or self.settings.root.name))
+        return stack_facts.project_name(self)
 
     # -- running ---------------------------------------------------------------------------
     def argv(self, *args: str, files: list[str] | None = None, profiles: list[str] | tuple[str, ...] = ()) -> list[str]:
-        # Compose reads <project>/.env by itself; another configured env file must be named to it.
-        default_env = self.settings.env_file == self.settings.root / ".env"
-        global_args = [] if default_env else ["--env-file", str(self.settings.env_file)]
-        return compose_cli.compose_argv(
-            [*self.base, *global_args], args, files=self.explicit_files() if files is None else files, profiles=profiles
-        )
+        chosen = self.explicit_files() if files is None else files
+        # Compose reads the .env of the first -f file's folder, else its own choice: name the one in
+        # use when it is configured, or when the files passed would make Compose read another.
+        env = self.project.env_file
+        other_dir = bool(chosen) and (self.settings.root / chosen[0]).parent != env.parent
+        global_args = ["--env-file", str(env)] if (self.project.env_explicit or other_dir) and _readable(env) else []
+        return compose_cli.compose_argv([*self.base, *global_args], args, files=chosen, profiles=profiles)
 
     def run(
         self,
@@ -196,3 +224,7 @@ class Compose:
         args = ["ps", "-a", "--format", "json"] + ([service] if service else [])
         result = self.capture(*args, what="docker compose ps")
         return compose_cli.parse_ps(result.stdout)
+
+
+def _readable(path: Path) -> bool:
+    return path.is_file()

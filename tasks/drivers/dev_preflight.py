@@ -14,7 +14,15 @@ import socket
 
 from tasks.drivers import progress, stack_facts
 from tasks.drivers.compose import Compose
-from tasks.knowledge.dev_env import DevEnv, RuntimePorts, dev_environment, parse_names, parse_pairs, unreachable
+from tasks.knowledge.dev_env import (
+    DevEnv,
+    RuntimePorts,
+    dev_environment,
+    parse_exclusions,
+    parse_names,
+    parse_pairs,
+    unreachable,
+)
 from tasks.knowledge.failures import Failure, UserError, explain
 
 #: Seconds to wait for a TCP connect: a published port on this machine answers in well under 1 ms,
@@ -60,16 +68,18 @@ def environment(compose: Compose, scheduler: bool, environ: dict[str, str] | Non
         # The worker's `dev_env` from invoke.yaml on top of Compose's environment; the shell still wins.
         {**s.current.dev_env, **(os.environ if environ is None else environ)},
         scheduler=scheduler,
-        host_port_vars=parse_pairs(",".join(s.host_port_vars)),
-        url_vars=parse_names(",".join(s.url_vars)),
+        host_port_vars=parse_pairs(s.host_port_vars),
+        url_vars=parse_names(s.url_vars),
+        exclude=parse_exclusions(s.host_port_vars, s.url_vars),
         scheduler_var=s.scheduler_var,
         dotenv_scheduler=compose.dotenv.values.get(s.scheduler_var),
         runtime=_runtime_ports(compose) if needs_runtime else {},
     )
 
 
-def prepare(compose: Compose, scheduler: bool) -> dict[str, str]:
-    """The dev worker's environment; raises one `error:` line when it could not work."""
+def prepare(compose: Compose, scheduler: bool) -> DevEnv:
+    """The dev worker's environment and the addresses it dials, each answering; raises one `error:`
+    line when it could not work."""
     plan = environment(compose, scheduler)
     problems = list(plan.problems)
     addresses = ", ".join(f"{e.host}:{e.port}" for e in plan.endpoints)
@@ -80,4 +90,4 @@ def prepare(compose: Compose, scheduler: bool) -> dict[str, str]:
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
         raise UserError(f"{problems[0]}{more}; the background {compose.settings.service} service was not touched")
-    return plan.env
+    return plan

@@ -35,16 +35,22 @@ def inspect_limits(gateway: Gateway, container: str) -> tuple[int, int]:
     return int(host.get("NanoCpus") or 0), int(host.get("Memory") or 0)
 
 
+def _label_template(label: str) -> str:
+    """One label of an image, "" when unset: an image without labels has `Labels: null`, on which a
+    bare `index` fails ("index of untyped nil") as if the image were missing, and a label missing
+    from the map prints `<no value>`."""
+    return f'{{{{with .Config.Labels}}}}{{{{with index . "{label}"}}}}{{{{.}}}}{{{{end}}}}{{{{end}}}}'
+
+
 def image_label(gateway: Gateway, image: str, label: str) -> str | None:
     """A label of a local image ("" if unset), or None when the image is not there."""
-    result = gateway.docker("image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image)
+    result = gateway.docker("image", "inspect", "--format", _label_template(label), image)
     return result.stdout.strip() if result.ok else None
 
 
 def image_id_and_label(gateway: Gateway, image: str, label: str) -> tuple[str, str] | None:
     """A local image's id and one of its labels ("" if unset), or None when the image is not there."""
-    fmt = f'{{{{.Id}}}} {{{{index .Config.Labels "{label}"}}}}'
-    result = gateway.docker("image", "inspect", "--format", fmt, image)
+    result = gateway.docker("image", "inspect", "--format", "{{.Id}} " + _label_template(label), image)
     if not result.ok:
         return None
     image_id, _, value = result.stdout.strip().partition(" ")

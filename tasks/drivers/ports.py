@@ -139,7 +139,7 @@ def conflicts(compose: Compose, stack: StackConfig, services: list[str]) -> list
         except OSError:
             spare = "another"
         fix = (
-            f"set {variable}={spare} in {display(s.env_file, s.root)} (free now)"
+            f"set {variable}={spare} in {display(compose.env_path, s.root)} (free now)"
             if variable
             else f"publish service {name!r}'s {port.target} on another host port in the compose file "
             f"(e.g. {spare}, free now)"

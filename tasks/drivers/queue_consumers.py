@@ -11,7 +11,7 @@ is not there) is reported within a bounded time and the background worker given 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -91,9 +91,18 @@ class Redis:
         return consumers(self.query("CLIENT", "LIST"))
 
 
-def find(env: dict[str, str], host_port_vars: str, url_vars: str) -> Redis | None:
-    """The dev worker's Redis (the first of its addresses that answers PING with PONG), or None."""
-    for address in redis_addresses(env, parse_pairs(host_port_vars), parse_names(url_vars)):
+def find(
+    env: dict[str, str], host_port_vars: str, url_vars: str, endpoints: Sequence[tuple[str, int]] = ()
+) -> Redis | None:
+    """The dev worker's Redis: the first of its addresses that answers PING with PONG, or None.
+
+    Candidates are Redis URLs and host/port variables of its environment (with their passwords), then
+    every other address the dev worker dials (``endpoints``, found by value from Compose): Redis is
+    recognised by its answer, not by a variable's name."""
+    candidates = redis_addresses(env, parse_pairs(host_port_vars), parse_names(url_vars))
+    known = {(a.host, a.port) for a in candidates}
+    candidates += [RedisAddress(host, port) for host, port in endpoints if (host, port) not in known]
+    for address in candidates:
         redis = Redis(address)
         try:
             if redis.query("PING") == "PONG":
@@ -142,8 +151,10 @@ class ChildLike(Protocol):
 class ConsumerWatch:
     """New BullMQ worker connections since this object was made (made before the dev command starts)."""
 
-    def __init__(self, env: dict[str, str], host_port_vars: str, url_vars: str):
-        self.redis = find(env, host_port_vars, url_vars)
+    def __init__(
+        self, env: dict[str, str], host_port_vars: str, url_vars: str, endpoints: Sequence[tuple[str, int]] = ()
+    ):
+        self.redis = find(env, host_port_vars, url_vars, endpoints)
         self.before = snapshot(self.redis)
 
     def wait(

@@ -8,7 +8,8 @@ in the state folder with everything it depends on (checked on every call without
 - the Compose binary (the same stamps as the version cache, so `DOCKER_CONFIG` pointing at another
   plugin is a new key) and the command line (files, env file);
 - the compose files, the env file, and files they pull in (`include:`, `extends.file`, `env_file:`):
-  paths and modification times;
+  paths and modification times; and the files whose appearing or vanishing changes what Compose
+  reads (the lookup's candidates, `compose.override.yaml` and kin, the `.env` files it could read);
 - the values of the process variables that change Compose's answer: every variable the compose files
   and the env file interpolate (`$VAR`, `${VAR...}`), plus `COMPOSE_*` and `DOCKER_HOST`/
   `DOCKER_CONTEXT`. Not the whole environment: `PWD`, `OLDPWD`, `SHLVL`, terminal variables ... change
@@ -95,7 +96,10 @@ def dependencies(compose: Compose) -> tuple[list[Path], list[str]]:
     paths = [path for path, _ in files]
     for path, data in files:
         paths += _pulled_in(path, data)
-    paths.append(compose.settings.env_file)
+    # The .env in use, and every file whose appearing or vanishing changes what Compose reads (its
+    # lookup's candidates, override files, the .env files it could read).
+    paths += [compose.env_path, *compose.project.watched]
+    paths = list(dict.fromkeys(paths))
     names = set().union(*(referenced_variables(_read(path)) for path in paths))
     return paths, sorted(names)
 
@@ -166,6 +170,14 @@ def config_json(compose: Compose) -> dict[str, Any]:
     except OSError:
         pass  # a read-only checkout still works, only slower
     return dict(data)
+
+
+def project_name(compose: Compose) -> str:
+    """The project name Compose resolved (`-p` is never passed): `name` of the cached config."""
+    name = config_json(compose).get("name")
+    if not isinstance(name, str) or not name:
+        raise UserError("`docker compose config --format json` printed no project name (`name`)")
+    return name
 
 
 def load(compose: Compose) -> StackConfig:

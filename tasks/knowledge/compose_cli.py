@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Oldest Compose the tasks support: `ps --format json`, `--profile '*'`, `up --wait` and service
 #: names enabling their profile all work from here on.
@@ -200,3 +202,114 @@ _PROJECT_NAME_CHARS = re.compile(r"[^a-z0-9_-]")
 def normalize_project_name(name: str) -> str:
     """Compose's rule: lower case, only ``a-z0-9_-``, must start with a letter or digit."""
     return _PROJECT_NAME_CHARS.sub("", name.lower()).lstrip("_-")
+
+
+#: Compose's own file names, in the order it looks for them, each with the override file it adds.
+COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_NAMES = {
+    "compose.yaml": "compose.override.yaml",
+    "compose.yml": "compose.override.yml",
+    "docker-compose.yaml": "docker-compose.override.yaml",
+    "docker-compose.yml": "docker-compose.override.yml",
+}
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """What Compose reads for a project, as Compose decides it (see `resolve_project_files`).
+
+    ``files`` are the compose files in order (overrides included); ``explicit`` tells whether they
+    reach Compose with ``-f`` (configured) or Compose finds them itself (COMPOSE_FILE, its lookup);
+    ``env_file`` is the .env Compose interpolates with (it may not exist); ``env_explicit`` means it
+    is passed with ``--env-file``; ``watched`` are paths whose appearing or vanishing changes the
+    answer (lookup candidates, override files, .env files).
+    """
+
+    files: tuple[Path, ...]
+    project_dir: Path
+    env_file: Path
+    explicit: bool
+    env_explicit: bool
+    via: str  # "configured", "COMPOSE_FILE", "lookup", "none"
+    watched: tuple[Path, ...] = ()
+
+
+def _lookup(start: Path, exists: Callable[[Path], bool]) -> tuple[list[Path], list[Path]]:
+    """Compose's lookup from ``start`` up to the filesystem root: (files found, paths looked at)."""
+    looked: list[Path] = []
+    folder = start
+    while True:
+        for name in COMPOSE_FILE_NAMES:
+            candidate = folder / name
+            looked.append(candidate)
+            if exists(candidate):
+                override = folder / OVERRIDE_NAMES[name]
+                looked.append(override)
+                return [candidate, *([override] if exists(override) else [])], looked
+        if folder.parent == folder:
+            return [], looked
+        folder = folder.parent
+
+
+def resolve_project_files(
+    root: Path,
+    configured: str | Sequence[str],
+    environ: dict[str, str],
+    root_dotenv: dict[str, str],
+    *,
+    env_file: Path | None = None,
+    exists: Callable[[Path], bool] = Path.is_file,
+    pathsep: str = os.pathsep,
+) -> ProjectFiles:
+    """The compose files, project directory and .env Compose uses when run in ``root`` (checked here
+    against Compose 5.6.1):
+
+    - configured files (passed with ``-f``): the project directory is the first file's folder, and
+      the .env read is the one there;
+    - else COMPOSE_FILE (the environment, then ``root``'s .env), split on COMPOSE_PATH_SEPARATOR:
+      Compose read ``root``'s .env before it knew the files, so that one stays in use when it
+      exists (Compose 2.40, 5.x; 2.26 reads the first file's folder's), else the first file's
+      folder's;
+    - else the first of compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml in ``root``
+      then its parents, plus its override file beside it; the .env is the one in that folder.
+
+    ``env_file`` (configured explicitly) is passed with ``--env-file`` and wins.
+    """
+    root_env = root / ".env"
+    watched: list[Path] = [root_env]
+
+    def absolute(item: str) -> Path:
+        path = Path(item)
+        return path if path.is_absolute() else root / path
+
+    listed = split_list(configured, pathsep) if isinstance(configured, str) else [c for c in configured if c]
+    if listed:
+        files, via = [absolute(item) for item in listed], "configured"
+        dotenv_dir = files[0].parent
+    else:
+        value = environ.get("COMPOSE_FILE") or root_dotenv.get("COMPOSE_FILE") or ""
+        separator = environ.get("COMPOSE_PATH_SEPARATOR") or root_dotenv.get("COMPOSE_PATH_SEPARATOR") or pathsep
+        from_variable = split_list(value, separator)
+        if from_variable:
+            files, via = [absolute(item) for item in from_variable], "COMPOSE_FILE"
+            # Compose >= 2.40 reads the working folder's .env when there is one (it was read before
+            # COMPOSE_FILE was known), else the first file's folder's; 2.26 always the latter.
+            dotenv_dir = root if exists(root_env) else files[0].parent
+        else:
+            files, looked = _lookup(root, exists)
+            watched += looked
+            via = "lookup" if files else "none"
+            dotenv_dir = files[0].parent if files else root
+    project_dir = files[0].parent if files else root
+    default_env = dotenv_dir / ".env"
+    watched.append(default_env)
+    chosen = env_file if env_file is not None else default_env
+    return ProjectFiles(
+        files=tuple(files),
+        project_dir=project_dir,
+        env_file=chosen,
+        explicit=via == "configured",
+        env_explicit=env_file is not None,
+        via=via,
+        watched=tuple(dict.fromkeys([*watched, chosen])),
+    )

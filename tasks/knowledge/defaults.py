@@ -78,8 +78,10 @@ PROJECT_KEYS: tuple[Key, ...] = (
         "compose",
         "files",
         "",
-        "The compose files. Empty: what Compose itself reads (COMPOSE_FILE from the shell or `.env`, "
-        "else `docker-compose.yml`). A list, or one string separated by commas or like COMPOSE_FILE.",
+        "The compose files. Empty: what Compose itself reads (COMPOSE_FILE from the shell or `.env`, else "
+        "its own lookup: `compose.yaml`, `compose.yml`, `docker-compose.yaml`, `docker-compose.yml` with the "
+        "override file beside it). Given, they are passed with `-f`, which drops Compose's automatic "
+        "override file: list it too. A list, or one string separated by commas or like COMPOSE_FILE.",
         kind=FILES,
         attr="compose_files",
     ),
@@ -87,7 +89,8 @@ PROJECT_KEYS: tuple[Key, ...] = (
         "compose",
         "env_file",
         ".env",
-        "The env file (passed to Compose with `--env-file` when not `<root>/.env`).",
+        "The env file. The default means the `.env` Compose itself reads (in the project directory, the "
+        "first compose file's folder); any other file is passed to Compose with `--env-file`.",
         kind=PATH,
         attr="env_file",
     ),
@@ -103,9 +106,9 @@ PROJECT_KEYS: tuple[Key, ...] = (
         "dev",
         "host_port_vars",
         "REDIS_HOST:REDIS_PORT,PGHOST:PGPORT",
-        "Variables of the worker service's environment carrying an address, as HOST_VAR:PORT_VAR pairs: "
-        "when the host names a compose service, the dev worker gets the address where that service's "
-        "port is published.",
+        "Extra HOST_VAR:PORT_VAR pairs of the worker service's environment, for a port variable not named "
+        "like its host (`X_HOST`/`X_PORT` pairs and every value naming a service are found anyway): the dev "
+        "worker gets the address where that service's port is published. `!NAME` excludes a variable.",
         kind=LIST,
         attr="host_port_vars",
     ),
@@ -113,8 +116,8 @@ PROJECT_KEYS: tuple[Key, ...] = (
         "dev",
         "url_vars",
         "DATABASE_URL,REDIS_URL",
-        "Variables holding URLs (`postgres://u:p@postgres:5432/db`): the service's host and port are "
-        "swapped the same way.",
+        "Extra variables holding URLs (`postgres://u:p@postgres:5432/db`; a URL whose host is a service is "
+        "found anyway): the service's host and port are swapped the same way. `!NAME` excludes a variable.",
         kind=LIST,
         attr="url_vars",
     ),

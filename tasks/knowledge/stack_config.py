@@ -45,6 +45,7 @@ class Service:
     ports: tuple[Port, ...] = ()
     replicas: int = 1
     depends_on: tuple[str, ...] = ()
+    expose: tuple[int, ...] = ()  # `expose:` container ports (reachable by other services only)
 
     def port(self, target: int, protocol: str = "tcp") -> Port | None:
         """The entry publishing this container port (a published one first)."""
@@ -155,6 +156,16 @@ def _depends_on(raw: object) -> tuple[str, ...]:
     return ()
 
 
+def _expose(raw: object) -> tuple[int, ...]:
+    """`expose: ["9000", "8000-8001/tcp"]`: the first port of each entry."""
+    found = (
+        (_int(str(item).split("/")[0].split("-")[0]) for item in raw if item is not None)
+        if isinstance(raw, list)
+        else ()
+    )
+    return tuple(port for port in found if port is not None)
+
+
 def parse_config(data: dict[str, Any]) -> StackConfig:
     """`docker compose --profile '*' config --format json`, as typed facts."""
     services = {}
@@ -174,6 +185,7 @@ def parse_config(data: dict[str, Any]) -> StackConfig:
             ports=_ports(raw.get("ports")),
             replicas=1 if replicas is None else replicas,
             depends_on=_depends_on(raw.get("depends_on")),
+            expose=_expose(raw.get("expose")),
         )
     return StackConfig(name=str(data.get("name") or ""), services=services)
 
@@ -246,3 +258,47 @@ def published_ports(ports_column: str) -> set[int]:
         last = int(match.group(2) or first)
         found.update(range(first, last + 1))
     return found
+
+
+@dataclass(frozen=True)
+class UpOutcome:
+    """The project's containers after a failed `up --wait`, sorted out (see `after_up`)."""
+
+    finished: tuple[str, ...]  # one-shot services whose containers all exited 0 (restart "no")
+    failing: tuple[tuple[str, str], ...]  # (service, why) of containers that crashed or are not up
+    waiting: tuple[str, ...]  # long-running services to wait for again
+
+
+def after_up(stack: StackConfig, services: list[str], containers: list[Any]) -> UpOutcome:
+    """Tell a finished one-shot service (a migrations job: exited 0, restart policy "no") from a
+    crashed or unhealthy one. `up --wait` fails on both (Compose 5.6.1: `container ...-migrations-1
+    exited (0)`), and stops waiting for the others when it does.
+
+    `containers` are `compose_cli.ContainerState`s of the project (any object with `service`,
+    `state`, `health` and `exit_code`).
+    """
+    by_service: dict[str, list[Any]] = {}
+    for container in containers:
+        by_service.setdefault(container.service, []).append(container)
+    finished, failing, waiting = [], [], []
+    for name in services:
+        service = stack.service(name)
+        mine = by_service.get(name, [])
+        if service is None or not mine:
+            continue
+        exited = [c for c in mine if c.state in ("exited", "dead")]
+        if exited and len(exited) == len(mine) and all(c.exit_code == 0 for c in exited) and service.restart == "no":
+            finished.append(name)
+            continue
+        waiting.append(name)
+        for c in mine:
+            if c.state in ("exited", "dead"):
+                code = "" if c.exit_code is None else f" with code {c.exit_code}"
+                failing.append((name, f"exited{code}"))
+            elif c.state == "restarting":
+                failing.append((name, "keeps restarting"))
+            elif c.health == "unhealthy":
+                failing.append((name, "unhealthy"))
+            elif c.state == "created":
+                failing.append((name, "created but not started"))
+    return UpOutcome(tuple(finished), tuple(failing), tuple(waiting))

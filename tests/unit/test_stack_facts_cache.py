@@ -92,3 +92,38 @@ def test_the_env_file_a_compose_file_and_a_variable_each_invalidate_it(project, 
     monkeypatch.setenv("UNRELATED_VARIABLE", "x")  # not interpolated anywhere: still a hit
     assert greeting(make()) == "from the shell"
     assert sum(1 for args in calls if args[:1] == ("config",)) == 3
+
+
+def test_an_override_or_env_file_appearing_later_invalidates_it(project):
+    root, make = project
+    (root / ".env").unlink()
+    assert greeting(make()) == "hello"  # no .env and no .env.example: Compose needs none
+
+    (root / ".env").write_text("GREETING=from a new .env\n")
+    assert greeting(make()) == "from a new .env"
+
+    (root / "docker-compose.override.yml").write_text("services:\n  app:\n    environment:\n      GREETING: over\n")
+    assert greeting(make()) == "over"
+
+    (root / "docker-compose.override.yml").unlink()
+    assert greeting(make()) == "from a new .env"
+
+
+def test_the_project_name_is_the_one_compose_resolved(project):
+    root, make = project
+    sub = root / "infra" / "docker"
+    sub.mkdir(parents=True)
+    (sub / "docker-compose.yml").write_text(COMPOSE_FILE)
+    config = {
+        **DEFAULTS,
+        "compose": {**DEFAULTS["compose"], "files": "infra/docker/docker-compose.yml"},
+        "state": {"dir": str(root / "state")},
+    }
+
+    def compose() -> Compose:
+        return Compose(Settings.from_config(config, root=root), require_env=False)
+
+    assert compose().project_name == "docker"  # the first file's folder, not the checkout's
+    (sub / ".env").write_text("COMPOSE_PROJECT_NAME=chosen_name\nGREETING=sub\n")
+    assert compose().project_name == "chosen_name"
+    assert greeting(compose()) == "sub"  # the .env beside the file, not the root's

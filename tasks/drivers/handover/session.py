@@ -64,7 +64,9 @@ class DevSession:
         self.grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
         argv = self._dev_argv()
         # The environment from Compose, and every address in it answering, before anything is touched.
-        self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=dev_preflight.prepare(compose, scheduler))
+        plan = dev_preflight.prepare(compose, scheduler)
+        self.endpoints = [(e.host, e.port) for e in plan.endpoints]  # Redis among them answers PING
+        self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=plan.env)
         self.record: Record | None = None
         self.stale: Record | None = None
         self.found: list[ContainerState] = []  # the background worker's containers, as found at the start
@@ -170,7 +172,7 @@ class DevSession:
             say("interrupted before the dev worker started")
             return 128 + int(self.child.received[0])
         consumers = queue_consumers.ConsumerWatch(
-            self.child.env, ",".join(self.s.host_port_vars), ",".join(self.s.url_vars)
+            self.child.env, ",".join(self.s.host_port_vars), ",".join(self.s.url_vars), self.endpoints
         )
         self._start_child({})
         say(f"dev worker started (`{self.s.app_dev}`, pid {self.child.pid}); waiting for it to consume")  # watchers

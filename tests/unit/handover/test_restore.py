@@ -20,6 +20,8 @@ from tests import fakes
 DOCKER_START = r"^docker start devstack-worker-1$"
 COMPOSE_START = r"^docker compose .* start worker$"
 UP = r"^docker compose .* up -d worker$"
+#: A command that needs the engine: anything but Compose reading the files (config, version).
+ENGINE = r"^docker (?!compose .*(config|version))"
 
 
 def compose_for(tmp_path: Path, gw: fakes.FakeGateway) -> Compose:
@@ -77,9 +79,7 @@ def test_the_next_command_recovers_a_killed_session_and_its_leftover_dev_worker(
 
 def test_recovery_that_cannot_restore_keeps_the_record_for_the_next_try(tmp_path):
     gw = fakes.FakeGateway()
-    fakes.FakeStack(gw, worker="exited")
-    gw.on(r"^docker", 1, stderr=fakes.DOCKER_DOWN)
-    gw.on(r"^docker compose version --short$", stdout="2.30.0\n")
+    fakes.FakeStack(gw, worker="exited").engine_down()
     compose = compose_for(tmp_path, gw)
     killed_session(compose)
     with pytest.raises(UserError, match=r"could not restore the background worker .*the next inv command also retries"):
@@ -94,7 +94,7 @@ def test_recovery_with_nothing_to_restore_only_clears_the_record(tmp_path, capsy
     compose = compose_for(tmp_path, gw)
     killed_session(compose, worker_was_running=False)
     assert recover_stale(compose) is True
-    assert gw.commands() == []  # Docker not asked
+    assert gw.commands(ENGINE) == []  # the engine not asked (Compose read the files for the project name)
     assert "was killed" in capsys.readouterr().out and read_record(state_dir(compose)) is None
 
 
@@ -109,4 +109,4 @@ def test_a_live_session_is_not_recovered(tmp_path):
         assert recover_stale(compose) is False
     finally:
         lock.release()
-    assert gw.commands() == [] and read_record(state_dir(compose)) is not None
+    assert gw.commands(ENGINE) == [] and read_record(state_dir(compose)) is not None

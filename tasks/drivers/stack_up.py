@@ -1,0 +1,78 @@
+"""`up --wait` for the whole stack, telling a finished one-shot service from a crashed one."""
+
+from __future__ import annotations
+
+import sys
+
+from tasks.drivers.compose import Compose
+from tasks.knowledge.failures import UserError
+from tasks.knowledge.stack_config import StackConfig, UpOutcome, after_up
+
+
+def show_logs(compose: Compose, services: list[str], lines: int = 20) -> list[str]:
+    """Print the last log lines of these services (to stderr): the ones that failed, not the others.
+    Returns the services that had some."""
+    shown = []
+    for service in dict.fromkeys(services):
+        result = compose.run("logs", "--no-color", "--tail", str(lines), service, capture=True)
+        text = (result.stdout + result.stderr).rstrip()
+        if text:
+            print(f"--- last {lines} log lines of {service} ---\n{text}\n---", file=sys.stderr, flush=True)
+            shown.append(service)
+    return shown
+
+
+def outcome(compose: Compose, stack: StackConfig, services: list[str]) -> UpOutcome | None:
+    """How the stack's containers stand after a failed `up`; None when Docker cannot be asked."""
+    try:
+        return after_up(stack, services, compose.containers())
+    except UserError:
+        return None
+
+
+def up_wait(
+    compose: Compose,
+    stack: StackConfig,
+    services: list[str],
+    args: list[str],
+    *,
+    profiles: list[str],
+    extra_env: dict[str, str],
+) -> UpOutcome | None:
+    """`up -d --wait ARGS`; when it fails only because one-shot services finished (exit 0, restart
+    "no"), wait again for the long-running ones alone (`--no-deps`: the finished ones are not run
+    again). On a real failure, raises after printing the failing services' last log lines."""
+    try:
+        compose.check("up", "-d", "--wait", *args, what="starting the stack", profiles=profiles, extra_env=extra_env)
+        return None
+    except UserError as error:
+        first = outcome(compose, stack, services)
+        if first is None or first.failing or not first.finished:
+            shown = show_logs(compose, [name for name, _ in first.failing] if first else [])
+            raise _with_failing(error, first, shown) from None
+        if not first.waiting:
+            return first  # nothing but one-shot services, all finished
+        try:
+            compose.check(
+                "up",
+                "-d",
+                "--wait",
+                "--no-deps",
+                *first.waiting,
+                what="starting the stack",
+                profiles=profiles,
+                extra_env=extra_env,
+            )
+        except UserError as again:
+            second = outcome(compose, stack, list(first.waiting))
+            shown = show_logs(compose, [name for name, _ in second.failing] if second else [])
+            raise _with_failing(again, second, shown) from None
+        return first
+
+
+def _with_failing(error: UserError, found: UpOutcome | None, shown: list[str]) -> UserError:
+    if not found or not found.failing:
+        return error
+    listed = ", ".join(f"{name} {why}" for name, why in found.failing)
+    logs = f"; last log lines of {', '.join(shown)} above" if shown else ""
+    return UserError(f"{error.reason} ({listed}{logs})")
