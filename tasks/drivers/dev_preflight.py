@@ -24,6 +24,7 @@ from tasks.knowledge.dev_env import (
     unreachable,
 )
 from tasks.knowledge.failures import Failure, UserError, explain
+from tasks.knowledge.naming import background
 
 #: Seconds to wait for a TCP connect: a published port on this machine answers in well under 1 ms,
 #: a refused one fails at once; this only bounds a host that drops packets.
@@ -89,5 +90,5 @@ def prepare(compose: Compose, scheduler: bool) -> DevEnv:
                 problems.append(unreachable(endpoint))
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
-        raise UserError(f"{problems[0]}{more}; the background {compose.settings.service} service was not touched")
+        raise UserError(f"{problems[0]}{more}; the {background(compose.settings.service)} was not touched")
     return plan

@@ -235,7 +235,7 @@ def test_dev_preflight_gives_up_on_an_address_that_never_accepts(running_worker)
     assert result.returncode == 1, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and f"127.0.0.1:{port}" in errors[0] and "'redis'" in errors[0], result.stderr
-    assert "the background worker service was not touched" in errors[0], errors
+    assert "the background worker was not touched" in errors[0], errors
     assert "Traceback" not in result.stderr
     assert worker_running(stack)
 

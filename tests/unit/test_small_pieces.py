@@ -48,3 +48,13 @@ def test_uptime_parsing():
     assert uptime("Up 5 minutes (healthy)") == "5 minutes"
     assert uptime("Up Less than a second") == "Less than a second"
     assert uptime("Exited (1) 3 seconds ago") == "-"
+
+
+def test_messages_name_a_worker_service_as_what_it_is():
+    from tasks.knowledge.naming import background
+
+    assert background("worker") == "background worker"
+    assert background("sync-worker") == "background sync-worker"
+    assert background("email") == "background worker `email`"
+    assert background("workers") == "background worker `workers`"  # never "the background workers was"
+    assert background("networker") == "background worker `networker`"

@@ -8,6 +8,7 @@ from tasks.drivers.compose import Compose
 from tasks.drivers.handover.lock import describe_owner, session_running
 from tasks.drivers.handover.record import read_record, state_dir, write_record
 from tasks.knowledge.failures import UserError
+from tasks.knowledge.naming import background
 
 
 def describe(compose: Compose) -> str | None:
@@ -19,17 +20,17 @@ def describe(compose: Compose) -> str | None:
     service = compose.settings.service
     if session_running(directory):
         restore = (
-            f"the background {service} was stopped for it and comes back when it exits"
+            f"the {background(service)} was stopped for it and comes back when it exits"
             if record.restore_pending
-            else f"the background {service} stays down when it exits ({record.cancelled_by} during the session)"
+            else f"the {background(service)} stays down when it exits ({record.cancelled_by} during the session)"
             if record.cancelled_by
-            else f"the background {service} was not running before it"
+            else f"the {background(service)} was not running before it"
         )
         return f"dev worker: running (pid {record.pid}, since {record.since}); {restore}"
     if record.restore_pending:
         return (
             f"dev worker: a session (pid {record.pid}, since {record.since}) was killed before restoring the "
-            f"background {service}: run `inv worker.up` to restore it"
+            f"{background(service)}: run `inv worker.up` to restore it"
         )
     return f"dev worker: a session (pid {record.pid}) was killed; nothing to restore (`inv worker.up` clears this)"
 

@@ -20,6 +20,7 @@ from tasks.drivers.handover.lock import SessionLock
 from tasks.drivers.handover.record import RECORD, Record, process_alive, read_record, remove_record, state_dir
 from tasks.drivers.process import Completed
 from tasks.knowledge.failures import UserError
+from tasks.knowledge.naming import background
 
 #: Where a line goes: the session prints `[dev.worker] ...`, another command `note: ...`.
 Tell = Callable[[str], None]
@@ -73,7 +74,7 @@ def _start_in_place(compose: Compose) -> Completed | None:
 def not_restored(service: str, problem: str) -> str:
     """The one line for a restore that left the worker down (the record is kept)."""
     return (
-        f"could not restore the background {service} ({problem}); run `inv worker.up` when Docker is back "
+        f"could not restore the {background(service)} ({problem}); run `inv worker.up` when Docker is back "
         "(the next inv command also retries)"
     )
 
@@ -82,7 +83,7 @@ def restore(compose: Compose, record: Record, tell: Tell, *, was_restarting: boo
     """Bring the background worker back as ``record`` says; the record is removed once the worker is
     back. Returns None, or the `not_restored` line when it is not back (the record is then kept)."""
     service = compose.settings.service
-    tell(f"restoring the background {service} ...")
+    tell(f"restoring the {background(service)} ...")
     try:
         problem = give_back(compose, record)
     except UserError as error:
@@ -92,9 +93,9 @@ def restore(compose: Compose, record: Record, tell: Tell, *, was_restarting: boo
     remove_record(state_dir(compose))
     if problem:
         was = " (it was restarting before this session)" if was_restarting else ""
-        tell(f"warning: the background {service} is back but not ready{was}: {problem}")
+        tell(f"warning: the {background(service)} is back but not ready{was}: {problem}")
     else:
-        tell(f"background {service} restored" + (" (prod-like, with its plan)" if record.restore_files else ""))
+        tell(f"{background(service)} restored" + (" (prod-like, with its plan)" if record.restore_files else ""))
     return None
 
 
@@ -104,7 +105,7 @@ def killed_session(record: Record, service: str, *, orphan: bool) -> str:
     if orphan:
         line += "; stopped its leftover dev worker"
     if record.restore_pending:
-        line += f"; it ended without restoring the background {service}"
+        line += f"; it ended without restoring the {background(service)}"
     return line
 
 

@@ -46,6 +46,7 @@ from tasks.knowledge.compose_cli import ContainerState
 from tasks.knowledge.durations import parse_duration
 from tasks.knowledge.exit_codes import describe_exit
 from tasks.knowledge.failures import UserError
+from tasks.knowledge.naming import background
 from tasks.knowledge.watchers import expand_runner
 
 #: How often the task looks for the dev worker's ready file.
@@ -133,7 +134,7 @@ class DevSession:
         except UserError as error:
             # Unknown is not "stopped": a dev worker started now could join a running one on the queue.
             raise UserError(
-                f"cannot tell whether the background {self.s.service} is running ({error.reason}); "
+                f"cannot tell whether the {background(self.s.service)} is running ({error.reason}); "
                 "not starting a dev worker beside it"
             ) from None
         states = {ct.state for ct in self.found}
@@ -150,11 +151,11 @@ class DevSession:
         self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose, self.found)
         write_record(self.directory, self.record)
         what = "it finishes its current job" if self.background_found == "running" else "it was restarting"
-        say(f"stopping the background {self.s.service} ({what}) ...")
+        say(f"stopping the {background(self.s.service)} ({what}) ...")
         result = self.compose.run("stop", self.s.service, capture=True)
         if not result.ok:
             raise UserError(
-                f"could not stop the background {self.s.service} ({self.compose.diagnose(result)}); "
+                f"could not stop the {background(self.s.service)} ({self.compose.diagnose(result)}); "
                 "not running a second worker on the same queue"
             )
 
@@ -195,12 +196,12 @@ class DevSession:
             path.unlink(missing_ok=True)
         self._start_child({"WORKER_START_GATE": str(self.gate), "WORKER_READY_FILE": str(self.ready_file)})
         say(
-            f"dev worker starting (`{self.s.app_dev}`, pid {self.child.pid}); the background {self.s.service} "
+            f"dev worker starting (`{self.s.app_dev}`, pid {self.child.pid}); the {background(self.s.service)} "
             "keeps the queue until it is ready"
         )
         if not self._await_ready():
             if not self.child.received:
-                say(f"the dev worker ended before it was ready; the background {self.s.service} was not touched")
+                say(f"the dev worker ended before it was ready; the {background(self.s.service)} was not touched")
             return self._wait_child()
         self._stop_background()
         self.gate.touch()
@@ -247,7 +248,7 @@ class DevSession:
 
     def _back_hint(self) -> str:
         assert self.record is not None
-        return f" and brings the background {self.s.service} back" if self.record.restore_pending else ""
+        return f" and brings the {background(self.s.service)} back" if self.record.restore_pending else ""
 
     # -- giving back -----------------------------------------------------------------------
     def _give_back(self) -> None:
@@ -256,14 +257,14 @@ class DevSession:
         service = self.s.service
         if record is None or not record.worker_was_running:
             if self.background_found:  # the dev worker ended before it was ready: nothing was stopped
-                say(f"the background {service} was never stopped; it kept the queue")
+                say(f"the {background(service)} was never stopped; it kept the queue")
             else:
-                say(f"the background {service} was not running before; leaving it stopped")
+                say(f"the {background(service)} was not running before; leaving it stopped")
             remove_record(self.directory)
             return
         if record.cancelled_by:
             say(
-                f"the background {service} was running before, but `{record.cancelled_by}` during this session "
+                f"the {background(service)} was running before, but `{record.cancelled_by}` during this session "
                 "asked to leave it down; not restoring it"
             )
             remove_record(self.directory)
