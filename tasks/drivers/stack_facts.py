@@ -23,15 +23,53 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tasks.drivers import compose_binary
-from tasks.drivers.compose import Compose
 from tasks.drivers.gateway import Gateway
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.stack_config import ContainerFacts, StackConfig, parse_config, parse_inspect, referenced_variables
 
+if TYPE_CHECKING:
+    from tasks.drivers.process import Completed
+    from tasks.knowledge.compose_cli import ProjectFiles
+    from tasks.knowledge.settings import Settings
+
 _ALWAYS = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")
+
+
+class Compose(Protocol):
+    """What this module needs of `tasks.drivers.compose.Compose` (which asks this module for the
+    project name, so it is named by its shape here and not imported: no import cycle)."""
+
+    settings: Settings
+    project: ProjectFiles
+
+    @property
+    def version(self) -> tuple[int, ...]: ...
+
+    @property
+    def env_path(self) -> Path: ...
+
+    @property
+    def base(self) -> list[str]: ...
+
+    def files(self) -> list[str]: ...
+
+    def argv(
+        self, *args: str, files: list[str] | None = None, profiles: list[str] | tuple[str, ...] = ()
+    ) -> list[str]: ...
+
+    def run(
+        self,
+        *args: str,
+        capture: bool = False,
+        files: list[str] | None = None,
+        profiles: list[str] | tuple[str, ...] = (),
+        extra_env: dict[str, str] | None = None,
+    ) -> Completed: ...
+
+    def diagnose(self, result: Completed) -> str: ...
 
 
 def _stamp(path: Path) -> list[object]:
