@@ -12,6 +12,10 @@ Three layers, one folder each:
 Each ``inv`` call pays for every import at start-up, so the namespace modules import only Invoke at
 module level; a task imports the knowledge and drivers it uses when it runs (``inv --list`` loads
 neither).
+
+Installed, this folder is the package ``devstack_tasks`` (distribution ``devstack-tasks``) and an
+adopter's ``tasks.py`` is ``from devstack_tasks import ns``; in this checkout it is ``tasks``. Its
+imports are relative, so it works under either name.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import signal
 from invoke.collection import Collection
 
 from tasks import dev, env, prodlike, stack, worker
+from tasks._version import __version__
 from tasks.adopt import adopt
 from tasks.doctor import doctor
 from tasks.knowledge.defaults import DEFAULTS
@@ -36,3 +41,5 @@ ns = Collection(adopt, doctor, setup, worker.ns, dev.ns, stack.ns, env.ns, prodl
 # On the root: Invoke merges only the collections on the path to the invoked task. The project's
 # own values live in invoke.yaml, a user's in ~/.invoke.yaml or INVOKE_<SECTION>_<KEY> variables.
 ns.configure(DEFAULTS)
+
+__all__ = ["__version__", "ns"]

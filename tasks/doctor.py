@@ -43,6 +43,8 @@ def doctor(c: Context, json: bool = False) -> None:
 
     Checks the engine and, per worker, the app, its package manager, its compose service and its image.
     On a repository not yet adapted it says which lines to add (WARN lines)."""
+    from tasks import __version__
+
     if json:
         from tasks.drivers import json_out
         from tasks.knowledge.checks import check_facts
@@ -55,7 +57,7 @@ def doctor(c: Context, json: bool = False) -> None:
                 ok = _checks(c)
             finally:
                 _out.collected = None
-            return ok, {"checks": [check_facts(check) for check in collected]}
+            return ok, {"devstack_version": __version__, "checks": [check_facts(check) for check in collected]}
 
         if not json_out.emit("doctor", body):
             raise Exit("doctor found problems (see the JSON's failed checks)", code=1)
@@ -63,8 +65,18 @@ def doctor(c: Context, json: bool = False) -> None:
     from tasks.drivers.progress import colour_for
 
     _out.colour = colour_for()
+    print(version_line(), flush=True)
     if not _checks(c):
         raise Exit("doctor found problems (FAIL lines above)", code=1)
+
+
+def version_line() -> str:
+    """The first line: which devstack-tasks this is and where it was loaded from (for bug reports)."""
+    from pathlib import Path
+
+    from tasks import __version__
+
+    return f"devstack-tasks {__version__} ({Path(__file__).resolve().parent})"
 
 
 def _checks(c: Context) -> bool:

@@ -41,8 +41,22 @@ if TYPE_CHECKING:
 
 __all__ = ["BUILD_MODES", "PROJECT_ROOT", "Settings", "WorkerSettings", "config_path", "display", "settings"]
 
-#: The checkout: tasks/knowledge/settings.py -> tasks/knowledge -> tasks -> the root.
+#: The checkout: tasks/knowledge/settings.py -> tasks/knowledge -> tasks -> the root. Installed (as
+#: devstack_tasks) this is site-packages, never the project: see `project_root`.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_root(config: object) -> Path:
+    """The folder of the ``tasks.py`` Invoke loaded: the project, wherever this package is installed.
+
+    Invoke's Program records that folder with ``config.set_project_location`` (the private
+    ``_project_prefix``, read defensively; tests/unit/test_packaging.py pins it). A configuration
+    built without it (unit tests): this checkout when a ``tasks.py`` loads it, else the working folder.
+    """
+    prefix = getattr(config, "_project_prefix", None)
+    if isinstance(prefix, str) and prefix:
+        return Path(prefix).resolve()
+    return PROJECT_ROOT if (PROJECT_ROOT / "tasks.py").is_file() else Path.cwd()
 
 
 class ConfigSections(Protocol):
@@ -175,13 +189,17 @@ class Settings:
 
     @classmethod
     def from_config(
-        cls, config: ConfigSections, root: Path = PROJECT_ROOT, environ: Mapping[str, str] | None = None
+        cls, config: ConfigSections, root: Path | None = None, environ: Mapping[str, str] | None = None
     ) -> Settings:
         """Read and check a configuration (Invoke's, or a dict; missing sections take the defaults).
+
+        Paths are resolved against ``root``, by default `project_root` (the loaded tasks.py's folder).
 
         ``environ``, when given, is checked for misspelt ``INVOKE_*`` variables of our sections
         (Invoke ignores a variable naming no known key without a word).
         """
+        if root is None:
+            root = project_root(config)
         if environ is not None:
             _check_environ(environ, config)
         sections = {name: _section(config, name) for name in SECTIONS}

@@ -57,3 +57,19 @@ def second_stack(tmp_path_factory, built_app):
     s = Stack(tmp_path_factory.mktemp("second"))
     yield s
     s.down()
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory):
+    """devstack-tasks built as a wheel and installed into a fresh venv outside the checkout (installed.py).
+
+    A build or install that fails skips on a developer's machine (offline, say) and fails under CI=true.
+    """
+    from tests.conftest import skip_or_fail
+
+    from .installed import build_and_install
+
+    try:
+        return build_and_install(tmp_path_factory.mktemp("installed"))
+    except RuntimeError as error:
+        skip_or_fail(str(error))

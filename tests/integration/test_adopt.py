@@ -2,28 +2,32 @@
 
 A copy of the shop fixture (tests/integration/fixtures/shop) in a temporary folder, without its
 invoke.yaml, its compose file replaced by the unadapted one (tests/unit/data/compose/shop-unadapted.yml:
-no profiles on the workers, `restart: "no"`), with `tasks.py` and `tasks/` copied beside it as a user
-adopting the collection does. Then: a dry run writes nothing; adopt writes invoke.yaml and the two
+no profiles on the workers, `restart: "no"`), with the adopter's `tasks.py` of docs/adopting.md beside
+it, run by the wheel installed into a fresh venv outside the checkout (installed.py), as a user adopting
+the collection does. Then: a dry run writes nothing; adopt writes invoke.yaml and the two
 override files and never the user's compose file; a second run changes no byte; real Compose applies
 the override's profile to the existing services; worker.up, worker.status, prodlike.up/verify on a
-named worker, stack.down.
+named worker, stack.down; doctor names the installed version, worker.status --json reads both workers.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tasks import __version__
+
+from . import installed as package
 from .shopsetup import FIXTURE, install_dependencies
 from .stackenv import IMAGE_VARS, ROOT, SHADOWING, free_port
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.installed]
 
 UNADAPTED = ROOT / "tests/unit/data/compose/shop-unadapted.yml"
 GOLDEN = ROOT / "tests/unit/data/adopt"
@@ -31,12 +35,12 @@ GENERATED = ("invoke.yaml", "compose.devstack.yaml", "compose.devstack.prodlike.
 
 
 class Adopted:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, installed: package.Installed):
+        self.installed = installed
         self.dir = tmp / "shop"
         shutil.copytree(FIXTURE, self.dir, symlinks=True, ignore=shutil.ignore_patterns("invoke.yaml", ".devstack"))
         shutil.copy(UNADAPTED, self.dir / "configs/compose.yaml")
-        shutil.copy(ROOT / "tasks.py", self.dir / "tasks.py")
-        shutil.copytree(ROOT / "tasks", self.dir / "tasks", ignore=shutil.ignore_patterns("__pycache__"))
+        (self.dir / "tasks.py").write_text(package.adopters_tasks_py())
         self.project = f"a{uuid.uuid4().hex[:10]}"
         self.env_file = tmp / "shop.env"
         values = {
@@ -51,13 +55,13 @@ class Adopted:
 
     @property
     def environ(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in SHADOWING and not k.startswith("INVOKE_")}
+        env = {k: v for k, v in package.environ().items() if k not in SHADOWING and not k.startswith("INVOKE_")}
         env.update({"INVOKE_COMPOSE_ENV_FILE": str(self.env_file), "INVOKE_COMPOSE_ENV_EXAMPLE": str(self.env_file)})
         return env
 
     def inv(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "invoke", *args],
+            [*self.installed.inv, *args],
             cwd=self.dir,
             env=self.environ,
             capture_output=True,
@@ -85,9 +89,9 @@ class Adopted:
 
 
 @pytest.fixture
-def adopted(tmp_path, engine):
+def adopted(tmp_path, engine, installed):
     install_dependencies()
-    repo = Adopted(tmp_path)
+    repo = Adopted(tmp_path, installed)
     yield repo
     repo.down()
 
@@ -126,8 +130,17 @@ def test_adopt_then_drive_the_workers(adopted):
     assert up.returncode == 0, up.stdout + up.stderr
     doctor = adopted.inv("doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    first = doctor.stdout.splitlines()[0]  # the version, loaded from the venv (not from this checkout)
+    assert first.startswith(f"devstack-tasks {__version__} (") and str(adopted.installed.venv) in first, first
     assert "has no profile" not in doctor.stdout and "restart policy" not in doctor.stdout, doctor.stdout
     assert "has no dev.devstack.source-fingerprint label" not in doctor.stdout, doctor.stdout
+    as_json = adopted.inv("worker.status", "--json")
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    facts = json.loads(as_json.stdout)
+    assert facts["ok"] is True and {w["worker"]: [c["running"] for c in w["containers"]] for w in facts["workers"]} == {
+        "email": [True],
+        "sync": [True],
+    }, facts
     status = adopted.inv("worker.status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "email: running" in status.stdout and "sync: running" in status.stdout, status.stdout

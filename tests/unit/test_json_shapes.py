@@ -229,7 +229,9 @@ def test_every_key_is_documented():
         json_doc.document(
             "worker.status", True, {"workers": [status_view.worker_facts("w", status_case("running"), [], None)]}
         ),
-        json_doc.document("doctor", True, {"checks": [check_facts(Check.of(True, "x", "y"))]}),
+        json_doc.document(
+            "doctor", True, {"devstack_version": "0.2.0", "checks": [check_facts(Check.of(True, "x", "y"))]}
+        ),
         json_doc.document("env.check", True, json_doc.env_check_facts(".env", ".env.example", 1, report, [], [])),
         json_doc.document("prodlike.plan", True, {"plan": json_doc.plan_facts(plan), "warnings": []}),
         json_doc.document("prodlike.verify", True, json_doc.verify_facts("prodlike", "labels", "x", plan, table)),
