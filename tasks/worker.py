@@ -38,12 +38,13 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
         compose = Compose(s)
         handover.refuse_if_active(compose, "worker.up")
         handover.recover_stale(compose)
-        worker_service.note_leaving_prodlike(compose, "worker.up")
+        containers = compose.containers()  # the project's, once: for the checks below and the no-op test
+        worker_service.note_leaving_prodlike(compose, "worker.up", containers)
         if build:
             host_app.build(s)
         else:
             host_app.require_dist(s, allow_stale=True)
-        worker_service.start_worker(compose, build=build)
+        worker_service.start_worker(compose, build=build, containers=containers, may_skip=True)
 
 
 @task(
