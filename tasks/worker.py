@@ -128,18 +128,33 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     """Show the state, health, uptime, restart policy and scheduler of the worker(s).
 
     Read from Docker and Compose, for the background worker(s)."""
+    from concurrent.futures import ThreadPoolExecutor
     from typing import Any
 
-    from tasks.drivers import handover, stack_facts, workers
+    from tasks.drivers import workers
     from tasks.drivers.compose import Compose
+
+    def listed() -> list[tuple[Any, Compose, Any]]:
+        """Each worker's settings, Compose and containers (one `docker ps` each)."""
+        found = []
+        for s in workers.select(c, name):
+            compose = Compose(s)
+            found.append((s, compose, compose.containers(s.service)))
+        return found
+
+    # Docker is asked first, in the background: the imports and files below are read while it
+    # answers. Its errors come out of `.result()` inside gather(), as before (and as JSON with --json).
+    pool = ThreadPoolExecutor(max_workers=1)
+    started = pool.submit(listed)
+    pool.shutdown(wait=False)
+
+    from tasks.drivers import handover, stack_facts
     from tasks.knowledge import status_view
     from tasks.knowledge.failures import UserError
 
     def gather() -> list[dict[str, Any]]:
         entries = []
-        for s in workers.select(c, name):
-            compose = Compose(s)
-            containers = compose.containers(s.service)
+        for s, compose, containers in started.result():
             notes = []
             try:
                 config = stack_facts.load(compose).service(s.service)
