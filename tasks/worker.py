@@ -134,12 +134,19 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     from tasks.drivers import workers
     from tasks.drivers.compose import Compose
 
-    def listed() -> list[tuple[Any, Compose, Any]]:
-        """Each worker's settings, Compose and containers (one `docker ps` each)."""
+    def listed() -> list[tuple[Any, Compose, Any, Any]]:
+        """Each worker's settings, Compose, containers (one `docker ps` each) and, asked at the same
+        time, `docker inspect` of the container by the name Compose gives it (checked in gather())."""
+        from tasks.drivers import stack_facts
+
         found = []
-        for s in workers.select(c, name):
-            compose = Compose(s)
-            found.append((s, compose, compose.containers(s.service)))
+        with ThreadPoolExecutor(max_workers=2) as inner:
+            for s in workers.select(c, name):
+                compose = Compose(s)
+                ps = inner.submit(compose.containers, s.service)
+                expected = stack_facts.container_name(compose, s.service)
+                guess = inner.submit(stack_facts.inspect_containers, compose.gateway, [expected] if expected else [])
+                found.append((s, compose, ps.result(), (expected, guess)))
         return found
 
     # Docker is asked first, in the background: the imports and files below are read while it
@@ -154,14 +161,17 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
 
     def gather() -> list[dict[str, Any]]:
         entries = []
-        for s, compose, containers in started.result():
+        for s, compose, containers, (expected, guess) in started.result():
             notes = []
             try:
                 config = stack_facts.load(compose).service(s.service)
             except UserError as error:  # status still shows what Docker knows
                 notes.append(error.reason)
                 config = None
-            inspected = stack_facts.inspect_containers(compose.gateway, [ct.name for ct in containers])
+            names = [ct.name for ct in containers]
+            inspected = (
+                guess.result() if names == [expected] else stack_facts.inspect_containers(compose.gateway, names)
+            )
             view = status_view.facts(
                 s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var
             )

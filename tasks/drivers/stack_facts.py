@@ -232,6 +232,18 @@ def load(compose: Compose) -> StackConfig:
     return parse_config(config_json(compose))
 
 
+def container_name(compose: Compose, service: str) -> str:
+    """The name Compose gives the service's (first) container: `container_name`, else
+    `<project>-<service>-1` ("" when the configuration cannot be read)."""
+    try:
+        raw = (config_json(compose).get("services") or {}).get(service) or {}
+        project = compose.project_name
+    except UserError:
+        return ""
+    named = raw.get("container_name") if isinstance(raw, dict) else None
+    return str(named) if named else f"{project}-{service}-1"
+
+
 _INSPECT = '{"name":{{json .Name}},"restart":{{json .HostConfig.RestartPolicy.Name}},"env":{{json .Config.Env}}}'
 
 

@@ -201,18 +201,18 @@ def start_worker(
     from tasks.drivers import ports
 
     s = compose.settings
-    listing = compose.containers() if containers is None else containers
+    skip_asked = may_skip and not build and files is None and not extra_env
+    listing = compose.containers() if containers is None and skip_asked else containers
     ports.check_free(compose, [s.service], containers=listing)
     fingerprint = _fingerprint(compose)
     build_env = _build_env(compose, fingerprint)
-    skip_asked = may_skip and not build and files is None and not extra_env
     with ThreadPoolExecutor(max_workers=3) as pool:  # independent questions to Docker, asked at once
-        noop = _why_not_noop(compose, listing, build_env, pool) if skip_asked else None
+        noop = _why_not_noop(compose, listing, build_env, pool) if skip_asked and listing is not None else None
         build = _rebuild(compose, build, fingerprint)
         skip = noop is not None and noop.result() is None and not build
     what = what or f"starting the {s.service} service"
     if skip:
-        worker = next(ct for ct in listing if ct.service == s.service)
+        worker = next(ct for ct in listing or [] if ct.service == s.service)
         print(f"{s.service}: already running with this configuration (image and dependencies unchanged)", flush=True)
         if worker.health == "healthy":
             return  # ready: its healthcheck passes (the readiness wait would say the same at once)

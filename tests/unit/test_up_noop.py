@@ -178,3 +178,18 @@ def test_a_prodlike_worker_is_recreated_not_skipped(tmp_path, gw, capsys):
     worker.up(fakes.context(tmp_path))
     assert gw.ran(r"--profile worker up -d worker$")
     assert "recreates it as the normal worker" in capsys.readouterr().out
+
+
+def test_status_inspects_the_container_by_its_expected_name_while_listing_and_again_when_it_differs(
+    tmp_path, gw, monkeypatch
+):
+    stack = fakes.FakeStack(gw)
+    worker.status(fakes.context(tmp_path))
+    assert gw.commands(r"^docker inspect --type container ") == [
+        gw.commands(r"^docker inspect --type container .* devstack-worker-1$")[0]
+    ]
+    gw.calls.clear()
+    monkeypatch.setattr(stack, "name", lambda service: f"custom-{service}")  # a `container_name:`
+    worker.status(fakes.context(tmp_path))
+    assert gw.ran(r"^docker inspect --type container .* devstack-worker-1$")
+    assert gw.ran(r"^docker inspect --type container .* custom-worker$")
