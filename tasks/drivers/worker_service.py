@@ -163,6 +163,7 @@ def _why_not_noop(
         return done
     chain = [s.service, *dependencies]
     images = {name: str((services.get(name) or {}).get("image") or f"{compose.project_name}-{name}") for name in chain}
+    policies = {name: str((services.get(name) or {}).get("pull_policy") or "") for name in chain}
     hashes = pool.submit(stack_facts.config_hashes, compose, chain, [s.profile], env)
     image_ids = pool.submit(_image_ids, compose, images)
 
@@ -173,6 +174,7 @@ def _why_not_noop(
             hashes=hashes.result(),
             image_ids=image_ids.result(),
             dependencies=dependencies,
+            pull_policies=policies,
         )
 
     return pool.submit(decide)

@@ -20,6 +20,9 @@ CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 IMAGE_LABEL = "com.docker.compose.image"
 #: The conditions under which a running dependency needs nothing from `up` (healthy when asked).
 _CONDITIONS = {"service_started", "service_healthy"}
+#: Pull policies under which `up` leaves a present image alone (`always`, `build`, `daily`, ... may
+#: pull or build a new one on every `up`).
+_QUIET_PULL = {"", "missing", "if_not_present", "never"}
 
 
 def parse_hashes(output: str) -> dict[str, str]:
@@ -68,12 +71,14 @@ def why_not_noop(
     image_ids: Mapping[str, str],
     dependencies: Mapping[str, str] | None,
     build: bool = False,
+    pull_policies: Mapping[str, str] | None = None,
 ) -> str | None:
     """None when `up -d <service>` would change nothing and the worker is ready; else why `up` runs.
 
     ``containers``: the project's containers (one `docker ps -a`); ``hashes``: `config --hash` of
     the service and its dependencies; ``image_ids``: the id of each one's image as tagged now
-    (missing: not known); ``dependencies``: from `dependency_conditions`.
+    (missing: not known); ``dependencies``: from `dependency_conditions`; ``pull_policies``: each
+    service's `pull_policy` when set.
     """
     if build:
         return "--build asked"
@@ -83,6 +88,9 @@ def why_not_noop(
     for name, condition in wanted.items():
         if condition not in _CONDITIONS:
             return f"{name} is needed with condition {condition or 'unknown'}"
+        policy = (pull_policies or {}).get(name, "")
+        if policy not in _QUIET_PULL:
+            return f"{name} has pull_policy {policy}"
         mine = [ct for ct in containers if ct.service == name]
         if len(mine) != 1:
             return f"{name} has {len(mine)} containers"

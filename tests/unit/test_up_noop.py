@@ -77,6 +77,24 @@ def test_never_with_build_or_a_prodlike_worker():
     assert found == "worker runs prod-like"
 
 
+@pytest.mark.parametrize("policy", ["always", "build", "daily"])
+def test_never_when_up_would_pull_or_build_again(policy):
+    found = why_not_noop(
+        "worker",
+        containers=stack(),
+        hashes=HASHES,
+        image_ids=IMAGES,
+        dependencies=HEALTHY_DEPS,
+        pull_policies={"redis": policy},
+    )
+    assert found == f"redis has pull_policy {policy}"
+    quiet = {"worker": "missing", "redis": "never"}
+    found = why_not_noop(
+        "worker", containers=stack(), hashes=HASHES, image_ids=IMAGES, dependencies=HEALTHY_DEPS, pull_policies=quiet
+    )
+    assert found is None
+
+
 def test_a_running_dependency_suffices_when_only_started_is_asked():
     deps = {"postgres": "service_started", "redis": "service_healthy"}
     containers = stack(postgres=container("postgres", health="starting"))
