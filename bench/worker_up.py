@@ -39,6 +39,7 @@ def timed(argv, *, env, cwd, timeout) -> tuple[float, str]:
 
 
 REBUILD_NOTE = "rebuilding it"  # start_worker's "note: the worker image is older than the compiled output; ..."
+SKIP_NOTE = "already running with this configuration"  # start_worker when Compose's `up -d` would be a no-op
 
 
 def floor_times(env, repeat: int) -> dict[str, list[float]]:
@@ -144,6 +145,7 @@ def main() -> int:
         order = list(commands)
         samples = {name: [] for name in order}
         rebuilds = 0
+        skipped = 0
         for r in range(args.rounds):
             shift = r % len(order)
             rotation = order[shift:] + order[:shift]
@@ -153,6 +155,8 @@ def main() -> int:
                 samples[name].append(elapsed)
                 if name == "inv" and REBUILD_NOTE in out:
                     rebuilds += 1
+                if name == "inv" and SKIP_NOTE in out:
+                    skipped += 1
             print(
                 f"  round {r + 1:2d}/{args.rounds}: "
                 + "  ".join(f"{n}={samples[n][-1] * 1000:.0f}ms" for n in rotation),
@@ -192,6 +196,7 @@ def main() -> int:
             f"difference {ms(stats[mine]['median'] - stats[other]['median'])} ms median"
         )
     print(f"  timed inv calls that rebuilt the image: {rebuilds} of {args.rounds}")
+    print(f"  timed inv calls that skipped Compose's no-op `up -d` ({SKIP_NOTE!r}): {skipped} of {args.rounds}")
     print("\ncontext: costs inside an inv call (5 runs each, ms)\n")
     print(
         table(
@@ -200,9 +205,11 @@ def main() -> int:
         )
     )
     print(
-        "\n`inv worker.up` = python + invoke + tasks import, the handover record check (files), "
-        "`docker compose version --short`, the dist/ checks, `docker image inspect` (does the image hold "
-        "this dist/?), then the raw `up -d worker`."
+        "\n`inv worker.up` = python + invoke + tasks import, the handover record check (files), one "
+        "`docker ps -a` of the project (prod-like note, own ports, the no-op test), the dist/ checks, then "
+        "in parallel `docker image inspect` (does the image hold this dist/?), the images' ids and Compose's "
+        "`config --hash` (cached with the config); the raw `up -d worker` only when it would change something, "
+        "else the worker's health from the `docker ps` row."
     )
     return 0
 

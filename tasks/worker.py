@@ -38,12 +38,13 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
         compose = Compose(s)
         handover.refuse_if_active(compose, "worker.up")
         handover.recover_stale(compose)
-        worker_service.note_leaving_prodlike(compose, "worker.up")
+        containers = compose.containers()  # the project's, once: for the checks below and the no-op test
+        worker_service.note_leaving_prodlike(compose, "worker.up", containers)
         if build:
             host_app.build(s)
         else:
             host_app.require_dist(s, allow_stale=True)
-        worker_service.start_worker(compose, build=build)
+        worker_service.start_worker(compose, build=build, containers=containers, may_skip=True)
 
 
 @task(
@@ -127,25 +128,50 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     """Show the state, health, uptime, restart policy and scheduler of the worker(s).
 
     Read from Docker and Compose, for the background worker(s)."""
+    from concurrent.futures import ThreadPoolExecutor
     from typing import Any
 
-    from tasks.drivers import handover, stack_facts, workers
+    from tasks.drivers import workers
     from tasks.drivers.compose import Compose
+
+    def listed() -> list[tuple[Any, Compose, Any, Any]]:
+        """Each worker's settings, Compose, containers (one `docker ps` each) and, asked at the same
+        time, `docker inspect` of the container by the name Compose gives it (checked in gather())."""
+        from tasks.drivers import stack_facts
+
+        found = []
+        with ThreadPoolExecutor(max_workers=2) as inner:
+            for s in workers.select(c, name):
+                compose = Compose(s)
+                ps = inner.submit(compose.containers, s.service)
+                expected = stack_facts.container_name(compose, s.service)
+                guess = inner.submit(stack_facts.inspect_containers, compose.gateway, [expected] if expected else [])
+                found.append((s, compose, ps.result(), (expected, guess)))
+        return found
+
+    # Docker is asked first, in the background: the imports and files below are read while it
+    # answers. Its errors come out of `.result()` inside gather(), as before (and as JSON with --json).
+    pool = ThreadPoolExecutor(max_workers=1)
+    started = pool.submit(listed)
+    pool.shutdown(wait=False)
+
+    from tasks.drivers import handover, stack_facts
     from tasks.knowledge import status_view
     from tasks.knowledge.failures import UserError
 
     def gather() -> list[dict[str, Any]]:
         entries = []
-        for s in workers.select(c, name):
-            compose = Compose(s)
-            containers = compose.containers(s.service)
+        for s, compose, containers, (expected, guess) in started.result():
             notes = []
             try:
                 config = stack_facts.load(compose).service(s.service)
             except UserError as error:  # status still shows what Docker knows
                 notes.append(error.reason)
                 config = None
-            inspected = stack_facts.inspect_containers(compose.gateway, [ct.name for ct in containers])
+            names = [ct.name for ct in containers]
+            inspected = (
+                guess.result() if names == [expected] else stack_facts.inspect_containers(compose.gateway, names)
+            )
             view = status_view.facts(
                 s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var
             )

@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from tasks.drivers import stack_facts
 from tasks.drivers.compose import Compose
@@ -19,6 +20,9 @@ from tasks.drivers.gateway import Gateway
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import display
 from tasks.knowledge.stack_config import Port, StackConfig, port_variable, published_ports
+
+if TYPE_CHECKING:
+    from tasks.knowledge.compose_cli import ContainerState
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -113,8 +117,13 @@ def own_ports(compose: Compose) -> set[int]:
     return published_ports(result.stdout) if result.ok else set()
 
 
-def conflicts(compose: Compose, stack: StackConfig, services: list[str]) -> list[str]:
-    """One line per fixed published port of these services that someone else holds."""
+def conflicts(
+    compose: Compose, stack: StackConfig, services: list[str], containers: list[ContainerState] | None = None
+) -> list[str]:
+    """One line per fixed published port of these services that someone else holds.
+
+    ``containers``: the project's containers when the caller has just listed them (`docker ps -a`):
+    their Ports column answers for this project's own ports without another `docker ps`."""
     s = compose.settings
     lines = []
     candidates = [
@@ -124,7 +133,11 @@ def conflicts(compose: Compose, stack: StackConfig, services: list[str]) -> list
         for port in stack.services[name].ports
         if port.published is not None and port.protocol == "tcp" and taken(_bind_host(port), port.published)
     ]
-    ours = own_ports(compose) if candidates else set()
+    ours = set()
+    if candidates and containers is not None:
+        ours = published_ports(", ".join(ct.ports for ct in containers if ct.running))
+    if any((port.published or 0) not in ours for _, port in candidates):
+        ours = own_ports(compose)  # not all ours by the listing: ask Docker, as without one
     for name, port in candidates:
         published = port.published or 0
         if published in ours:
@@ -152,10 +165,16 @@ def conflicts(compose: Compose, stack: StackConfig, services: list[str]) -> list
     return lines
 
 
-def check_free(compose: Compose, services: list[str], stack: StackConfig | None = None) -> None:
-    """Refuse `up` when a port the services publish is held by someone else."""
+def check_free(
+    compose: Compose,
+    services: list[str],
+    stack: StackConfig | None = None,
+    containers: list[ContainerState] | None = None,
+) -> None:
+    """Refuse `up` when a port the services publish is held by someone else (``containers``: see
+    `conflicts`)."""
     stack = stack or stack_facts.load(compose)
-    found = conflicts(compose, stack, stack.with_dependencies(services))
+    found = conflicts(compose, stack, stack.with_dependencies(services), containers)
     if found:
         more = f" (and {len(found) - 1} more: {'; '.join(found[1:])})" if len(found) > 1 else ""
         raise UserError(f"{found[0]}{more}")

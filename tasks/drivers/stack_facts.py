@@ -177,11 +177,64 @@ def config_json(compose: Compose) -> dict[str, Any]:
     The cache stores what its answer depended on (files with their stamps, the variable names the
     files interpolate), so a hit costs a few `stat` calls and a hash; only a miss parses the YAML.
     """
+    return dict(_record(compose)["config"])
+
+
+def _inputs_digest(record: dict[str, Any]) -> str:
+    """What a cached answer of Compose depended on (files, variables, command line, binary), hashed."""
+    inputs = [record.get(key) for key in ("files", "variables", "context", "environment")]
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def config_hashes(
+    compose: Compose, services: list[str], profiles: list[str], extra_env: dict[str, str]
+) -> dict[str, str]:
+    """Compose's own `config --hash` of these services (`service -> hash`; {} when Compose fails),
+    cached beside the configuration and valid while it is: the same files, variables and binary.
+
+    The hash is what `up` compares with a container's `com.docker.compose.config-hash` label; it is
+    asked of Compose, never computed here.
+    """
+    from tasks.knowledge.up_noop import parse_hashes
+
+    digest = _inputs_digest(_record(compose))
+    key = hashlib.sha256(json.dumps([services, profiles, sorted(extra_env.items())]).encode()).hexdigest()
+    path = compose.settings.state_dir / "compose-hashes.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cached = None
+    answers = cached.get("answers") if isinstance(cached, dict) and cached.get("inputs") == digest else None
+    answers = answers if isinstance(answers, dict) else {}
+    found = answers.get(key)
+    if isinstance(found, dict) and found:
+        return {str(k): str(v) for k, v in found.items()}
+    result = compose.run("config", "--hash", ",".join(services), capture=True, profiles=profiles, extra_env=extra_env)
+    hashes = parse_hashes(result.stdout) if result.ok else {}
+    if hashes and set(hashes) == set(services):
+        kept = dict(list(answers.items())[-7:])  # a few recent builds' answers, not every one ever
+        _write_private(path, {"inputs": digest, "answers": {**kept, key: hashes}})
+    return hashes
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        os.chmod(partial, 0o600)
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only checkout still works, only slower
+
+
+def _record(compose: Compose) -> dict[str, Any]:
+    """The cached record (config and what it depended on), refreshed from Compose when stale."""
     path = cache_path(compose)
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(cached, dict) and isinstance(cached.get("config"), dict) and _still_valid(compose, cached):
-            return dict(cached["config"])
+            return cached
     except (OSError, ValueError):
         pass
     paths, names = dependencies(compose)
@@ -198,16 +251,11 @@ def config_json(compose: Compose) -> dict[str, Any]:
         data = json.loads(result.stdout)
     except ValueError as error:
         raise UserError(f"`docker compose config --format json` printed something that is not JSON ({error})") from None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        # The resolved config holds the env file's secrets: readable by the owner only.
-        partial.write_text(json.dumps({**record, "config": data}), encoding="utf-8")
-        os.chmod(partial, 0o600)
-        os.replace(partial, path)
-    except OSError:
-        pass  # a read-only checkout still works, only slower
-    return dict(data)
+    if not isinstance(data, dict):
+        raise UserError("`docker compose config --format json` printed something that is not a JSON object")
+    # The resolved config holds the env file's secrets: readable by the owner only.
+    _write_private(path, {**record, "config": data})
+    return {**record, "config": data}
 
 
 def project_name(compose: Compose) -> str:
@@ -220,6 +268,18 @@ def project_name(compose: Compose) -> str:
 
 def load(compose: Compose) -> StackConfig:
     return parse_config(config_json(compose))
+
+
+def container_name(compose: Compose, service: str) -> str:
+    """The name Compose gives the service's (first) container: `container_name`, else
+    `<project>-<service>-1` ("" when the configuration cannot be read)."""
+    try:
+        raw = (config_json(compose).get("services") or {}).get(service) or {}
+        project = compose.project_name
+    except UserError:
+        return ""
+    named = raw.get("container_name") if isinstance(raw, dict) else None
+    return str(named) if named else f"{project}-{service}-1"
 
 
 _INSPECT = '{"name":{{json .Name}},"restart":{{json .HostConfig.RestartPolicy.Name}},"env":{{json .Config.Env}}}'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from tasks.drivers import engine, host_app, progress
@@ -13,6 +14,7 @@ from tasks.knowledge.failures import UserError
 from tasks.knowledge.settings import Settings, display
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
     from pathlib import Path
 
     from tasks.knowledge.compose_cli import ContainerState
@@ -109,13 +111,73 @@ def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
     host-built worker) or was built from other sources (a worker built in its image), so the
     container never runs a stale build.
     """
+    fingerprint = _fingerprint(compose)
+    return _rebuild(compose, build, fingerprint), _build_env(compose, fingerprint)
+
+
+def _fingerprint(compose: Compose) -> str | None:
     s = compose.settings
-    fingerprint = host_app.image_fingerprint(s, build_inputs(compose) if s.build_mode == "image" else None)
+    return host_app.image_fingerprint(s, build_inputs(compose) if s.build_mode == "image" else None)
+
+
+def _build_env(compose: Compose, fingerprint: str | None) -> dict[str, str]:
+    return {host_app.fingerprint_var(compose.settings): fingerprint} if fingerprint else {}
+
+
+def _rebuild(compose: Compose, build: bool, fingerprint: str | None) -> bool:
+    s = compose.settings
     if not build and image_outdated(compose, fingerprint):
         what = f"{display(s.dist_main.parent, s.root)}/" if s.build_mode == "host" else "its sources"
         print(f"note: the {s.service} image holds another build than {what}; rebuilding it", flush=True)
         build = True
-    return build, ({host_app.fingerprint_var(s): fingerprint} if fingerprint else {})
+    return build
+
+
+def _image_ids(compose: Compose, images: dict[str, str]) -> dict[str, str]:
+    """The id each service's image tag points at now, in one `docker image inspect` ({} on failure)."""
+    names = list(dict.fromkeys(images.values()))
+    result = compose.gateway.docker("image", "inspect", "--format", "{{.Id}}", *names)
+    ids = result.stdout.split() if result.ok else []
+    if len(ids) != len(names):
+        return {}
+    by_name = dict(zip(names, ids, strict=True))
+    return {service: by_name[image] for service, image in images.items()}
+
+
+def _why_not_noop(
+    compose: Compose, containers: list[ContainerState], env: dict[str, str], pool: Executor
+) -> Future[str | None]:
+    """Ask, in parallel with the image check, whether `up -d` would change anything (None: no)."""
+    from tasks.drivers import stack_facts
+    from tasks.knowledge.up_noop import dependency_conditions, why_not_noop
+
+    s = compose.settings
+    try:
+        services = stack_facts.config_json(compose).get("services") or {}
+    except UserError:
+        services = {}
+    dependencies = dependency_conditions(services, s.service) if isinstance(services, dict) else None
+    if dependencies is None:
+        done: Future[str | None] = Future()
+        done.set_result("the configuration could not be read")
+        return done
+    chain = [s.service, *dependencies]
+    images = {name: str((services.get(name) or {}).get("image") or f"{compose.project_name}-{name}") for name in chain}
+    policies = {name: str((services.get(name) or {}).get("pull_policy") or "") for name in chain}
+    hashes = pool.submit(stack_facts.config_hashes, compose, chain, [s.profile], env)
+    image_ids = pool.submit(_image_ids, compose, images)
+
+    def decide() -> str | None:
+        return why_not_noop(
+            s.service,
+            containers=containers,
+            hashes=hashes.result(),
+            image_ids=image_ids.result(),
+            dependencies=dependencies,
+            pull_policies=policies,
+        )
+
+    return pool.submit(decide)
 
 
 def start_worker(
@@ -125,18 +187,40 @@ def start_worker(
     files: list[str] | None = None,
     extra_env: dict[str, str] | None = None,
     what: str = "",
+    containers: list[ContainerState] | None = None,
+    may_skip: bool = False,
 ) -> None:
     """`up -d` the worker, then wait until it is ready: a worker that crashes at start is an error.
 
-    `up -d` also recreates a removed container and starts postgres/redis first.
+    `up -d` also recreates a removed container and starts postgres/redis first. ``containers``: the
+    project's containers when the caller has just listed them. With ``may_skip`` (a plain
+    `worker.up`: no --build, no other files or variables), `up -d` is skipped when it would change
+    nothing: the worker runs healthy from Compose's current configuration hash and the image its
+    tag names now, and so do its dependencies (see `tasks.knowledge.up_noop`).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from tasks.drivers import ports
 
     s = compose.settings
-    ports.check_free(compose, [s.service])
-    build, build_env = image_plan(compose, build)
-    args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
+    skip_asked = may_skip and not build and files is None and not extra_env
+    listing = compose.containers() if containers is None and skip_asked else containers
+    ports.check_free(compose, [s.service], containers=listing)
+    fingerprint = _fingerprint(compose)
+    build_env = _build_env(compose, fingerprint)
+    with ThreadPoolExecutor(max_workers=3) as pool:  # independent questions to Docker, asked at once
+        noop = _why_not_noop(compose, listing, build_env, pool) if skip_asked and listing is not None else None
+        build = _rebuild(compose, build, fingerprint)
+        skip = noop is not None and noop.result() is None and not build
     what = what or f"starting the {s.service} service"
+    if skip:
+        worker = next(ct for ct in listing or [] if ct.service == s.service)
+        print(f"{s.service}: already running with this configuration (image and dependencies unchanged)", flush=True)
+        if worker.health == "healthy":
+            return  # ready: its healthcheck passes (the readiness wait would say the same at once)
+        require_ready(compose, what)
+        return
+    args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
     try:
         compose.check(
             *args,
@@ -225,12 +309,15 @@ def prodlike_restore(
     return None, None
 
 
-def note_leaving_prodlike(compose: Compose, action: str) -> None:
-    """One line when `action` replaces a prod-like worker by the normal one."""
+def note_leaving_prodlike(compose: Compose, action: str, containers: list[ContainerState] | None = None) -> None:
+    """One line when `action` replaces a prod-like worker by the normal one (``containers``: the
+    project's containers when the caller has just listed them)."""
     from tasks.knowledge.prodlike_labels import is_prodlike, mode_text
 
-    for container in compose.containers(compose.settings.service):
-        if container.running and is_prodlike(container.labels):
+    service = compose.settings.service
+    listing = compose.containers(service) if containers is None else containers
+    for container in listing:
+        if container.service == service and container.running and is_prodlike(container.labels):
             print(
                 f"note: the {compose.settings.service} runs in {mode_text(container.labels)}; {action} recreates "
                 "it as the normal worker (caps and heap plan gone; `inv prodlike.up` to go back)",

@@ -100,6 +100,7 @@ class ContainerState:
     exit_code: int | None
     labels: dict[str, str]
     publishers: tuple[Published, ...] = ()
+    ports: str = ""  # `docker ps`'s Ports column ("127.0.0.1:5432->5432/tcp, ..."); empty from `compose ps`
 
     @property
     def running(self) -> bool:
@@ -178,6 +179,7 @@ def parse_docker_ps(output: str) -> list[ContainerState]:
                 status=status,
                 exit_code=int(exit_code.group(1)) if exit_code else (0 if row.get("State") == "running" else None),
                 labels=labels,
+                ports=str(row.get("Ports") or ""),
             )
         )
     return states

@@ -299,3 +299,22 @@ def test_an_earlier_table_gains_the_columns_and_a_second_delivery_is_counted(sta
         what="the second delivery of again-1 to be counted",
     )
     assert stack.sql("select deliveries, added_at is not null from digest_results where job_id = 'again-2'") == "1|t"
+
+
+def test_worker_up_on_a_running_worker_skips_compose_until_its_configuration_changes(stack):
+    stack.inv("worker.up", check=True)
+    first = stack.compose("ps", "-q", "worker").stdout.strip()
+    again = stack.inv("worker.up", check=True)
+    assert "worker: already running with this configuration" in again.stdout, again.stdout + again.stderr
+    assert stack.compose("ps", "-q", "worker").stdout.strip() == first
+    # A changed value of the worker's environment: Compose's config hash differs, so `up -d` recreates it.
+    stack.write_env(WORKER_CONCURRENCY="2")
+    changed = stack.inv("worker.up", check=True)
+    assert "already running" not in changed.stdout
+    recreated = stack.compose("ps", "-q", "worker").stdout.strip()
+    assert recreated and recreated != first
+    assert stack.ps()["worker"] == "running"
+    # and a worker stopped by hand is started again, not skipped
+    stack.compose("stop", "worker")
+    restarted = stack.inv("worker.up", check=True)
+    assert "already running" not in restarted.stdout and stack.ps()["worker"] == "running"
