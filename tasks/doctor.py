@@ -43,7 +43,7 @@ def doctor(c: Context, json: bool = False) -> None:
 
     Checks the engine and, per worker, the app, its package manager, its compose service and its image.
     On a repository not yet adapted it says which lines to add (WARN lines)."""
-    from tasks import __version__
+    from tasks._version import __version__
 
     if json:
         from tasks.drivers import json_out
@@ -74,7 +74,7 @@ def version_line() -> str:
     """The first line: which devstack-tasks this is and where it was loaded from (for bug reports)."""
     from pathlib import Path
 
-    from tasks import __version__
+    from tasks._version import __version__
 
     return f"devstack-tasks {__version__} ({Path(__file__).resolve().parent})"
 

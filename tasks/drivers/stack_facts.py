@@ -275,7 +275,7 @@ def container_name(compose: Compose, service: str) -> str:
     `<project>-<service>-1` ("" when the configuration cannot be read)."""
     try:
         raw = (config_json(compose).get("services") or {}).get(service) or {}
-        project = compose.project_name
+        project = project_name(compose)
     except UserError:
         return ""
     named = raw.get("container_name") if isinstance(raw, dict) else None
