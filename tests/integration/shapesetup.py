@@ -47,6 +47,8 @@ class Shape:
     shell: dict[str, str] = field(default_factory=dict)
     redis_port: int = field(default_factory=free_port)
     db_port: int = field(default_factory=free_port)
+    #: What `inv adopt` printed, once a test adopted the copy.
+    adoption: subprocess.CompletedProcess | None = None
 
     def __post_init__(self) -> None:
         unique = uuid.uuid4().hex[:8]

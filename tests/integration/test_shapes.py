@@ -35,7 +35,7 @@ def adopt(shape: Shape) -> subprocess.CompletedProcess:
 def adopted(request, tmp_path_factory, engine):
     """One adopted copy per shape, shared by the tests of this module that do not change it."""
     made = Shape(request.param, tmp_path_factory.mktemp(request.param))
-    made.adoption = adopt(made)  # type: ignore[attr-defined]
+    made.adoption = adopt(made)
     yield made
     made.down()
 
@@ -50,6 +50,7 @@ def shape(request, tmp_path, engine):
 
 @pytest.mark.parametrize("adopted", SHAPES, indirect=True)
 def test_adopt_finds_the_worker_and_a_second_run_changes_nothing(adopted):
+    assert adopted.adoption is not None
     out = adopted.adoption.stdout
     assert "worker worker: its name (runs ., bullmq in its package.json); profile workers, dir ., build_mode none" in (
         out
