@@ -41,18 +41,24 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     s = settings(c)
     root = s.root
     env = Compose(s, require_env=False).env
-    given = list(file or ())
-    if len(given) == 1:
-        folder = (root / given[0]).parent
+    configured = list(file or ()) or list(s.compose_files)
+    compose_file_var = split_list(env.get("COMPOSE_FILE"), env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep)
+    present = {p.name for p in root.iterdir() if p.is_file()}
+    if not configured and not compose_file_var and not present.intersection(adopt_plan.COMPOSE_NAMES):
+        # none here: the one folder below holding a compose file (infra/docker/...), said aloud
+        configured = adopt_plan.compose_folder_below(
+            workspace.compose_files_below(root, adopt_plan.COMPOSE_NAMES + adopt_plan.OVERRIDE_NAMES)
+        )
+        print(f"note: no compose file here; reading {' and '.join(configured)} (`--file PATH` to name another)")
+    user_files = adopt_plan.user_compose_files(configured, compose_file_var, present)
+    if len(user_files) == 1:
+        # one file (given, configured or found below): with -f Compose no longer adds the override
+        # beside it by itself, so it is listed, also when it appeared since the last run
+        folder = (root / user_files[0]).parent
         beside = {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
-        given = adopt_plan.with_override(given[0], beside)
-        if len(given) == 2:
-            print(f"note: {given[1]} is read too: Compose reads it beside {given[0]}")
-    user_files = adopt_plan.user_compose_files(
-        given or list(s.compose_files),
-        split_list(env.get("COMPOSE_FILE"), env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep),
-        {p.name for p in root.iterdir() if p.is_file()},
-    )
+        user_files = adopt_plan.with_override(user_files[0], beside)
+        if len(user_files) == 2:
+            print(f"note: {user_files[1]} is read too: Compose reads it beside {user_files[0]}")
     # Compose's answer on the user's files alone: what ours adds must not count as theirs.
     user_compose = Compose(replace(s, compose_files=tuple(user_files)), require_env=False)
     config = stack_facts.config_json(user_compose)

@@ -36,6 +36,18 @@ def packages(root: Path) -> dict[str, Package]:
     return found
 
 
+def compose_files_below(root: Path, names: tuple[str, ...], depth: int = 3) -> list[str]:
+    """Compose files (by Compose's own names) in the folders below ``root``, at most ``depth`` levels
+    down, as posix paths relative to it (installed dependencies, build output and dot folders skipped)."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        rel = Path(folder).relative_to(root)
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith(".")) if len(rel.parts) < depth else []
+        if rel.parts:
+            found += [(rel / name).as_posix() for name in names if name in files]
+    return found
+
+
 def read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")

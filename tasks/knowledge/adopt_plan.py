@@ -96,6 +96,25 @@ def user_compose_files(configured: list[str], compose_file_var: list[str], prese
     return [first] + ([override] if override else [])
 
 
+def compose_folder_below(found: list[str]) -> list[str]:
+    """The user's compose files when the root has none: the files of the one folder below it holding a
+    compose file (its first by Compose's lookup, plus the override beside it). Several such folders,
+    or none: refused, naming them (`inv adopt --file PATH` picks one)."""
+    folders: dict[str, set[str]] = {}
+    for path in found:
+        rel = PurePosixPath(path)
+        folders.setdefault(rel.parent.as_posix(), set()).add(rel.name)
+    with_main = {folder: names for folder, names in folders.items() if any(n in names for n in COMPOSE_NAMES)}
+    if len(with_main) != 1:
+        seen = f" (found in {', '.join(sorted(with_main))})" if with_main else ""
+        raise UserError(
+            f"no compose file here ({', '.join(COMPOSE_NAMES)}){seen}: name yours with `inv adopt --file PATH`"
+        )
+    folder, names = next(iter(with_main.items()))
+    first = next(name for name in COMPOSE_NAMES if name in names)
+    return with_override(f"{folder}/{first}", names)
+
+
 def with_override(file: str, beside: set[str]) -> list[str]:
     """One file named with `--file`, plus the override file Compose would read beside it when run from
     its folder (passing files with -f drops that automatic file, so it is listed explicitly)."""

@@ -1,7 +1,8 @@
 """Repositories shaped unlike ours (tests/integration/fixtures/{subfolder,by-value,compose-yaml}),
 each used as a user would: the fixture copied into a folder of its own with the tasks copied in
-(`tasks/`, `tasks.py`), its own `invoke.yaml`, and `inv` run there. Nothing is passed through
-`INVOKE_*` variables: the project name, the compose files and the `.env` are what Compose decides.
+(`tasks/`, `tasks.py`), and `inv` run there. No invoke.yaml is written by hand: `inv adopt` writes it
+(the tests adopt each copy first) and nothing is passed through `INVOKE_*` variables: the project
+name, the compose files and the `.env` are what Compose decides.
 
 - subfolder: infra/docker/docker-compose.yml with its own .env beside it, no project name anywhere.
   Compose names the project after that folder; the copy renames the folder to a unique name (the
@@ -11,7 +12,8 @@ each used as a user would: the fixture copied into a folder of its own with the 
 - compose-yaml: compose.yaml + compose.override.yaml found by Compose's own lookup, and a one-shot
   migrations service.
 
-Each worker is a plain BullMQ worker (worker/main.js) run by the node image from a bind mount, with
+Each worker is a plain BullMQ worker (worker/main.js, package.json `dev`: `node worker/main.js`, run
+by `npm run dev` as adopt detects it) run by the node image from a bind mount, with
 the repository's installed node_modules (bullmq, ioredis, pg) linked into the copy: nothing is built
 and no registry is needed. Each processing of a job is one row in Postgres (table `processed`).
 """
@@ -31,6 +33,12 @@ from .stackenv import ROOT, SHADOWING, free_port
 FIXTURES = ROOT / "tests/integration/fixtures"
 
 
+def install_tasks(repo: Path) -> None:
+    """The tasks as a user installs them in their repository (today: `tasks/` and `tasks.py` copied in)."""
+    shutil.copytree(ROOT / "tasks", repo / "tasks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "tasks.py", repo / "tasks.py")
+
+
 @dataclass
 class Shape:
     fixture: str
@@ -39,21 +47,20 @@ class Shape:
     shell: dict[str, str] = field(default_factory=dict)
     redis_port: int = field(default_factory=free_port)
     db_port: int = field(default_factory=free_port)
+    #: What `inv adopt` printed, once a test adopted the copy.
+    adoption: subprocess.CompletedProcess | None = None
 
     def __post_init__(self) -> None:
         unique = uuid.uuid4().hex[:8]
         self.repo = self.tmp / f"{self.fixture.replace('-', '')}{unique}"
         shutil.copytree(FIXTURES / self.fixture, self.repo)
-        shutil.copytree(ROOT / "tasks", self.repo / "tasks", ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy(ROOT / "tasks.py", self.repo / "tasks.py")
+        install_tasks(self.repo)
         (self.repo / "node_modules").symlink_to((ROOT / "node_modules").resolve())
         self.compose_dir = self.repo
         self.files: tuple[str, ...] = ()
         if self.fixture == "subfolder":
             folder = self.repo / "infra" / f"docker{unique}"
             (self.repo / "infra" / "docker").rename(folder)
-            config = self.repo / "invoke.yaml"
-            config.write_text(config.read_text().replace("infra/docker/", f"{folder.relative_to(self.repo)}/"))
             self.compose_dir = folder
             self.files = (str(folder / "docker-compose.yml"),)
             self.project = folder.name

@@ -1,10 +1,13 @@
 """Repositories shaped unlike ours, used as a user would (see shapesetup.py): a compose file in a
 subfolder with its own .env, a worker naming its connections in its own words with no .env at all,
-and compose.yaml + compose.override.yaml with a one-shot migrations service. Real engine."""
+and compose.yaml + compose.override.yaml with a one-shot migrations service. Each is adopted by
+`inv adopt` (no invoke.yaml by hand, no edit after it), then driven through worker.up/status, the
+dev.worker handover, prodlike.up/verify and stack.up/down. Real engine."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
 
 import pytest
 
@@ -13,21 +16,85 @@ from .stackenv import wait_for
 
 pytestmark = pytest.mark.docker
 
+SHAPES = ["subfolder", "by-value", "compose-yaml"]
+#: The user's compose files adopt lists before its own (the subfolder's folder name is unique per copy).
+USER_FILES = {
+    "subfolder": "infra/{folder}/docker-compose.yml",
+    "by-value": "docker-compose.yml",
+    "compose-yaml": "compose.yaml:compose.override.yaml",
+}
 
-@pytest.fixture
-def shape(request, tmp_path, engine):
-    made = Shape(request.param, tmp_path)
+
+def adopt(shape: Shape) -> subprocess.CompletedProcess:
+    done = shape.inv("adopt")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def adopted(request, tmp_path_factory, engine):
+    """One adopted copy per shape, shared by the tests of this module that do not change it."""
+    made = Shape(request.param, tmp_path_factory.mktemp(request.param))
+    made.adoption = adopt(made)
     yield made
     made.down()
 
 
-def handover_exactly_once(shape: Shape, tmp_path) -> None:
+@pytest.fixture
+def shape(request, tmp_path, engine):
+    made = Shape(request.param, tmp_path)
+    adopt(made)
+    yield made
+    made.down()
+
+
+@pytest.mark.parametrize("adopted", SHAPES, indirect=True)
+def test_adopt_finds_the_worker_and_a_second_run_changes_nothing(adopted):
+    assert adopted.adoption is not None
+    out = adopted.adoption.stdout
+    assert "worker worker: its name (runs ., bullmq in its package.json); profile workers, dir ., build_mode none" in (
+        out
+    ), out
+    assert "invoke.yaml: written" in out and "compose.devstack.yaml: written" in out, out
+    if adopted.fixture == "subfolder":
+        assert f"note: no compose file here; reading infra/{adopted.compose_dir.name}/docker-compose.yml" in out, out
+    files = USER_FILES[adopted.fixture].format(folder=adopted.compose_dir.name)
+    assert f"  files: {files}:compose.devstack.yaml\n" in (adopted.repo / "invoke.yaml").read_text()
+    again = adopt(adopted)
+    assert again.stdout.count(": unchanged") == 3 and "written" not in again.stdout, again.stdout
+    dev = adopted.inv("doctor")
+    assert "npm run dev" in dev.stdout, dev.stdout + dev.stderr  # the dev command adopt's settings detect
+
+
+@pytest.mark.parametrize("adopted", ["by-value"], indirect=True)
+def test_connections_found_by_value_without_any_env_file(adopted):
+    check = adopted.inv("env.check")
+    assert check.returncode == 0 and "Traceback" not in check.stderr, check.stdout + check.stderr
+    assert check.stdout.strip().count("\n") == 0 and "nothing to check" in check.stdout, check.stdout
+    init = adopted.inv("env.init")
+    assert init.returncode == 0 and "none is needed" in init.stdout, init.stdout
+    assert not (adopted.repo / ".env").exists()
+    doctor = adopted.inv("doctor")
+    out = doctor.stdout
+    port = adopted.redis_port
+    assert f"QUEUE_HOST=redis -> QUEUE_HOST=127.0.0.1 QUEUE_PORT={port}" in out, out + doctor.stderr
+    assert f"CACHE_HOST=redis -> CACHE_HOST=127.0.0.1 CACHE_PORT={port}" in out, out
+    local = f"postgresql://app:app@127.0.0.1:{adopted.db_port}/app"
+    assert f"POSTGRES_URL=postgresql://app:app@postgres:5432/app -> POSTGRES_URL={local}" in out, out
+
+
+@pytest.mark.parametrize("adopted", SHAPES, indirect=True)
+def test_worker_up_and_a_handover_with_every_job_exactly_once(adopted, tmp_path):
     """worker.up, jobs by the background worker, dev.worker taking over a queue full of jobs, Ctrl+C
     giving it back: every job processed exactly once, never by two workers at a time."""
+    shape = adopted
     up = shape.inv("worker.up")
     assert up.returncode == 0, up.stdout + up.stderr
     status = shape.inv("worker.status")
     assert status.returncode == 0 and status.stdout.startswith("worker: running"), status.stdout + status.stderr
+    if shape.fixture == "subfolder":  # the project Compose named after the folder: the containers are in it
+        labels = shape.compose("ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}').stdout.split()
+        assert labels and set(labels) == {shape.project}, labels
     shape.produce("before", 5)
     wait_for(lambda: len(shape.processed("before")) == 5, 60, what="5 jobs by the background worker")
     logs = shape.inv("worker.logs", "--tail", "50")
@@ -57,30 +124,34 @@ def handover_exactly_once(shape: Shape, tmp_path) -> None:
     assert shape.sql("select count(distinct job_id) from processed") == "45"
 
 
-@pytest.mark.parametrize("shape", ["subfolder"], indirect=True)
-def test_subfolder_project_named_by_compose_with_its_own_env(shape, tmp_path):
-    handover_exactly_once(shape, tmp_path)
-    # the project Compose named after the folder: the tasks' containers are in it
-    labels = shape.compose("ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}').stdout.split()
-    assert labels and set(labels) == {shape.project}, labels
+@pytest.mark.parametrize("adopted", SHAPES, indirect=True)
+def test_prodlike_up_and_verify_through_the_generated_overlay(adopted):
+    up = adopted.inv("prodlike.up", "--cpus", "1", "--memory", "512m")
+    assert up.returncode == 0, up.stdout + up.stderr
+    verify = adopted.inv("prodlike.verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    checks = [line for line in verify.stdout.splitlines() if line.startswith(("OK ", "FAIL"))]
+    assert checks and all(line.startswith("OK ") for line in checks), verify.stdout
+    assert any("V8 heap_size_limit" in line and "432 MiB" in line for line in checks), verify.stdout
+    back = adopted.inv("worker.up")
+    assert back.returncode == 0 and "recreates it as the normal worker" in back.stdout, back.stdout + back.stderr
 
 
-@pytest.mark.parametrize("shape", ["by-value"], indirect=True)
-def test_connections_found_by_value_without_any_env_file(shape, tmp_path):
-    check = shape.inv("env.check")
-    assert check.returncode == 0 and "Traceback" not in check.stderr, check.stdout + check.stderr
-    assert check.stdout.strip().count("\n") == 0 and "nothing to check" in check.stdout, check.stdout
-    init = shape.inv("env.init")
-    assert init.returncode == 0 and "none is needed" in init.stdout and not (shape.repo / ".env").exists(), init.stdout
-    handover_exactly_once(shape, tmp_path)
-    doctor = shape.inv("doctor")
-    out = doctor.stdout
-    assert f"QUEUE_HOST=redis -> QUEUE_HOST=127.0.0.1 QUEUE_PORT={shape.redis_port}" in out, out + doctor.stderr
-    assert f"CACHE_HOST=redis -> CACHE_HOST=127.0.0.1 CACHE_PORT={shape.redis_port}" in out, out
-    assert (
-        f"POSTGRES_URL=postgresql://app:app@postgres:5432/app -> POSTGRES_URL=postgresql://app:app@127.0.0.1:{shape.db_port}/app"
-        in out
-    ), out
+@pytest.mark.parametrize("adopted", SHAPES, indirect=True)
+def test_stack_up_and_down(adopted):
+    up = adopted.inv("stack.up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    states = adopted.states()
+    assert states["worker"] == "running", states
+    if adopted.fixture == "compose-yaml":
+        assert "migrations: finished (exit code 0)" in up.stdout, up.stdout
+        assert states["migrations"] == "exited", states
+        assert adopted.sql("select to_regclass('public.processed') is not null") == "t"
+    status = adopted.inv("worker.status")
+    assert status.returncode == 0 and status.stdout.startswith("worker: running"), status.stdout + status.stderr
+    down = adopted.inv("stack.down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert adopted.states() == {}
 
 
 @pytest.mark.parametrize("shape", ["by-value"], indirect=True)
@@ -99,21 +170,6 @@ def test_a_service_without_published_port_is_refused_before_the_worker_is_touche
 
 
 @pytest.mark.parametrize("shape", ["compose-yaml"], indirect=True)
-def test_stack_up_with_a_one_shot_migrations_service_and_down(shape):
-    up = shape.inv("stack.up")
-    assert up.returncode == 0, up.stdout + up.stderr
-    assert "migrations: finished (exit code 0)" in up.stdout, up.stdout
-    states = shape.states()
-    assert states["migrations"] == "exited" and states["worker"] == "running", states
-    assert shape.sql("select to_regclass('public.processed') is not null") == "t"
-    status = shape.inv("worker.status")
-    assert status.returncode == 0 and status.stdout.startswith("worker: running"), status.stdout + status.stderr
-    down = shape.inv("stack.down")
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert shape.states() == {}
-
-
-@pytest.mark.parametrize("shape", ["compose-yaml"], indirect=True)
 def test_stack_up_names_a_crashed_one_shot_and_shows_its_logs_not_the_workers(shape):
     compose_file = shape.repo / "compose.yaml"
     compose_file.write_text(compose_file.read_text().replace("create table if not exists", "create tabel"))
@@ -125,17 +181,25 @@ def test_stack_up_names_a_crashed_one_shot_and_shows_its_logs_not_the_workers(sh
     assert "log lines of worker" not in up.stderr
 
 
-@pytest.mark.parametrize("shape", ["compose-yaml"], indirect=True)
-def test_compose_yaml_handover_and_an_override_appearing_later(shape, tmp_path):
-    override = shape.repo / "compose.override.yaml"
-    kept = override.read_text()
-    override.unlink()
-    # without the override nothing is published: the dev worker could not reach redis (doctor says so)
-    before = shape.inv("doctor")
-    assert "service 'redis' publishes no port for 6379" in before.stdout, before.stdout + before.stderr
-    override.write_text(kept)  # appears later: the config cache must see it
-    after = shape.inv("doctor")
-    assert f"REDIS_URL=redis://redis:6379 -> REDIS_URL=redis://127.0.0.1:{shape.redis_port}" in after.stdout, (
-        after.stdout + after.stderr
-    )
-    handover_exactly_once(shape, tmp_path)
+@pytest.mark.parametrize("fixture", ["compose-yaml"])
+def test_an_override_appearing_later_is_taken_by_the_next_adopt(fixture, tmp_path, engine):
+    shape = Shape(fixture, tmp_path)
+    try:
+        override = shape.repo / "compose.override.yaml"
+        kept = override.read_text()
+        override.unlink()
+        adopt(shape)
+        # without the override nothing is published: the dev worker could not reach redis (doctor says so)
+        before = shape.inv("doctor")
+        assert "service 'redis' publishes no port for 6379" in before.stdout, before.stdout + before.stderr
+        override.write_text(kept)  # appears later: the next adopt lists it (Compose is given -f files)
+        again = adopt(shape)
+        assert "compose.files set to 'compose.yaml:compose.override.yaml:compose.devstack.yaml'" in again.stdout, (
+            again.stdout
+        )
+        after = shape.inv("doctor")
+        assert f"REDIS_URL=redis://redis:6379 -> REDIS_URL=redis://127.0.0.1:{shape.redis_port}" in after.stdout, (
+            after.stdout + after.stderr
+        )
+    finally:
+        shape.down()

@@ -253,3 +253,58 @@ def test_set_key_edits_the_sections_own_key_only():
     out = adopt_config.set_key(text, "compose", "files", "a.yml")
     assert yaml.safe_load(out) == {"compose": {"files": "a.yml", "nested": {"files": "keep"}, "env_file": ".env"}}
     assert out.startswith("compose:\n    files: a.yml\n")
+
+
+#: The new shapes' package.json (tests/integration/fixtures/<shape>/package.json): bullmq, a `dev` script.
+SHAPE_PACKAGES = {".": Package(".", "shape-worker", frozenset({"bullmq", "ioredis", "pg"}))}
+
+
+@pytest.mark.parametrize(
+    ("data", "root"),
+    [
+        ("subfolder.v5.6.1.json", "/fixtures/subfolder"),
+        ("by-value.v5.6.1.json", "/fixtures/by-value"),
+        ("compose-yaml.v5.6.1.json", "/fixtures/compose-yaml"),
+    ],
+)
+def test_new_shapes_worker_run_from_an_image_and_a_bind_mount(data, root):
+    """An image (no build) running the sources bind-mounted from the repository (in a subfolder's
+    compose file: `../../worker`): the app is the package.json above the mounted file, build_mode none,
+    and the one-shot migrations (psql, no queue library) is not proposed."""
+    (worker,) = propose(config(data), root, SHAPE_PACKAGES)
+    assert worker.service == "worker" and worker.app_dir == "." and worker.build_mode == "none"
+    assert worker.reason == "its name (runs ., bullmq in its package.json)"
+    assert worker.profile == "workers"
+    # init and restart are the service's own; only the profile and the grace period are added
+    assert worker.dev_override == {"profiles": ["workers"], "stop_grace_period": "30s"}
+    assert worker.prodlike_overlay["environment"]["NODE_ENV"] == "production"
+
+
+def test_a_compose_file_in_one_folder_below_is_found_with_its_override():
+    found = ["infra/docker/docker-compose.yml", "infra/docker/compose.override.yaml"]
+    assert adopt_plan.compose_folder_below(found) == [
+        "infra/docker/docker-compose.yml",
+        "infra/docker/compose.override.yaml",
+    ]
+    # Compose's order decides the first file of a folder
+    assert adopt_plan.compose_folder_below(["d/docker-compose.yml", "d/compose.yaml"]) == ["d/compose.yaml"]
+    # an override alone is not a compose file to start from
+    with pytest.raises(UserError, match=r"no compose file here \(compose\.yaml.*\): name yours with `inv adopt --file"):
+        adopt_plan.compose_folder_below(["d/compose.override.yaml"])
+    with pytest.raises(UserError, match=r"\(found in a, b/c\): name yours with `inv adopt --file PATH`"):
+        adopt_plan.compose_folder_below(["a/compose.yaml", "b/c/docker-compose.yml"])
+
+
+def test_compose_files_below_skips_dependencies_and_stops_at_its_depth(tmp_path):
+    from tasks.drivers import workspace
+
+    for rel in (
+        "compose.yaml",
+        "infra/docker/docker-compose.yml",
+        "node_modules/x/compose.yaml",
+        "a/b/c/d/compose.yaml",
+    ):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("services: {}\n")
+    found = workspace.compose_files_below(tmp_path, adopt_plan.COMPOSE_NAMES)
+    assert found == ["infra/docker/docker-compose.yml"]
