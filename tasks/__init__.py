@@ -24,12 +24,12 @@ import signal
 
 from invoke.collection import Collection
 
-from tasks import dev, env, prodlike, stack, worker
-from tasks._version import __version__
-from tasks.adopt import adopt
-from tasks.doctor import doctor
-from tasks.knowledge.defaults import DEFAULTS
-from tasks.setup import setup
+from . import dev, env, prodlike, stack, worker
+from ._version import __version__
+from .adopt import adopt
+from .doctor import doctor
+from .knowledge.defaults import DEFAULTS
+from .setup import setup
 
 # Piped into `head` and the like, a task ends quietly when the reader goes away, as CLI tools do,
 # instead of a BrokenPipeError traceback. (`dev.worker` ignores SIGPIPE again while it runs: its

@@ -31,12 +31,12 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     import os
     from dataclasses import replace
 
-    from tasks.drivers import stack_facts, workspace
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge import adopt_config, adopt_plan
-    from tasks.knowledge.compose_cli import split_list
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.settings import settings
+    from .drivers import stack_facts, workspace
+    from .drivers.compose import Compose
+    from .knowledge import adopt_config, adopt_plan
+    from .knowledge.compose_cli import split_list
+    from .knowledge.failures import UserError
+    from .knowledge.settings import settings
 
     s = settings(c)
     root = s.root

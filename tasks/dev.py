@@ -11,7 +11,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tasks.cli_args import optional_positional
+from .cli_args import optional_positional
 
 
 @task(
@@ -30,10 +30,10 @@ def worker(c: Context, name: str | None = None, scheduler: bool = True) -> None:
     `inv dev.worker [NAME]`: the background worker comes back when the session ends.
     One session per worker at a time: two sessions for two different workers run side by side.
     """
-    from tasks.drivers import workers
-    from tasks.drivers.compose import Compose
-    from tasks.drivers.handover.session import DevSession
-    from tasks.knowledge.exit_codes import exit_code
+    from .drivers import workers
+    from .drivers.compose import Compose
+    from .drivers.handover.session import DevSession
+    from .knowledge.exit_codes import exit_code
 
     session = DevSession(Compose(workers.one(c, name)), scheduler=scheduler)
     code = exit_code(session.run(), session.child.received)

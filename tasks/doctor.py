@@ -10,9 +10,9 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 if TYPE_CHECKING:
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.checks import Check
-    from tasks.knowledge.settings import Settings
+    from .drivers.compose import Compose
+    from .knowledge.checks import Check
+    from .knowledge.settings import Settings
 
 
 class _Output:
@@ -27,7 +27,7 @@ _out = _Output()
 
 def _line(ok: bool, what: str, detail: str, *, warn: bool = False) -> bool:
     """One line; a WARN line is advice and does not fail the doctor."""
-    from tasks.knowledge.checks import Check, check_line
+    from .knowledge.checks import Check, check_line
 
     check = Check.of(ok, what, detail, warn=warn)
     if _out.collected is not None:
@@ -43,11 +43,11 @@ def doctor(c: Context, json: bool = False) -> None:
 
     Checks the engine and, per worker, the app, its package manager, its compose service and its image.
     On a repository not yet adapted it says which lines to add (WARN lines)."""
-    from tasks._version import __version__
+    from ._version import __version__
 
     if json:
-        from tasks.drivers import json_out
-        from tasks.knowledge.checks import check_facts
+        from .drivers import json_out
+        from .knowledge.checks import check_facts
 
         collected: list[Check] = []
 
@@ -62,7 +62,7 @@ def doctor(c: Context, json: bool = False) -> None:
         if not json_out.emit("doctor", body):
             raise Exit("doctor found problems (see the JSON's failed checks)", code=1)
         return
-    from tasks.drivers.progress import colour_for
+    from .drivers.progress import colour_for
 
     _out.colour = colour_for()
     print(version_line(), flush=True)
@@ -74,20 +74,20 @@ def version_line() -> str:
     """The first line: which devstack-tasks this is and where it was loaded from (for bug reports)."""
     from pathlib import Path
 
-    from tasks._version import __version__
+    from ._version import __version__
 
     return f"devstack-tasks {__version__} ({Path(__file__).resolve().parent})"
 
 
 def _checks(c: Context) -> bool:
     """Every check, a line each; False when one failed."""
-    from tasks.drivers import engine, handover, host_app, stack_facts, workers
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge import adoption, envfile
-    from tasks.knowledge.compose_cli import format_version
-    from tasks.knowledge.failures import UserError, explain
-    from tasks.knowledge.scheduler import scheduler_warnings
-    from tasks.knowledge.settings import display
+    from .drivers import engine, handover, host_app, stack_facts, workers
+    from .drivers.compose import Compose
+    from .knowledge import adoption, envfile
+    from .knowledge.compose_cli import format_version
+    from .knowledge.failures import UserError, explain
+    from .knowledge.scheduler import scheduler_warnings
+    from .knowledge.settings import display
 
     chosen = workers.select(c, None)
     s = chosen[0]
@@ -142,7 +142,7 @@ def _checks(c: Context) -> bool:
         results.append(_line(True, "  app commands", f"{w.package_manager or 'configured'}: dev `{w.app_dev}`"))
         _lock_advice(w, results)
         # -- watchers (issue 16): a dev command that cuts jobs or restarts on a hang-up, and the fix --
-        from tasks.drivers import dev_command
+        from .drivers import dev_command
 
         for advice_line in dev_command.advice(w):
             results.append(_line(True, "  dev command", advice_line, warn=True))
@@ -182,7 +182,7 @@ def _checks(c: Context) -> bool:
                 if slow:
                     results.append(_line(True, w.service, slow, warn=True))
                 # How the dev worker on the host reaches the services the worker service names.
-                from tasks.knowledge import dev_env
+                from .knowledge import dev_env
 
                 worker_svc = stack.service(w.service)
                 found, problems = dev_env.find_connections(
@@ -214,8 +214,8 @@ def _checks(c: Context) -> bool:
 
 def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> None:
     """WARN when the worker's image exists without our fingerprint label (its staleness is unknown)."""
-    from tasks.drivers import engine, host_app, worker_service
-    from tasks.knowledge import adoption
+    from .drivers import engine, host_app, worker_service
+    from .knowledge import adoption
 
     if w.build_mode == "none":
         return
@@ -237,8 +237,8 @@ def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> N
 
 def _lock_advice(w: Settings, results: list[bool]) -> None:
     """WARN when the lock file disagrees with package.json: the detected `npm ci` / frozen install would fail."""
-    from tasks.drivers.workers import LocalFiles
-    from tasks.knowledge import lock_sync, package_manager
+    from .drivers.workers import LocalFiles
+    from .knowledge import lock_sync, package_manager
 
     found = package_manager.detect(w.app_dir, w.root, LocalFiles())
     if found.lock_file is None or found.manager not in ("npm", "pnpm"):

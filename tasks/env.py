@@ -16,13 +16,13 @@ def check(c: Context, json: bool = False) -> None:
     Values are never shown."""
     from typing import Any
 
-    from tasks.drivers import stack_facts
-    from tasks.drivers.compose import Compose
-    from tasks.drivers.progress import colour_for
-    from tasks.knowledge import envfile, json_doc
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.scheduler import scheduler_warnings
-    from tasks.knowledge.settings import display, settings
+    from .drivers import stack_facts
+    from .drivers.compose import Compose
+    from .drivers.progress import colour_for
+    from .knowledge import envfile, json_doc
+    from .knowledge.failures import UserError
+    from .knowledge.scheduler import scheduler_warnings
+    from .knowledge.settings import display, settings
 
     s = settings(c)
     compose = Compose(s, require_env=False)
@@ -57,7 +57,7 @@ def check(c: Context, json: bool = False) -> None:
     if json:
         import sys
 
-        from tasks.drivers import json_out
+        from .drivers import json_out
 
         def body() -> tuple[bool, dict[str, Any]]:
             facts = gather()
@@ -82,8 +82,8 @@ def check(c: Context, json: bool = False) -> None:
 @task
 def init(c: Context) -> None:
     """Create .env from .env.example; an existing .env is never overwritten."""
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.settings import display, settings
+    from .drivers.compose import Compose
+    from .knowledge.settings import display, settings
 
     s = settings(c)
     compose = Compose(s, require_env=False)

@@ -10,11 +10,11 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tasks.cli_args import optional_positional
+from .cli_args import optional_positional
 
 if TYPE_CHECKING:  # imported by the tasks themselves when they run
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.heap_plan import HeapPlan
+    from .drivers.compose import Compose
+    from .knowledge.heap_plan import HeapPlan
 
 
 NAME_HELP = (
@@ -35,7 +35,7 @@ def override_files(compose: Compose) -> list[str]:
 
 
 def worker_container(compose: Compose) -> str:
-    from tasks.knowledge.failures import UserError
+    from .knowledge.failures import UserError
 
     s = compose.settings
     running = [ct for ct in compose.containers(s.service) if ct.running]
@@ -49,8 +49,8 @@ def require_overlay(compose: Compose) -> None:
     """The prod-like overlay must exist and cover this worker's service (one line saying what to run)."""
     import yaml
 
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.settings import config_path
+    from .knowledge.failures import UserError
+    from .knowledge.settings import config_path
 
     s = compose.settings
     path = config_path(s.prodlike_file, s.root)
@@ -74,8 +74,8 @@ def probe(compose: Compose, container: str, expect_processes: int | None = None)
     its heap limit under the container's NODE_OPTIONS, the cgroup limits it sees, and the processes
     the app reports, if it reports them. Waits (a few seconds, said once) only for an app that
     reports fewer processes than ``expect_processes``."""
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
+    from .knowledge.failures import UserError
+    from .knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
 
     s = compose.settings
     said = False
@@ -110,13 +110,13 @@ def probe(compose: Compose, container: str, expect_processes: int | None = None)
 def verify_facts(compose: Compose, asked: HeapPlan | None, asked_source: str = "the flags given") -> dict[str, Any]:
     """Planned (``asked``, else the plan recorded on the container) against actual: the `--json` facts
     of prodlike.verify (`tasks.knowledge.json_doc.verify_facts`), rendered by `print_verify`."""
-    from tasks.drivers import engine
-    from tasks.knowledge import json_doc, prod_verify
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.heap_plan import PlanError
-    from tasks.knowledge.prodlike_labels import plan_from_labels
-    from tasks.knowledge.prodlike_plan import make_plan
-    from tasks.knowledge.status_view import SCHEDULER_LABEL
+    from .drivers import engine
+    from .knowledge import json_doc, prod_verify
+    from .knowledge.failures import UserError
+    from .knowledge.heap_plan import PlanError
+    from .knowledge.prodlike_labels import plan_from_labels
+    from .knowledge.prodlike_plan import make_plan
+    from .knowledge.status_view import SCHEDULER_LABEL
 
     name = worker_container(compose)
     details = engine.inspect(compose.gateway, name)
@@ -147,8 +147,8 @@ def verify_facts(compose: Compose, asked: HeapPlan | None, asked_source: str = "
 
 def print_verify(facts: dict[str, Any]) -> bool:
     """The text of `verify_facts`: where the plan came from, the table (OK/FAIL coloured on a terminal)."""
-    from tasks.drivers.progress import colour_for
-    from tasks.knowledge import prod_verify
+    from .drivers.progress import colour_for
+    from .knowledge import prod_verify
 
     print(f"plan: {facts['plan_source_text']}")
     table = [prod_verify.Row(r["check"], r["planned"], r["actual"], r["ok"]) for r in facts["checks"]]
@@ -170,7 +170,7 @@ def _asked(
     processes: str | None,
 ) -> HeapPlan | None:
     """The plan from verify's flags (unset ones from .env as for prodlike.up), or None without flags."""
-    from tasks.knowledge.prodlike_plan import make_plan
+    from .knowledge.prodlike_plan import make_plan
 
     if all(flag is None for flag in (cpus, memory, heap_ratio, heap_mb, processes)):
         return None
@@ -193,9 +193,9 @@ def plan(
     """Print the caps, NODE_OPTIONS and heap share that prodlike.up would apply.
 
     Docker is not touched."""
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.prodlike_plan import describe, make_plan
-    from tasks.knowledge.settings import settings
+    from .drivers.compose import Compose
+    from .knowledge.prodlike_plan import describe, make_plan
+    from .knowledge.settings import settings
 
     def gather() -> HeapPlan:
         s = settings(c)
@@ -205,8 +205,8 @@ def plan(
     if json:
         import sys
 
-        from tasks.drivers import json_out
-        from tasks.knowledge import json_doc
+        from .drivers import json_out
+        from .knowledge import json_doc
 
         def body() -> tuple[bool, dict[str, Any]]:
             heap = gather()
@@ -240,10 +240,10 @@ def up(
     """Run the worker with production-like caps and heap, then verify it.
 
     The worker runs from the compiled output."""
-    from tasks.drivers import engine, handover, host_app, workers
-    from tasks.drivers.compose import Compose
-    from tasks.drivers.worker_service import start_worker
-    from tasks.knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
+    from .drivers import engine, handover, host_app, workers
+    from .drivers.compose import Compose
+    from .drivers.worker_service import start_worker
+    from .knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
 
     s = workers.one(c, name)  # its app commands completed from the lock file
     compose = Compose(s)
@@ -291,8 +291,8 @@ def verify(
 
     Every process's V8 heap limit is read; the plan is the one prodlike.up recorded on the container
     (or the one the flags describe)."""
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.settings import settings
+    from .drivers.compose import Compose
+    from .knowledge.settings import settings
 
     def gather() -> dict[str, Any]:
         s = settings(c).worker(name or None)
@@ -300,7 +300,7 @@ def verify(
         return verify_facts(compose, _asked(compose.env, cpus, memory, heap_ratio, heap_mb, processes))
 
     if json:
-        from tasks.drivers import json_out
+        from .drivers import json_out
 
         def body() -> tuple[bool, dict[str, Any]]:
             facts = gather()
@@ -319,11 +319,11 @@ def stats(c: Context, name: str | None = None) -> None:
 
     CPU %, memory against its cap, the plan recorded on it, and each worker process's heap used
     against its limit."""
-    from tasks.drivers import engine, load
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.prodlike_labels import mode_text
-    from tasks.knowledge.settings import settings
+    from .drivers import engine, load
+    from .drivers.compose import Compose
+    from .knowledge.failures import UserError
+    from .knowledge.prodlike_labels import mode_text
+    from .knowledge.settings import settings
 
     s = settings(c).worker(name or None)
     compose = Compose(s)
@@ -377,14 +377,14 @@ def load(
     from datetime import datetime
     from pathlib import Path
 
-    from tasks.drivers import engine, handover
-    from tasks.drivers import load as load_driver
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.failures import UserError
-    from tasks.knowledge.heap_plan import PlanError
-    from tasks.knowledge.load_report import load_options, render
-    from tasks.knowledge.prodlike_labels import mode_text, plan_from_labels
-    from tasks.knowledge.settings import display, settings
+    from .drivers import engine, handover
+    from .drivers import load as load_driver
+    from .drivers.compose import Compose
+    from .knowledge.failures import UserError
+    from .knowledge.heap_plan import PlanError
+    from .knowledge.load_report import load_options, render
+    from .knowledge.prodlike_labels import mode_text, plan_from_labels
+    from .knowledge.settings import display, settings
 
     s = settings(c).worker(name or None)
     options = load_options(count, duration, mb, hold_ms, retain_share, rate, in_flight, drain)
@@ -429,10 +429,10 @@ def down(c: Context, name: str | None = None) -> None:
     """Go back to the normal background worker: base compose files, no caps.
 
     The worker container is recreated from the base compose files."""
-    from tasks.drivers import handover
-    from tasks.drivers.compose import Compose
-    from tasks.drivers.worker_service import start_worker
-    from tasks.knowledge.settings import settings
+    from .drivers import handover
+    from .drivers.compose import Compose
+    from .drivers.worker_service import start_worker
+    from .knowledge.settings import settings
 
     s = settings(c).worker(name or None)
     compose = Compose(s)

@@ -11,8 +11,8 @@ def setup(c: Context) -> None:
     """Create .env if needed, install and build the apps, start every worker.
 
     Every background worker is started once the apps' dependencies are installed and they are built."""
-    from tasks import env, worker
-    from tasks.drivers import host_app, workers
+    from . import env, worker
+    from .drivers import host_app, workers
 
     env.init(c)
     installed: set[tuple[str, str]] = set()

@@ -12,11 +12,11 @@ def up(c: Context, build: bool = False) -> None:
     """Start the stack and every background worker, and wait until they are healthy.
 
     The stack is the services of the compose files."""
-    from tasks.drivers import handover, host_app, ports, stack_facts, stack_up, worker_service, workers
-    from tasks.drivers.compose import Compose
-    from tasks.drivers.worker_service import image_plan
-    from tasks.knowledge import compose_cli
-    from tasks.knowledge.failures import UserError
+    from .drivers import handover, host_app, ports, stack_facts, stack_up, worker_service, workers
+    from .drivers.compose import Compose
+    from .drivers.worker_service import image_plan
+    from .knowledge import compose_cli
+    from .knowledge.failures import UserError
 
     chosen = workers.select(c, None)
     composes = [Compose(s) for s in chosen]
@@ -61,8 +61,8 @@ def up(c: Context, build: bool = False) -> None:
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})
 def down(c: Context, volumes: bool = False) -> None:
     """Remove the project's containers and network, the profiled worker included."""
-    from tasks.drivers import handover, workers
-    from tasks.drivers.compose import Compose
+    from .drivers import handover, workers
+    from .drivers.compose import Compose
 
     composes = [Compose(s) for s in workers.select(c, None)]
     for each in composes:

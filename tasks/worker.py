@@ -10,7 +10,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli_args import optional_positional
+from .cli_args import optional_positional
 
 NAME_HELP = (
     "The worker: a name from invoke.yaml's `workers` (or its service), as a word after the task "
@@ -31,8 +31,8 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
     """Start the background worker(s) and their dependencies.
 
     They come back whenever Docker starts."""
-    from tasks.drivers import handover, host_app, worker_service, workers
-    from tasks.drivers.compose import Compose
+    from .drivers import handover, host_app, worker_service, workers
+    from .drivers.compose import Compose
 
     for s in workers.select(c, name):
         compose = Compose(s)
@@ -53,8 +53,8 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
 )
 def down(c: Context, name: str | None = None, rm: bool = False) -> None:
     """Stop the background worker(s) gracefully; the containers are kept unless --rm."""
-    from tasks.drivers import handover, workers
-    from tasks.drivers.compose import Compose
+    from .drivers import handover, workers
+    from .drivers.compose import Compose
 
     for s in workers.select(c, name):
         compose = Compose(s)
@@ -77,10 +77,10 @@ def logs(
     c: Context, name: str | None = None, follow: bool = False, tail: str | None = None, since: str | None = None
 ) -> None:
     """Show the logs of the background workers, interleaved, or of the one named."""
-    from tasks.drivers import workers
-    from tasks.drivers.compose import Compose
-    from tasks.drivers.process import INTERRUPTED
-    from tasks.knowledge.failures import UserError
+    from .drivers import workers
+    from .drivers.compose import Compose
+    from .drivers.process import INTERRUPTED
+    from .knowledge.failures import UserError
 
     chosen = workers.select(c, name)
     compose = Compose(chosen[0])
@@ -100,9 +100,9 @@ def logs(
 @task(positional=["name"], help={"name": NAME_HELP})
 def restart(c: Context, name: str | None = None) -> None:
     """Restart the background worker container(s); worker.up applies config changes."""
-    from tasks.drivers import handover, workers
-    from tasks.drivers.compose import Compose
-    from tasks.knowledge.failures import UserError
+    from .drivers import handover, workers
+    from .drivers.compose import Compose
+    from .knowledge.failures import UserError
 
     chosen = workers.select(c, name)
     for s in chosen:
@@ -131,13 +131,13 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from typing import Any
 
-    from tasks.drivers import workers
-    from tasks.drivers.compose import Compose
+    from .drivers import workers
+    from .drivers.compose import Compose
 
     def listed() -> list[tuple[Any, Compose, Any, Any]]:
         """Each worker's settings, Compose, containers (one `docker ps` each) and, asked at the same
         time, `docker inspect` of the container by the name Compose gives it (checked in gather())."""
-        from tasks.drivers import stack_facts
+        from .drivers import stack_facts
 
         found = []
         with ThreadPoolExecutor(max_workers=2) as inner:
@@ -155,9 +155,9 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     started = pool.submit(listed)
     pool.shutdown(wait=False)
 
-    from tasks.drivers import handover, stack_facts
-    from tasks.knowledge import status_view
-    from tasks.knowledge.failures import UserError
+    from .drivers import handover, stack_facts
+    from .knowledge import status_view
+    from .knowledge.failures import UserError
 
     def gather() -> list[dict[str, Any]]:
         entries = []
@@ -180,7 +180,7 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
         return entries
 
     if json:
-        from tasks.drivers import json_out
+        from .drivers import json_out
 
         json_out.emit("worker.status", lambda: (True, {"workers": gather()}))
         return

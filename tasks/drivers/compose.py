@@ -6,13 +6,13 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from tasks.drivers import compose_binary, engine, process
-from tasks.drivers.gateway import Gateway, default
-from tasks.knowledge import compose_cli, envfile
-from tasks.knowledge.command_line import split_command
-from tasks.knowledge.compose_cli import ContainerState
-from tasks.knowledge.failures import Failure, UserError, classify, explain
-from tasks.knowledge.settings import Settings
+from ..drivers import compose_binary, engine, process
+from ..drivers.gateway import Gateway, default
+from ..knowledge import compose_cli, envfile
+from ..knowledge.command_line import split_command
+from ..knowledge.compose_cli import ContainerState
+from ..knowledge.failures import Failure, UserError, classify, explain
+from ..knowledge.settings import Settings
 
 
 class Compose:
@@ -117,7 +117,7 @@ class Compose:
     @cached_property
     def project_name(self) -> str:
         """The project name Compose resolved (`name` of `config --format json`, cached with it)."""
-        from tasks.drivers import stack_facts  # imports this module
+        from ..drivers import stack_facts  # imports this module
 
         return stack_facts.project_name(self)
 

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
-from tasks.drivers.gateway import Gateway
-from tasks.knowledge import compose_cli
+from ..drivers.gateway import Gateway
+from ..knowledge import compose_cli
 
 
 def plugin_name(platform: str = sys.platform) -> str:

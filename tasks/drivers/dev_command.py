@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from tasks.knowledge import watchers
+from ..knowledge import watchers
 
 if TYPE_CHECKING:
-    from tasks.knowledge.settings import Settings
+    from ..knowledge.settings import Settings
 
 
 def package_scripts(s: Settings) -> dict[str, str]:

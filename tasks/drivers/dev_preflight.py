@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import socket
 
-from tasks.drivers import progress, stack_facts
-from tasks.drivers.compose import Compose
-from tasks.knowledge.dev_env import (
+from ..drivers import progress, stack_facts
+from ..drivers.compose import Compose
+from ..knowledge.dev_env import (
     DevEnv,
     RuntimePorts,
     dev_environment,
@@ -23,8 +23,8 @@ from tasks.knowledge.dev_env import (
     parse_pairs,
     unreachable,
 )
-from tasks.knowledge.failures import Failure, UserError, explain
-from tasks.knowledge.naming import background
+from ..knowledge.failures import Failure, UserError, explain
+from ..knowledge.naming import background
 
 #: Seconds to wait for a TCP connect: a published port on this machine answers in well under 1 ms,
 #: a refused one fails at once; this only bounds a host that drops packets.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tasks.drivers.gateway import Gateway
-from tasks.knowledge.engine_info import EngineInfo, parse_info
-from tasks.knowledge.failures import Failure, UserError, classify, explain
+from ..drivers.gateway import Gateway
+from ..knowledge.engine_info import EngineInfo, parse_info
+from ..knowledge.failures import Failure, UserError, classify, explain
 
 
 def query(gateway: Gateway) -> tuple[EngineInfo | None, Failure, str]:

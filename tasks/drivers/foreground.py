@@ -60,7 +60,7 @@ class ForegroundChild:
         self._previous: dict[int, Handler] = {}
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
-        from tasks.knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
+        from ..knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
 
         repeat = bool(self.received) and self.received[-1] == signum
         self.received.append(signum)

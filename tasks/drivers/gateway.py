@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tasks.drivers import process
-from tasks.drivers.process import Completed
+from ..drivers import process
+from ..drivers.process import Completed
 
 __all__ = ["Completed", "Gateway", "default", "use"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tasks.drivers import process
-from tasks.knowledge.command_line import split_command
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.settings import Settings, display
+from ..drivers import process
+from ..knowledge.command_line import split_command
+from ..knowledge.failures import UserError
+from ..knowledge.settings import Settings, display
 
 
 def newest_source(sources: Path) -> Path | None:
@@ -39,7 +39,7 @@ def dist_fingerprint(s: Settings) -> str | None:
 def _context_files(context: Path, dockerfile: Path) -> list[Path]:
     """The build context's files the Dockerfile copies (COPY/ADD, not from a stage), the Dockerfile
     itself; node_modules and .git left out (the lock file stands for the installed dependencies)."""
-    from tasks.knowledge.adopt_plan import dockerfile_copy_sources
+    from ..knowledge.adopt_plan import dockerfile_copy_sources
 
     try:
         text = dockerfile.read_text(encoding="utf-8")
@@ -65,8 +65,8 @@ def source_fingerprint(s: Settings, build: tuple[Path, Path] | None = None) -> s
     Passed to the image build (see `fingerprint_var`) and read back from the image's label, so an
     image built from other sources is noticed.
     """
-    from tasks.drivers.workers import LocalFiles
-    from tasks.knowledge import package_manager
+    from ..drivers.workers import LocalFiles
+    from ..knowledge import package_manager
 
     inputs: list[Path] = []
     if s.app_sources.is_dir():

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 from invoke.exceptions import Exit
 
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.json_doc import Doc, document, dumps, error_document
+from ..knowledge.failures import UserError
+from ..knowledge.json_doc import Doc, document, dumps, error_document
 
 
 def emit(command: str, gather: Callable[[], tuple[bool, Doc]]) -> bool:

@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from tasks.drivers import engine, process
-from tasks.drivers.compose import Compose
-from tasks.drivers.gateway import Gateway
-from tasks.knowledge import load_report
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.heap_plan import MIB, HeapPlan
-from tasks.knowledge.load_report import LoadOptions
+from ..drivers import engine, process
+from ..drivers.compose import Compose
+from ..drivers.gateway import Gateway
+from ..knowledge import load_report
+from ..knowledge.failures import UserError
+from ..knowledge.heap_plan import MIB, HeapPlan
+from ..knowledge.load_report import LoadOptions
 
 #: Written by the cluster primary inside the container (apps/worker/src/clusterPolicy.ts).
 STATUS_FILE = "/tmp/devstack-worker-status.json"
@@ -87,7 +87,7 @@ def _json_line(line: str) -> dict[str, Any] | None:
 def _generator_env(compose: Compose) -> dict[str, str]:
     """The load generator dials what the worker dials: the worker service's environment as Compose
     resolves it, each service address swapped for its host side (as the dev worker gets it)."""
-    from tasks.drivers import dev_preflight
+    from ..drivers import dev_preflight
 
     plan = dev_preflight.environment(compose, scheduler=False)
     if plan.problems:

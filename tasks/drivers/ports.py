@@ -14,15 +14,15 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from tasks.drivers import stack_facts
-from tasks.drivers.compose import Compose
-from tasks.drivers.gateway import Gateway
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.settings import display
-from tasks.knowledge.stack_config import Port, StackConfig, port_variable, published_ports
+from ..drivers import stack_facts
+from ..drivers.compose import Compose
+from ..drivers.gateway import Gateway
+from ..knowledge.failures import UserError
+from ..knowledge.settings import display
+from ..knowledge.stack_config import Port, StackConfig, port_variable, published_ports
 
 if TYPE_CHECKING:
-    from tasks.knowledge.compose_cli import ContainerState
+    from ..knowledge.compose_cli import ContainerState
 
 
 def _family(host: str) -> socket.AddressFamily:

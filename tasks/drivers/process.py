@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.knowledge.failures import UserError
+from ..knowledge.failures import UserError
 
 #: Exit status of a command ended by Ctrl+C (128 + SIGINT).
 INTERRUPTED = 130

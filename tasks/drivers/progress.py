@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tasks.knowledge.colour import wants_colour
-from tasks.knowledge.progress_text import SHOW_AFTER_S, ProgressLine, healthcheck_interval_s, readiness_what
+from ..knowledge.colour import wants_colour
+from ..knowledge.progress_text import SHOW_AFTER_S, ProgressLine, healthcheck_interval_s, readiness_what
 
 if TYPE_CHECKING:
-    from tasks.drivers.gateway import Gateway
+    from ..drivers.gateway import Gateway
 
 #: How often the ticking thread looks at the clock.
 TICK_S = 0.25
@@ -121,8 +121,8 @@ class ReadinessWait(Wait):
         self.tick(readiness_what(self.service, state, self._interval))
 
     def _healthcheck_interval(self) -> float | None:
-        from tasks.drivers import engine
-        from tasks.knowledge.failures import UserError
+        from ..drivers import engine
+        from ..knowledge.failures import UserError
 
         try:
             return healthcheck_interval_s(engine.inspect(self.gateway, self.container))

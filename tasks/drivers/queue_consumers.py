@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tasks.knowledge.bullmq_clients import Consumer, RedisAddress, consumers, redis_addresses
-from tasks.knowledge.dev_env import parse_names, parse_pairs
+from ..knowledge.bullmq_clients import Consumer, RedisAddress, consumers, redis_addresses
+from ..knowledge.dev_env import parse_names, parse_pairs
 
 TIMEOUT_S = 2.0
 
@@ -192,6 +192,6 @@ class ConsumerWatch:
 
 
 def new_consumers(before: list[Consumer], now: list[Consumer]) -> list[Consumer]:
-    from tasks.knowledge.bullmq_clients import new_consumers as diff
+    from ..knowledge.bullmq_clients import new_consumers as diff
 
     return diff(before, now)

@@ -25,15 +25,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tasks.drivers import compose_binary
-from tasks.drivers.gateway import Gateway
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.stack_config import ContainerFacts, StackConfig, parse_config, parse_inspect, referenced_variables
+from ..drivers import compose_binary
+from ..drivers.gateway import Gateway
+from ..knowledge.failures import UserError
+from ..knowledge.stack_config import ContainerFacts, StackConfig, parse_config, parse_inspect, referenced_variables
 
 if TYPE_CHECKING:
-    from tasks.drivers.process import Completed
-    from tasks.knowledge.compose_cli import ProjectFiles
-    from tasks.knowledge.settings import Settings
+    from ..drivers.process import Completed
+    from ..knowledge.compose_cli import ProjectFiles
+    from ..knowledge.settings import Settings
 
 _ALWAYS = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")
 
@@ -195,7 +195,7 @@ def config_hashes(
     The hash is what `up` compares with a container's `com.docker.compose.config-hash` label; it is
     asked of Compose, never computed here.
     """
-    from tasks.knowledge.up_noop import parse_hashes
+    from ..knowledge.up_noop import parse_hashes
 
     digest = _inputs_digest(_record(compose))
     key = hashlib.sha256(json.dumps([services, profiles, sorted(extra_env.items())]).encode()).hexdigest()

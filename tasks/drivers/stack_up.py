@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from tasks.drivers.compose import Compose
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.stack_config import StackConfig, UpOutcome, after_up
+from ..drivers.compose import Compose
+from ..knowledge.failures import UserError
+from ..knowledge.stack_config import StackConfig, UpOutcome, after_up
 
 
 def show_logs(compose: Compose, services: list[str], lines: int = 20) -> list[str]:

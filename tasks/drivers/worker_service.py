@@ -7,17 +7,17 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from tasks.drivers import engine, host_app, progress
-from tasks.drivers.compose import Compose
-from tasks.knowledge import readiness
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.settings import Settings, display
+from ..drivers import engine, host_app, progress
+from ..drivers.compose import Compose
+from ..knowledge import readiness
+from ..knowledge.failures import UserError
+from ..knowledge.settings import Settings, display
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
     from pathlib import Path
 
-    from tasks.knowledge.compose_cli import ContainerState
+    from ..knowledge.compose_cli import ContainerState
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
 FINGERPRINT_LABEL = "dev.devstack.dist-fingerprint"
@@ -35,7 +35,7 @@ def label_name(s: Settings) -> str:
 
 def worker_image(compose: Compose) -> str:
     """The worker service's image as Compose resolves it (`image:`, else `<project>-<service>`)."""
-    from tasks.drivers import stack_facts
+    from ..drivers import stack_facts
 
     s = compose.settings
     try:
@@ -90,7 +90,7 @@ def build_inputs(compose: Compose) -> tuple[Path, Path] | None:
     """The worker service's build context and Dockerfile, as Compose resolves them (None: no build)."""
     from pathlib import Path
 
-    from tasks.drivers import stack_facts
+    from ..drivers import stack_facts
 
     try:
         raw = (stack_facts.config_json(compose).get("services") or {}).get(compose.settings.service) or {}
@@ -148,8 +148,8 @@ def _why_not_noop(
     compose: Compose, containers: list[ContainerState], env: dict[str, str], pool: Executor
 ) -> Future[str | None]:
     """Ask, in parallel with the image check, whether `up -d` would change anything (None: no)."""
-    from tasks.drivers import stack_facts
-    from tasks.knowledge.up_noop import dependency_conditions, why_not_noop
+    from ..drivers import stack_facts
+    from ..knowledge.up_noop import dependency_conditions, why_not_noop
 
     s = compose.settings
     try:
@@ -200,7 +200,7 @@ def start_worker(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from tasks.drivers import ports
+    from ..drivers import ports
 
     s = compose.settings
     skip_asked = may_skip and not build and files is None and not extra_env
@@ -293,8 +293,8 @@ def prodlike_restore(
     """How to bring the running worker back as it is: for a prod-like worker the compose files with
     the override and the variables of the plan recorded on it; (None, None) for a normal worker.
     ``containers``: the worker's containers when the caller has just listed them."""
-    from tasks.knowledge.heap_plan import PlanError
-    from tasks.knowledge.prodlike_labels import compose_env, plan_from_labels
+    from ..knowledge.heap_plan import PlanError
+    from ..knowledge.prodlike_labels import compose_env, plan_from_labels
 
     s = compose.settings
     for container in compose.containers(s.service) if containers is None else containers:
@@ -312,7 +312,7 @@ def prodlike_restore(
 def note_leaving_prodlike(compose: Compose, action: str, containers: list[ContainerState] | None = None) -> None:
     """One line when `action` replaces a prod-like worker by the normal one (``containers``: the
     project's containers when the caller has just listed them)."""
-    from tasks.knowledge.prodlike_labels import is_prodlike, mode_text
+    from ..knowledge.prodlike_labels import is_prodlike, mode_text
 
     service = compose.settings.service
     listing = compose.containers(service) if containers is None else containers

@@ -6,8 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.knowledge import package_manager
-from tasks.knowledge.settings import Settings, settings
+from ..knowledge import package_manager
+from ..knowledge.settings import Settings, settings
 
 if TYPE_CHECKING:
     from invoke.context import Context

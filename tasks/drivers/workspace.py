@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from tasks.knowledge.adopt_plan import Package
+from ..knowledge.adopt_plan import Package
 
 #: Folders never searched for package.json: installed dependencies, build output, VCS and caches.
 _SKIP = {"node_modules", ".git", "dist", "build", ".devstack", ".venv", "venv", "__pycache__", ".pnpm-store"}

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.knowledge.failures import UserError
+from ..knowledge.failures import UserError
 
 HEADER = (
     "# The Invoke configuration of the dev-stack tasks (see docs/adopting.md). `inv adopt` wrote the keys\n"

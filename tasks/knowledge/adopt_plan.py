@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from tasks.knowledge.failures import UserError
+from ..knowledge.failures import UserError
 
 #: Queue libraries whose presence in an app's (or its workspace root's) package.json makes a consumer.
 QUEUE_LIBRARIES = ("bullmq", "bull", "bee-queue", "agenda")

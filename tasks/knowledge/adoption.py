@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.knowledge.adopt_plan import OVERRIDE_FILE
-from tasks.knowledge.stack_config import StackConfig
+from ..knowledge.adopt_plan import OVERRIDE_FILE
+from ..knowledge.stack_config import StackConfig
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.knowledge.colour import FAIL, label, status_of
+from ..knowledge.colour import FAIL, label, status_of
 
 #: Width of the check's name in the text form.
 WHAT_WIDTH = 14

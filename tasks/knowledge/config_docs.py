@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tasks.knowledge.defaults import (
+from ..knowledge.defaults import (
     BOOL,
     CHOICE,
     FILES,

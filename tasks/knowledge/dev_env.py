@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from tasks.knowledge.stack_config import Port, Service, StackConfig
+from ..knowledge.stack_config import Port, Service, StackConfig
 
 #: Ports of well-known URL schemes, for a URL that names none.
 SCHEME_PORTS = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dotenv.parser import parse_stream
 
-from tasks.knowledge.failures import UserError
+from ..knowledge.failures import UserError
 
 
 @dataclass

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tasks.knowledge.colour import FAIL, OK, WARN, label, paint
-from tasks.knowledge.envfile import EnvReport
-from tasks.knowledge.heap_plan import HeapPlan
-from tasks.knowledge.prod_verify import Row
+from ..knowledge.colour import FAIL, OK, WARN, label, paint
+from ..knowledge.envfile import EnvReport
+from ..knowledge.heap_plan import HeapPlan
+from ..knowledge.prod_verify import Row
 
 SCHEMA_VERSION = 1
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from xml.sax.saxutils import escape
 
-from tasks.knowledge.heap_plan import MIB
+from ..knowledge.heap_plan import MIB
 
 _STAT_UNITS = {
     "b": 1,
@@ -50,7 +50,7 @@ def load_options(
     drain: str,
 ) -> LoadOptions:
     """The load's flags checked; one UserError line for the first bad one."""
-    from tasks.knowledge.failures import UserError
+    from ..knowledge.failures import UserError
 
     def number(name: str, text: str | None, minimum: float, whole: bool = False) -> float:
         try:

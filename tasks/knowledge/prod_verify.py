@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.knowledge.colour import FAIL, OK, label
-from tasks.knowledge.heap_plan import MIB, HeapPlan
+from ..knowledge.colour import FAIL, OK, label
+from ..knowledge.heap_plan import MIB, HeapPlan
 
 PAGE = 4096  # the kernel rounds a memory limit down to whole pages
 

@@ -7,7 +7,7 @@ of the running container gives back exactly the plan it was created with.
 
 from __future__ import annotations
 
-from tasks.knowledge.heap_plan import HeapPlan, PlanError, format_mib, parse_cpus, parse_size
+from ..knowledge.heap_plan import HeapPlan, PlanError, format_mib, parse_cpus, parse_size
 
 MODE = "dev.devstack.mode"
 PREFIX = "dev.devstack.prodlike."

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tasks.knowledge import heap_plan
-from tasks.knowledge.engine_info import EngineInfo
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.heap_plan import MIB, HeapPlan, PlanError, format_mib
-from tasks.knowledge.prodlike_labels import compose_env
+from ..knowledge import heap_plan
+from ..knowledge.engine_info import EngineInfo
+from ..knowledge.failures import UserError
+from ..knowledge.heap_plan import MIB, HeapPlan, PlanError, format_mib
+from ..knowledge.prodlike_labels import compose_env
 
 __all__ = ["check_engine", "compose_env", "describe", "make_plan"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tasks.knowledge import envfile
-from tasks.knowledge.stack_config import Service, StackConfig
+from ..knowledge import envfile
+from ..knowledge.stack_config import Service, StackConfig
 
 
 def scheduler_on(service: Service, scheduler_var: str = "ENABLE_SCHEDULER") -> bool | None:

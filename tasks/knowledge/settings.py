@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tasks.knowledge.defaults import (
+from ..knowledge.defaults import (
     BOOL,
     BUILD_MODES,
     CHOICE,
@@ -32,7 +32,7 @@ from tasks.knowledge.defaults import (
     Key,
     WorkerSettings,
 )
-from tasks.knowledge.failures import UserError
+from ..knowledge.failures import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

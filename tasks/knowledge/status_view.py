@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tasks.knowledge import envfile
-from tasks.knowledge.compose_cli import ContainerState
-from tasks.knowledge.prodlike_labels import is_prodlike, mode_text
-from tasks.knowledge.stack_config import ContainerFacts, Service
+from ..knowledge import envfile
+from ..knowledge.compose_cli import ContainerState
+from ..knowledge.prodlike_labels import is_prodlike, mode_text
+from ..knowledge.stack_config import ContainerFacts, Service
 
 #: Labels on the worker service of this repository's docker-compose.yml: extra information only.
 RESTART_LABEL = "dev.devstack.restart-policy"

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tasks.knowledge.compose_cli import ContainerState
-from tasks.knowledge.prodlike_labels import is_prodlike
+from ..knowledge.compose_cli import ContainerState
+from ..knowledge.prodlike_labels import is_prodlike
 
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 IMAGE_LABEL = "com.docker.compose.image"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tasks.knowledge.command_line import split_command
+from ..knowledge.command_line import split_command
 
 #: The word that names the shipped runner in `app.dev`; the tasks run it as `node <RUNNER_PATH>`.
 RUNNER_NAME = "devstack-run"
@@ -212,7 +212,7 @@ def healthcheck_advice(service: str, healthcheck: object, engine_version: str = 
     restore (and `worker.up`) 30 s. `start_interval` (checks during `start_period`) fixes that,
     but it needs Docker Engine 25+ (API 1.44) and Compose 2.20.2+; an older engine does not apply it.
     """
-    from tasks.knowledge.durations import parse_duration
+    from ..knowledge.durations import parse_duration
 
     if not isinstance(healthcheck, dict) or healthcheck.get("disable"):
         return ""

@@ -12,9 +12,9 @@ restore function itself is ``handover.restore.restore`` (the submodule keeps its
 
 from __future__ import annotations
 
-from tasks.drivers.handover.guards import describe, forget_restore, refuse_if_active
-from tasks.drivers.handover.lock import LOCK, SessionLock, describe_owner
-from tasks.drivers.handover.record import (
+from ...drivers.handover.guards import describe, forget_restore, refuse_if_active
+from ...drivers.handover.lock import LOCK, SessionLock, describe_owner
+from ...drivers.handover.record import (
     RECORD,
     Record,
     new_record,
@@ -25,7 +25,7 @@ from tasks.drivers.handover.record import (
     state_dir,
     write_record,
 )
-from tasks.drivers.handover.restore import (
+from ...drivers.handover.restore import (
     adopt_legacy_record,
     give_back,
     recover_stale,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tasks.drivers.compose import Compose
+    from ...drivers.compose import Compose
 
 SETTINGS = "guardian-{pid}.pickle"  # per session: a new session's file is never another guardian's
 LOG = "guardian.log"
@@ -39,7 +39,7 @@ LOG = "guardian.log"
 def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
     """Start the guardian for this process's session; None when it cannot start (then the next
     command recovers, as before)."""
-    from tasks.drivers.handover.record import process_started
+    from ...drivers.handover.record import process_started
 
     if os.environ.get("DEVSTACK_GUARDIAN") == "0":
         return None  # recovery is then left to the next command (as after a power loss)
@@ -70,7 +70,7 @@ def wait_for_death(pid: int, started: float | None) -> None:
     yet (its files, and so its lock, are already closed); polls every 20 ms."""
     import psutil
 
-    from tasks.drivers.handover.record import process_alive
+    from ...drivers.handover.record import process_alive
 
     while process_alive(pid, started):
         try:
@@ -89,11 +89,11 @@ def guard(directory: Path, pid: int, started: float | None) -> int:
 
 
 def _guard(directory: Path, pid: int, started: float | None) -> int:
-    from tasks.drivers.compose import Compose
-    from tasks.drivers.handover.record import read_record
-    from tasks.drivers.handover.restore import recover_stale
-    from tasks.knowledge.durations import parse_duration
-    from tasks.knowledge.failures import UserError
+    from ...drivers.compose import Compose
+    from ...drivers.handover.record import read_record
+    from ...drivers.handover.restore import recover_stale
+    from ...knowledge.durations import parse_duration
+    from ...knowledge.failures import UserError
 
     wait_for_death(pid, started)
     record = read_record(directory)

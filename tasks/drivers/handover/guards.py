@@ -4,11 +4,11 @@ stack.down during a session). Reporting reads only: it creates no folder and mov
 
 from __future__ import annotations
 
-from tasks.drivers.compose import Compose
-from tasks.drivers.handover.lock import describe_owner, session_running
-from tasks.drivers.handover.record import read_record, state_dir, write_record
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.naming import background
+from ...drivers.compose import Compose
+from ...drivers.handover.lock import describe_owner, session_running
+from ...drivers.handover.record import read_record, state_dir, write_record
+from ...knowledge.failures import UserError
+from ...knowledge.naming import background
 
 
 def describe(compose: Compose) -> str | None:

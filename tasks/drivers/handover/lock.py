@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.drivers.handover.record import Record, read_record
-from tasks.knowledge.failures import UserError
+from ...drivers.handover.record import Record, read_record
+from ...knowledge.failures import UserError
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tasks.drivers.compose import Compose
+from ...drivers.compose import Compose
 
 # psutil and filelock are imported where used: most tasks only check that no record exists, and
 # every millisecond of import is paid on each `inv` call.

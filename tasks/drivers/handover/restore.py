@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from tasks.drivers import worker_service
-from tasks.drivers.compose import Compose
-from tasks.drivers.handover.lock import SessionLock
-from tasks.drivers.handover.record import RECORD, Record, process_alive, read_record, remove_record, state_dir
-from tasks.drivers.process import Completed
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.naming import background
+from ...drivers import worker_service
+from ...drivers.compose import Compose
+from ...drivers.handover.lock import SessionLock
+from ...drivers.handover.record import RECORD, Record, process_alive, read_record, remove_record, state_dir
+from ...drivers.process import Completed
+from ...knowledge.failures import UserError
+from ...knowledge.naming import background
 
 #: Where a line goes: the session prints `[dev.worker] ...`, another command `note: ...`.
 Tell = Callable[[str], None]
@@ -54,7 +54,7 @@ def give_back(compose: Compose, record: Record | None = None) -> str | None:
 def _start_in_place(compose: Compose) -> Completed | None:
     """`docker start` of the stopped worker container when everything it depends on already runs
     (healthy where it has a healthcheck); None when that cannot be known or is not so."""
-    from tasks.drivers import stack_facts
+    from ...drivers import stack_facts
 
     s = compose.settings
     try:

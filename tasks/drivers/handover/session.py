@@ -26,12 +26,12 @@ import os
 import signal
 import time
 
-from tasks.drivers import dev_preflight, process, queue_consumers, worker_service
-from tasks.drivers.compose import Compose
-from tasks.drivers.foreground import ForegroundChild, say
-from tasks.drivers.handover import guardian
-from tasks.drivers.handover.lock import SessionLock
-from tasks.drivers.handover.record import (
+from ...drivers import dev_preflight, process, queue_consumers, worker_service
+from ...drivers.compose import Compose
+from ...drivers.foreground import ForegroundChild, say
+from ...drivers.handover import guardian
+from ...drivers.handover.lock import SessionLock
+from ...drivers.handover.record import (
     Record,
     new_record,
     process_started,
@@ -40,14 +40,14 @@ from tasks.drivers.handover.record import (
     state_dir,
     write_record,
 )
-from tasks.drivers.handover.restore import adopt_legacy_record, killed_session, restore, terminate_orphan
-from tasks.knowledge.command_line import split_command
-from tasks.knowledge.compose_cli import ContainerState
-from tasks.knowledge.durations import parse_duration
-from tasks.knowledge.exit_codes import describe_exit
-from tasks.knowledge.failures import UserError
-from tasks.knowledge.naming import background
-from tasks.knowledge.watchers import expand_runner
+from ...drivers.handover.restore import adopt_legacy_record, killed_session, restore, terminate_orphan
+from ...knowledge.command_line import split_command
+from ...knowledge.compose_cli import ContainerState
+from ...knowledge.durations import parse_duration
+from ...knowledge.exit_codes import describe_exit
+from ...knowledge.failures import UserError
+from ...knowledge.naming import background
+from ...knowledge.watchers import expand_runner
 
 #: How often the task looks for the dev worker's ready file.
 READY_POLL_S = 0.02
