@@ -125,11 +125,12 @@ WAIT_FOR_FILE = "const fs=require('fs');setInterval(()=>{if(fs.existsSync(proces
 
 
 def file_waiting_dev(stack, name: str = "go"):
-    """A dev command that runs until the test creates a file: (env for Session, the file)."""
+    """A dev command that runs until the test creates a file: (env for Session, the file). It never
+    connects a BullMQ worker, so the session says `dev worker started` and is told not to give up on it."""
     script = stack.tmp / "wait-for-file.js"
     script.write_text(WAIT_FOR_FILE)
     go = stack.tmp / name
-    return {"INVOKE_APP_DEV": f"node {script} {go}"}, go
+    return {"INVOKE_APP_DEV": f"node {script} {go}", "DEVSTACK_DEV_CONNECT_WAIT": "300"}, go
 
 
 def last_line(text: str) -> str:
@@ -139,7 +140,6 @@ def last_line(text: str) -> str:
 def test_worker_down_during_session_is_respected(running_worker):
     stack = running_worker
     env, go = file_waiting_dev(stack)
-    env["DEVSTACK_DEV_CONNECT_WAIT"] = "300"  # a stand-in that never consumes: not stopped for that here
     session = Session(stack, env=env)
     session.wait_output("dev worker started")
     up = stack.inv("worker.up")
@@ -165,7 +165,7 @@ def test_background_actions_are_refused_during_a_session(running_worker, argv):
     stack = running_worker
     env, go = file_waiting_dev(stack)
     session = Session(stack, env=env)
-    session.wait_output("dev worker running")
+    session.wait_output("dev worker started")
     refused = stack.inv(*argv, timeout=120)
     assert refused.returncode == 1, refused.stdout + refused.stderr
     error = refused.stderr.strip().splitlines()[-1]
@@ -182,7 +182,7 @@ def test_worker_status_shows_a_live_session(running_worker):
     stack = running_worker
     env, go = file_waiting_dev(stack)
     session = Session(stack, env=env)
-    session.wait_output("dev worker running")
+    session.wait_output("dev worker started")
     status = stack.inv("worker.status", check=True).stdout
     line = next((x for x in status.splitlines() if "dev worker:" in x), "")
     assert f"dev worker: running (pid {session.proc.pid}, since " in line, status

@@ -186,7 +186,8 @@ def test_doctor_prints_its_warn_lines(shop):
     warns = [line for line in doctor.stdout.splitlines() if line.startswith("WARN")]
     assert warns == [
         f"WARN sync           image {image} has no dev.devstack.source-fingerprint label, so the tasks cannot tell "
-        "when it is stale (it is rebuilt only with --build): add `ARG SOURCE_FINGERPRINT=unknown` and "
+        "when it is stale (it is rebuilt only with --build): run `inv adopt` (its compose.devstack.yaml labels the "
+        "image through `build.labels`), or by hand: add `ARG SOURCE_FINGERPRINT=unknown` and "
         "`LABEL dev.devstack.source-fingerprint=${SOURCE_FINGERPRINT}` to its Dockerfile's last stage, and "
         "`SOURCE_FINGERPRINT: ${SOURCE_FINGERPRINT_SYNC:-unknown}` under `services.sync.build.args`",
         "WARN scheduler      services 'email', 'sync' all have ENABLE_SCHEDULER on: only one worker may run the "
