@@ -68,7 +68,7 @@ def test_dev_worker_gets_the_published_addresses_and_hands_over(running, tmp_pat
         proc.send_signal(signal.SIGINT)
         code = proc.wait(60)
     assert code == 0, log.read_text()
-    assert "background jobs restored" in log.read_text()
+    assert "background worker `jobs` restored" in log.read_text()
     assert stack.states()["jobs"] == "running"
 
 
