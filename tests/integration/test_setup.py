@@ -53,7 +53,7 @@ def test_setup_creates_env_installs_builds_and_starts_the_worker(stack, bare_che
     try:
         first = setup()
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-        assert f"created {stack.env_file.name} from {example.name}" in first.stdout, first.stdout
+        assert f"created {stack.env_file} from {example}" in first.stdout, first.stdout  # outside the root: whole paths
         assert stack.env_file.read_text() == example.read_text()
         # installed: npm ci wrote the workspace's node_modules
         assert (bare_checkout / "node_modules/.package-lock.json").is_file()
