@@ -71,7 +71,7 @@ def test_two_workers_handed_over_by_name_at_once_with_every_job_once(shop, tmp_p
         codes = {name: proc.wait(90) for name, proc in sessions.items()}
     for name in ("email", "sync"):
         assert codes[name] == 0, logs[name].read_text()
-        assert f"background {name} restored" in logs[name].read_text()
+        assert f"background worker `{name}` restored" in logs[name].read_text()
     states = shop.states()
     assert states["email"] == "running" and states["sync"] == "running", states
 
