@@ -27,8 +27,9 @@ def exit_code(returncode: int, received: list[int]) -> int:
 
 
 #: How a dev command ends after a closed terminal: by the SIGTERM it was sent, by the hang-up, or by
-#: Node 20's abort in exit() when it restores a terminal that is gone (134, nodejs/node#51519).
-HANG_UP_ENDS = (128 + 15, 128 + 1, 134)
+#: Node's crash in exit() when it restores a terminal that is gone: an abort (134, nodejs/node#51519)
+#: or a segmentation fault (139; seen here in CI on the closed-terminal test).
+HANG_UP_ENDS = (128 + 15, 128 + 1, 134, 139)
 
 
 def describe_exit(returncode: int) -> str:
