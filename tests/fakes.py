@@ -345,3 +345,16 @@ def installed(gw: FakeGateway) -> Iterator[FakeGateway]:
     """Every `Compose` built meanwhile (by the tasks themselves) uses ``gw``."""
     with gateway_module.use(gw):
         yield gw
+
+
+def live_session(tmp_path: Path, gw: FakeGateway, *, worker_was_running: bool = True) -> Any:
+    """A dev.worker session holding the lock (this process plays it): its SessionLock, to release."""
+    from tasks.drivers import workers
+    from tasks.drivers.compose import Compose
+    from tasks.drivers.handover import SessionLock, new_record, state_dir, write_record
+
+    directory = state_dir(Compose(workers.one(context(tmp_path), None), gateway=gw))
+    write_record(directory, new_record(worker_was_running=worker_was_running))
+    lock = SessionLock(directory)
+    lock.acquire()
+    return lock

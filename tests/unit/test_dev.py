@@ -7,9 +7,6 @@ import pytest
 from invoke.exceptions import Exit
 
 from tasks import dev
-from tasks.drivers import workers
-from tasks.drivers.compose import Compose
-from tasks.drivers.handover import SessionLock, new_record, state_dir, write_record
 from tasks.knowledge.failures import UserError
 from tests import fakes
 
@@ -21,19 +18,9 @@ def every_address_answers(monkeypatch):
     monkeypatch.setattr("tasks.drivers.dev_preflight.answers", lambda host, port, *args, **kwargs: True)
 
 
-@pytest.fixture
-def gw():
-    gateway = fakes.FakeGateway()
-    with fakes.installed(gateway):
-        yield gateway
-
-
 def test_a_second_session_for_the_same_worker_is_refused(tmp_path, gw):
     fakes.FakeStack(gw)
-    directory = state_dir(Compose(workers.one(fakes.context(tmp_path), None), gateway=gw))
-    write_record(directory, new_record(worker_was_running=True))
-    lock = SessionLock(directory)
-    lock.acquire()
+    lock = fakes.live_session(tmp_path, gw)
     try:
         with pytest.raises(
             UserError, match=r"a dev worker for worker is already running \(pid \d+, since .*stop it first"

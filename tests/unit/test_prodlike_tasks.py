@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tasks import prodlike
-from tasks.drivers import workers
-from tasks.drivers.compose import Compose
-from tasks.drivers.handover import SessionLock, new_record, state_dir, write_record
 from tasks.knowledge.failures import UserError
 from tests import fakes
 
@@ -16,10 +13,7 @@ from tests import fakes
 def test_refused_during_a_session(tmp_path, name):
     gw = fakes.FakeGateway()
     fakes.FakeStack(gw)
-    directory = state_dir(Compose(workers.one(fakes.context(tmp_path), None), gateway=gw))
-    write_record(directory, new_record(worker_was_running=True))
-    lock = SessionLock(directory)
-    lock.acquire()
+    lock = fakes.live_session(tmp_path, gw)
     try:
         with fakes.installed(gw), pytest.raises(UserError, match=rf"prodlike\.{name} would run two workers on it"):
             getattr(prodlike, name)(fakes.context(tmp_path))

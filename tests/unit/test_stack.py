@@ -5,18 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tasks import stack
-from tasks.drivers import workers
-from tasks.drivers.compose import Compose
-from tasks.drivers.handover import SessionLock, new_record, state_dir, write_record
 from tasks.knowledge.failures import UserError
 from tests import fakes
-
-
-@pytest.fixture
-def gw():
-    gateway = fakes.FakeGateway()
-    with fakes.installed(gateway):
-        yield gateway
 
 
 def test_up_waits_for_the_whole_stack_with_the_worker_profile(tmp_path, gw):
@@ -28,10 +18,7 @@ def test_up_waits_for_the_whole_stack_with_the_worker_profile(tmp_path, gw):
 
 def test_up_refuses_during_a_session(tmp_path, gw):
     fakes.FakeStack(gw)
-    directory = state_dir(Compose(workers.one(fakes.context(tmp_path), None), gateway=gw))
-    write_record(directory, new_record(worker_was_running=True))
-    lock = SessionLock(directory)
-    lock.acquire()
+    lock = fakes.live_session(tmp_path, gw)
     try:
         with pytest.raises(UserError, match=r"stack\.up would run two workers on it"):
             stack.up(fakes.context(tmp_path))

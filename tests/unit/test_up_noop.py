@@ -137,13 +137,6 @@ def matching_stack(gw: fakes.FakeGateway) -> fakes.FakeStack:
     return stack
 
 
-@pytest.fixture
-def gw():
-    gateway = fakes.FakeGateway()
-    with fakes.installed(gateway):
-        yield gateway
-
-
 def test_up_skips_compose_when_nothing_would_change(tmp_path, gw, capsys):
     matching_stack(gw)
     worker.up(fakes.context(tmp_path))

@@ -7,25 +7,9 @@ import pytest
 from tasks import worker
 from tasks.drivers import workers
 from tasks.drivers.compose import Compose
-from tasks.drivers.handover import SessionLock, new_record, read_record, state_dir, write_record
+from tasks.drivers.handover import new_record, read_record, state_dir, write_record
 from tasks.knowledge.failures import UserError
 from tests import fakes
-
-
-@pytest.fixture
-def gw():
-    gateway = fakes.FakeGateway()
-    with fakes.installed(gateway):
-        yield gateway
-
-
-def live_session(tmp_path, gw, *, worker_was_running=True):
-    """A dev.worker session holding the lock (this process plays it)."""
-    directory = state_dir(Compose(workers.one(fakes.context(tmp_path), None), gateway=gw))
-    write_record(directory, new_record(worker_was_running=worker_was_running))
-    lock = SessionLock(directory)
-    lock.acquire()
-    return lock
 
 
 def test_up_starts_the_worker_behind_its_profile_and_waits_until_ready(tmp_path, gw):
@@ -46,7 +30,7 @@ def test_up_fails_in_one_line_when_the_worker_crashes_at_start(tmp_path, gw):
 @pytest.mark.parametrize("task", [worker.up, worker.restart])
 def test_up_and_restart_refuse_during_a_session(tmp_path, gw, task):
     fakes.FakeStack(gw)
-    lock = live_session(tmp_path, gw)
+    lock = fakes.live_session(tmp_path, gw)
     try:
         with pytest.raises(UserError, match=r"has the queue; worker\.(up|restart) would run two workers on it"):
             task(fakes.context(tmp_path))
@@ -108,7 +92,7 @@ def test_restart_restarts_behind_the_profile(tmp_path, gw):
 
 def test_status_shows_a_live_session(tmp_path, gw, capsys):
     fakes.FakeStack(gw)
-    lock = live_session(tmp_path, gw)
+    lock = fakes.live_session(tmp_path, gw)
     try:
         worker.status(fakes.context(tmp_path))
     finally:
