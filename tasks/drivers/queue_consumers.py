@@ -92,7 +92,10 @@ class Redis:
 
 
 def find(
-    env: dict[str, str], host_port_vars: str, url_vars: str, endpoints: Sequence[tuple[str, int]] = ()
+    env: dict[str, str],
+    host_port_vars: str | Sequence[str],
+    url_vars: str | Sequence[str],
+    endpoints: Sequence[tuple[str, int]] = (),
 ) -> Redis | None:
     """The dev worker's Redis: the first of its addresses that answers PING with PONG, or None.
 
@@ -152,7 +155,11 @@ class ConsumerWatch:
     """New BullMQ worker connections since this object was made (made before the dev command starts)."""
 
     def __init__(
-        self, env: dict[str, str], host_port_vars: str, url_vars: str, endpoints: Sequence[tuple[str, int]] = ()
+        self,
+        env: dict[str, str],
+        host_port_vars: str | Sequence[str],
+        url_vars: str | Sequence[str],
+        endpoints: Sequence[tuple[str, int]] = (),
     ):
         self.redis = find(env, host_port_vars, url_vars, endpoints)
         self.before = snapshot(self.redis)

@@ -173,7 +173,7 @@ class DevSession:
             say("interrupted before the dev worker started")
             return 128 + int(self.child.received[0])
         consumers = queue_consumers.ConsumerWatch(
-            self.child.env, ",".join(self.s.host_port_vars), ",".join(self.s.url_vars), self.endpoints
+            self.child.env, self.s.host_port_vars, self.s.url_vars, self.endpoints
         )
         self._start_child({})
         say(f"dev worker started (`{self.s.app_dev}`, pid {self.child.pid}); waiting for it to consume")  # watchers
