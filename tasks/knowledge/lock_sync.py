@@ -10,6 +10,7 @@ maps, pnpm-lock.yaml's `importers[<dir>]` specifiers, against each folder's pack
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 KINDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
@@ -34,6 +35,32 @@ def _difference(where: str, wanted: dict[str, str], locked: dict[str, str]) -> l
     return problems
 
 
+def _compare(
+    manifests: dict[str, str],
+    entry_for: Callable[[str], object],
+    locked_of: Callable[[dict[str, Any]], dict[str, str]],
+    *,
+    unrecorded_kinds: tuple[str, ...],
+) -> list[str]:
+    """Each folder's package.json against its entry in the lock file (``entry_for(folder)``, read by
+    ``locked_of``); a folder with no entry is a problem when it declares any of ``unrecorded_kinds``."""
+    problems: list[str] = []
+    for folder, text in sorted(manifests.items()):
+        try:
+            manifest = json.loads(text)
+        except ValueError:
+            problems.append(f"{folder or '.'}/package.json is not valid JSON")
+            continue
+        entry = entry_for(folder)
+        where = f"{folder}/package.json" if folder else "package.json"
+        if not isinstance(entry, dict):
+            if _declared(manifest, unrecorded_kinds):
+                problems.append(f"{where}: not recorded in the lock file")
+            continue
+        problems += _difference(where, _declared(manifest, KINDS[:3]), locked_of(entry))
+    return problems
+
+
 def npm_mismatches(lock_text: str, manifests: dict[str, str]) -> list[str]:
     """``manifests``: folder relative to the lock file's ("" for its own) -> package.json text."""
     try:
@@ -43,22 +70,8 @@ def npm_mismatches(lock_text: str, manifests: dict[str, str]) -> list[str]:
     packages = lock.get("packages") if isinstance(lock, dict) else None
     if not isinstance(packages, dict):
         return []  # lockfileVersion 1: no per-folder record to compare
-    problems: list[str] = []
-    for folder, text in sorted(manifests.items()):
-        try:
-            manifest = json.loads(text)
-        except ValueError:
-            problems.append(f"{folder or '.'}/package.json is not valid JSON")
-            continue
-        entry = packages.get(folder)
-        where = f"{folder}/package.json" if folder else "package.json"
-        if not isinstance(entry, dict):
-            if _declared(manifest):
-                problems.append(f"{where}: not recorded in the lock file")
-            continue
-        # peerDependencies are recorded too, but npm adds them itself: compare the three others.
-        problems += _difference(where, _declared(manifest, KINDS[:3]), _declared(entry, KINDS[:3]))
-    return problems
+    # peerDependencies are recorded too, but npm adds them itself: compare the three others.
+    return _compare(manifests, packages.get, lambda entry: _declared(entry, KINDS[:3]), unrecorded_kinds=KINDS)
 
 
 def pnpm_mismatches(lock_text: str, manifests: dict[str, str]) -> list[str]:
@@ -71,26 +84,15 @@ def pnpm_mismatches(lock_text: str, manifests: dict[str, str]) -> list[str]:
     importers = lock.get("importers") if isinstance(lock, dict) else None
     if not isinstance(importers, dict):
         return []
-    problems: list[str] = []
-    for folder, text in sorted(manifests.items()):
-        try:
-            manifest = json.loads(text)
-        except ValueError:
-            problems.append(f"{folder or '.'}/package.json is not valid JSON")
-            continue
-        entry = importers.get(folder or ".")
-        where = f"{folder}/package.json" if folder else "package.json"
-        if not isinstance(entry, dict):
-            if _declared(manifest, KINDS[:3]):
-                problems.append(f"{where}: not recorded in the lock file")
-            continue
-        locked = {
+
+    def specifiers(entry: dict[str, Any]) -> dict[str, str]:
+        return {
             str(name): str(spec.get("specifier") if isinstance(spec, dict) else spec)
             for kind in KINDS[:3]
             for name, spec in (entry.get(kind) or {}).items()
         }
-        problems += _difference(where, _declared(manifest, KINDS[:3]), locked)
-    return problems
+
+    return _compare(manifests, lambda folder: importers.get(folder or "."), specifiers, unrecorded_kinds=KINDS[:3])
 
 
 def fix_command(manager: str) -> str:
