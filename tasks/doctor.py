@@ -83,6 +83,7 @@ def _checks(c: Context) -> bool:
     """Every check, a line each; False when one failed."""
     from .drivers import engine, handover, host_app, stack_facts, workers
     from .drivers.compose import Compose
+    from .drivers.handover import restore
     from .knowledge import adoption, envfile
     from .knowledge.compose_cli import format_version
     from .knowledge.failures import UserError, explain
@@ -200,7 +201,7 @@ def _checks(c: Context) -> bool:
                     results.append(_line(False, "  dev connection", problem))
             what = "dev worker" if len(chosen) == 1 else f"dev {w.worker_name}"
             try:
-                if engine_ok and handover.recover_stale(wcompose):
+                if engine_ok and restore.recover_stale(wcompose):
                     results.append(_line(True, what, "recovered the background worker after a killed session"))
                 else:
                     note = handover.describe(wcompose)

@@ -242,6 +242,7 @@ def up(
     The worker runs from the compiled output."""
     from .drivers import engine, handover, host_app, workers
     from .drivers.compose import Compose
+    from .drivers.handover import restore
     from .drivers.worker_service import start_worker
     from .knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
 
@@ -253,7 +254,7 @@ def up(
         print(f"warning: {warning}", flush=True)
     handover.refuse_if_active(compose, "prodlike.up")
     check_engine(heap, engine.info(compose.gateway))
-    handover.recover_stale(compose)
+    restore.recover_stale(compose)
     if build:
         host_app.build(s)
     else:

@@ -14,6 +14,7 @@ def up(c: Context, build: bool = False) -> None:
     The stack is the services of the compose files."""
     from .drivers import handover, host_app, ports, stack_facts, stack_up, worker_service, workers
     from .drivers.compose import Compose
+    from .drivers.handover import restore
     from .drivers.worker_service import image_plan
     from .knowledge import compose_cli
     from .knowledge.failures import UserError
@@ -23,7 +24,7 @@ def up(c: Context, build: bool = False) -> None:
     for each in composes:
         handover.refuse_if_active(each, "stack.up")
     for each in composes:
-        handover.recover_stale(each)
+        restore.recover_stale(each)
         worker_service.note_leaving_prodlike(each, "stack.up")
     build_env: dict[str, str] = {}
     rebuild = build

@@ -33,11 +33,12 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
     They come back whenever Docker starts."""
     from .drivers import handover, host_app, worker_service, workers
     from .drivers.compose import Compose
+    from .drivers.handover import restore
 
     for s in workers.select(c, name):
         compose = Compose(s)
         handover.refuse_if_active(compose, "worker.up")
-        handover.recover_stale(compose)
+        restore.recover_stale(compose)
         containers = compose.containers()  # the project's, once: for the checks below and the no-op test
         worker_service.note_leaving_prodlike(compose, "worker.up", containers)
         if build:

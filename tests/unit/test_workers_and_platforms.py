@@ -268,6 +268,7 @@ def test_windows_console_closed_is_recovered_by_the_next_command(monkeypatch, tm
     """A closed console kills `inv` without a chance to restore: the record stays, its lock is free,
     so the next command sees a stale session (the same path as kill -9 on POSIX)."""
     from tasks.drivers import handover
+    from tasks.drivers.handover import restore
 
     # The Windows platform, injected: the dev command runs in the console's group (no session of its
     # own), so closing the console ends it together with `inv`, and nothing forwards or restores.
@@ -298,7 +299,7 @@ def test_windows_console_closed_is_recovered_by_the_next_command(monkeypatch, tm
     record = handover.new_record(worker_was_running=True)
     record.pid, record.process_started = 999_999_999, 1.0  # the console's process, gone
     handover.write_record(directory, record)
-    stale = handover.stale_record(compose)
+    stale = restore.stale_record(compose)
     assert stale is not None and stale.restore_pending
     # another worker's folder is untouched: sessions are per worker
     other: Any = SimpleNamespace(
@@ -306,4 +307,4 @@ def test_windows_console_closed_is_recovered_by_the_next_command(monkeypatch, tm
         project_name="shop",
         worker_state_dir=tmp_path / "shop" / "sync",
     )
-    assert handover.stale_record(other) is None
+    assert restore.stale_record(other) is None

@@ -6,8 +6,10 @@
 - ``guards``: what other tasks ask (status line, refusals, a cancelled restore);
 - ``session``: the session's sequence (`DevSession`), imported by `inv dev.worker` only.
 
-The names other tasks use are re-exported here (``handover.refuse_if_active(compose, ...)``); the
-restore function itself is ``handover.restore.restore`` (the submodule keeps its name).
+The names other tasks use to ask about a session are re-exported here
+(``handover.refuse_if_active(compose, ...)``). The restore path is imported by name where it runs
+(``from .drivers.handover import restore``; ``restore.recover_stale(compose)``), so that the tasks
+that only ask (``worker.status``) do not load it and what it loads.
 """
 
 from __future__ import annotations
@@ -25,33 +27,21 @@ from ...drivers.handover.record import (
     state_dir,
     write_record,
 )
-from ...drivers.handover.restore import (
-    adopt_legacy_record,
-    give_back,
-    recover_stale,
-    stale_record,
-    terminate_orphan,
-)
 
 __all__ = [
     "LOCK",
     "RECORD",
     "Record",
     "SessionLock",
-    "adopt_legacy_record",
     "describe",
     "describe_owner",
     "forget_restore",
-    "give_back",
     "new_record",
     "process_alive",
     "process_started",
     "read_record",
-    "recover_stale",
     "refuse_if_active",
     "remove_record",
-    "stale_record",
     "state_dir",
-    "terminate_orphan",
     "write_record",
 ]

@@ -7,7 +7,7 @@
 It waits for the session's process to end. A session that ended normally has removed its record (or
 a new session holds the lock): the guardian just exits. A session killed at any phase (kill -9, a
 crashed IDE, a closed console on Windows) leaves its record with the lock free: the guardian then
-runs the one recovery there is (`handover.recover_stale`: the record is the single source of
+runs the one recovery there is (`restore.recover_stale`: the record is the single source of
 truth), which stops a leftover dev worker gracefully (its grace period) and restores the background
 worker as the record says, within about a second when the dev worker is idle. A `compose stop`
 still finishing the background worker's job (a session killed during the stop) is waited for:

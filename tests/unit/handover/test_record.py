@@ -14,6 +14,7 @@ from invoke.exceptions import Exit
 
 from tasks.drivers import handover
 from tasks.drivers.foreground import wait_group_gone
+from tasks.drivers.handover import restore
 from tasks.knowledge.exit_codes import exit_code
 
 
@@ -87,11 +88,11 @@ def test_describe_and_stale_record(tmp_path):
     record.pid = 999999  # a session that is gone: nobody holds the lock
     handover.write_record(directory, record)
     assert "was killed before restoring" in handover.describe(compose)
-    assert handover.stale_record(compose) is not None
+    assert restore.stale_record(compose) is not None
     lock = handover.SessionLock(directory)
     lock.acquire()
     try:
-        assert handover.stale_record(compose) is None  # a live session owns it
+        assert restore.stale_record(compose) is None  # a live session owns it
         assert "running" in handover.describe(compose)
         with pytest.raises(Exit, match="two workers"):
             handover.refuse_if_active(compose, "worker.up")
@@ -123,7 +124,7 @@ def test_terminate_orphan_stops_the_whole_family(tmp_path):
     assert len(family) == 2
     record = handover.new_record(worker_was_running=True)
     record.dev_pid, record.dev_started = parent.pid, family[0].create_time()
-    assert handover.terminate_orphan(record, timeout=5)
+    assert restore.terminate_orphan(record, timeout=5)
     parent.wait(5)
     assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in family)
 
@@ -168,7 +169,7 @@ def test_a_killed_session_of_the_previous_layout_is_not_forgotten(tmp_path):
     directory = handover.state_dir(compose)
     assert directory == tmp_path / "p1" / "worker"
     assert (legacy / handover.RECORD).exists() and not directory.exists()  # looking it up moved nothing
-    handover.adopt_legacy_record(compose)
+    restore.adopt_legacy_record(compose)
     assert not (legacy / handover.RECORD).exists()
     record = handover.read_record(directory)
     assert record is not None and record.restore_pending
