@@ -205,6 +205,8 @@ class Settings:
         sections = {name: _section(config, name) for name in SECTIONS}
         for name, values in sections.items():
             _check_keys(name, values, _KNOWN[name])
+        if environ is not None:
+            _booleans_as_written(environ, sections)
         project = {key.attr: _read(key, sections[key.section], key.path, root) for key in PROJECT_KEYS}
         entries = _top(config, "workers")
         if entries in (None, [], ()):
@@ -302,6 +304,25 @@ def _check_environ(environ: Mapping[str, str], config: ConfigSections) -> None:
             raise UserError(
                 f"{var}: unknown key {section}.{key}; did you mean INVOKE_{section.upper()}_{close[0].upper()}?"
             )
+
+
+def _booleans_as_written(environ: Mapping[str, str], sections: dict[str, dict[str, Any]]) -> None:
+    """``INVOKE_APP_START_GATE=false`` means false.
+
+    Invoke casts a variable for a boolean key as ``value not in ("0", "")``, so ``false``, ``no`` and
+    ``off`` would read as true. Those words are taken as written; anything else but 0/1 and
+    true/false, yes/no, on/off is refused in one line.
+    """
+    for key in (*PROJECT_KEYS, *WORKER_KEYS):
+        if key.kind != BOOL:
+            continue
+        var = f"INVOKE_{key.section}_{key.name}".upper()
+        if var not in environ:
+            continue
+        written = environ[var].strip().lower()
+        if written not in (*_TRUE, *_FALSE):
+            raise UserError(f"{var}={environ[var]}: expected true or false (1/0, yes/no, on/off)")
+        sections[key.section][key.name] = written in _TRUE
 
 
 def _shown(value: object) -> str:

@@ -329,6 +329,25 @@ def test_a_misspelt_invoke_variable_is_named(var, message):
     assert error.value.reason == message
 
 
+@pytest.mark.parametrize(
+    "written, expected",
+    [("false", False), ("no", False), ("Off", False), ("0", False), ("true", True), ("1", True), ("yes", True)],
+)
+def test_a_boolean_variable_means_what_it_says(monkeypatch, written, expected):
+    """Invoke alone reads any value but 0 and the empty string as true (`false` too)."""
+    monkeypatch.setenv("INVOKE_APP_START_GATE", written)
+    config = Config(defaults=DEFAULTS)
+    config.load_shell_env()  # Invoke's own cast, as `inv` does: `false` -> True
+    assert config.app.start_gate is (written not in ("0", ""))
+    assert Settings.from_config(config, ROOT, environ=os.environ).app_start_gate is expected
+
+
+def test_a_boolean_variable_that_is_no_boolean_is_one_line():
+    with pytest.raises(UserError) as error:
+        Settings.from_config(Config(defaults=DEFAULTS), ROOT, environ={"INVOKE_APP_START_GATE": "maybe"})
+    assert error.value.reason == "INVOKE_APP_START_GATE=maybe: expected true or false (1/0, yes/no, on/off)"
+
+
 def test_other_invoke_variables_are_left_alone():
     config = Config(defaults=DEFAULTS, overrides={"app_name": {"x": "y"}})
     environ = {"INVOKE_APP_NAME_X": "z", "INVOKE_RUN_ECHO": "1", "INVOKE_APP_SOMETHING_ELSE": "1", "PATH": "/bin"}
