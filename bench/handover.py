@@ -7,7 +7,9 @@ terminal: `inv dev.worker` vs seed 001's scripts/dev-worker.sh, in one run (POSI
 
 --dev picks inv's dev command: the example app's own runner (default, `app.dev`), or the runner shipped
 with the tasks (tasks/runner/devrun.mjs) around `tsx src/main.ts` or the built `main.js`, with the start
-gate or without it (readiness read from Redis). --no-bash skips the bash baseline rounds.
+gate or without it (readiness read from Redis), or a watcher as people run it (nodemon, `tsx watch`,
+concurrently with `tsc --watch` beside the runner; from tests/integration/fixtures/watchers, installed
+with `npm ci --prefix tests/integration/fixtures/watchers`). --no-bash skips the bash baseline rounds.
 
 Each round: the background worker serves a stream (a job every --interval-ms, --duration-ms of work);
 the handover command starts in a pseudo-terminal (tests/integration/terminal.py), the dev worker
@@ -82,6 +84,7 @@ from tests.integration.terminal import TerminalSession
 
 TOOLS: list[str] = ["inv", "bash"]  # --no-bash removes the baseline
 #: inv's dev command per --dev (None: the app's own `app.dev`), and extra environment.
+WATCHERS_BIN = ROOT / "tests/integration/fixtures/watchers/node_modules/.bin"
 DEV_COMMANDS: dict[str, tuple[str | None, dict[str, str]]] = {
     "example": (None, {}),
     "runner-tsx": ("devstack-run -- tsx src/main.ts", {}),
@@ -91,6 +94,22 @@ DEV_COMMANDS: dict[str, tuple[str | None, dict[str, str]]] = {
     ),
     "runner-node-nogate": (
         f"devstack-run --watch {ROOT / 'dist/apps/worker'} -- node {ROOT / 'dist/apps/worker/main.js'}",
+        {"INVOKE_APP_START_GATE": "0"},
+    ),
+    # The dev commands people run as they are (issue 16), from tests/integration/fixtures/watchers
+    # (`npm ci --prefix` there), without the start gate (as in apps without the hook: readiness is read
+    # from Redis): nodemon on the built entry, `tsx watch` on the sources (both cut jobs on a change,
+    # and tsx watch any job over 5 s at a stop; doctor warns), and concurrently keeping `tsc --watch`
+    # for type errors beside the shipped runner (the fix doctor proposes).
+    "nodemon": (
+        f"{WATCHERS_BIN / 'nodemon'} --watch {ROOT / 'dist/apps/worker'} {ROOT / 'dist/apps/worker/main.js'}",
+        {"INVOKE_APP_START_GATE": "0"},
+    ),
+    "tsx-watch": (f"{WATCHERS_BIN / 'tsx'} watch src/main.ts", {"INVOKE_APP_START_GATE": "0"}),
+    "concurrently-tsc-runner": (
+        f"{WATCHERS_BIN / 'concurrently'} --raw "
+        f"'{WATCHERS_BIN / 'tsc'} --watch --noEmit --preserveWatchOutput -p tsconfig.json' "
+        f"'node {ROOT / 'tasks/runner/devrun.mjs'} -- {WATCHERS_BIN / 'tsx'} src/main.ts'",
         {"INVOKE_APP_START_GATE": "0"},
     ),
 }
@@ -767,6 +786,10 @@ def main() -> int:
     if args.no_bash:
         TOOLS.remove("bash")
     dev, extra = DEV_COMMANDS[args.dev]
+    if dev is not None and str(WATCHERS_BIN) in dev and not WATCHERS_BIN.is_dir():
+        parser.error(
+            f"--dev {args.dev} needs the watcher fixtures: npm ci --prefix {WATCHERS_BIN.parents[1].relative_to(ROOT)}"
+        )
     DEV_ENV.update(extra)
     if dev is not None:
         DEV_ENV["INVOKE_APP_DEV"] = dev
