@@ -36,9 +36,10 @@ def dist_fingerprint(s: Settings) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def _context_files(context: Path, dockerfile: Path) -> list[Path]:
+def _context_files(context: Path, dockerfile: Path, state_dir: Path | None = None) -> list[Path]:
     """The build context's files the Dockerfile copies (COPY/ADD, not from a stage), the Dockerfile
-    itself; node_modules and .git left out (the lock file stands for the installed dependencies)."""
+    itself; node_modules and .git left out (the lock file stands for the installed dependencies), and
+    the tasks' own state folder (written by every call: a `COPY . .` would change with it)."""
     from ..knowledge.adopt_plan import dockerfile_copy_sources
 
     try:
@@ -52,7 +53,11 @@ def _context_files(context: Path, dockerfile: Path) -> list[Path]:
                 found.append(path)
             elif path.is_dir():
                 found += sorted(
-                    p for p in path.rglob("*") if p.is_file() and not {"node_modules", ".git"} & set(p.parts)
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and not {"node_modules", ".git"} & set(p.parts)
+                    and (state_dir is None or not p.is_relative_to(state_dir))
                 )
     return found
 
@@ -74,7 +79,7 @@ def source_fingerprint(s: Settings, build: tuple[Path, Path] | None = None) -> s
     lock = package_manager.detect(s.app_dir, s.root, LocalFiles()).lock_file
     inputs += [p for p in (s.app_dir / "package.json", lock) if p is not None and p.is_file()]
     if build is not None:
-        inputs += _context_files(*build)
+        inputs += _context_files(*build, state_dir=s.state_dir)
     inputs = list(dict.fromkeys(inputs))  # each file once, first place kept
     if not inputs:
         return None
