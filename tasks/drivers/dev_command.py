@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 
 
 def package_scripts(s: Settings) -> dict[str, str]:
-    """The `scripts` of package.json where the dev command runs (and of the app folder)."""
+    """The `scripts` of package.json where the dev command runs and of the app folder, the app's winning:
+    a workspace member's dev command runs at the root but filtered to the member (`pnpm --filter <pkg>
+    dev`), so its `dev` is the member's, not the root's."""
     scripts: dict[str, str] = {}
-    for folder in dict.fromkeys([s.app_dir, s.run_dir]):
+    for folder in dict.fromkeys([s.run_dir, s.app_dir]):
         try:
             data = json.loads((folder / "package.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):

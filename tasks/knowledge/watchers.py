@@ -93,7 +93,7 @@ def _script_name(argv: list[str], scripts: dict[str, str]) -> str | None:
     if not argv:
         return None
     tool = PurePosixPath(argv[0].replace("\\", "/")).name.removesuffix(".cmd").removesuffix(".exe")
-    args = [a for a in argv[1:] if a not in ("--silent", "-s")]
+    args = _without_member_choice(tool, [a for a in argv[1:] if a not in ("--silent", "-s")])
     for (pm, verb), _ in _SCRIPT_RUNNERS.items():
         if tool == pm and args[:1] == [verb]:
             return args[1] if len(args) > 1 else None
@@ -102,6 +102,28 @@ def _script_name(argv: list[str], scripts: dict[str, str]) -> str | None:
     if tool in ("pnpm", "yarn", "bun") and args and args[0] not in _PM_COMMANDS and args[0] in scripts:
         return args[0]
     return None
+
+
+#: Options naming the workspace member a script runs in (`pnpm --filter <pkg> dev`, the detected form).
+_MEMBER_OPTIONS = {"pnpm": {"--filter", "-F", "--dir", "-C"}, "npm": {"--workspace", "-w"}}
+
+
+def _without_member_choice(tool: str, args: list[str]) -> list[str]:
+    """`pnpm --filter @x/jobs dev` -> `dev`, `yarn workspace @x/jobs dev` -> `dev`: the script that runs
+    (in the member's package.json, which the caller's scripts give)."""
+    if tool == "yarn" and args[:1] == ["workspace"]:
+        return args[2:]
+    options = _MEMBER_OPTIONS.get(tool, set())
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in options:
+            skip = True
+        elif not any(arg.startswith(option + "=") for option in options if option.startswith("--")):
+            out.append(arg)
+    return out
 
 
 def _words(command: str) -> list[str]:

@@ -103,6 +103,22 @@ def test_follows_npm_and_pnpm_scripts():
     assert watchers.detect("yarn dev", {"dev": "ts-node-dev --respawn src/x.ts"})[0].tool == "ts-node-dev"
 
 
+@pytest.mark.parametrize(
+    "dev",
+    [
+        "pnpm --filter @acme/jobs dev",  # what the tasks detect for a pnpm workspace member
+        "pnpm -F @acme/jobs run dev",
+        "pnpm --filter=@acme/jobs dev",
+        "yarn workspace @acme/jobs dev",  # ... for a yarn workspace member
+        "npm --workspace packages/jobs run dev",
+        "npm run dev --workspace packages/jobs",
+    ],
+)
+def test_follows_a_workspace_members_script(dev):
+    [finding] = watchers.detect(dev, {"dev": "tsx watch src/index.ts"})
+    assert finding.tool == "`tsx watch`" and finding.fix == "devstack-run -- tsx src/index.ts"
+
+
 def test_concurrently_with_a_compiler_in_watch_mode():
     dev = "concurrently 'tsc --watch' 'nodemon dist/index.js'"
     [finding] = watchers.detect(dev)
@@ -310,3 +326,23 @@ def test_doctor_reads_the_scripts_where_the_dev_command_runs(tmp_path):
     [line] = dev_command.advice(W(app, tmp_path, "pnpm dev"))  # type: ignore[arg-type]
     assert line.startswith("`pnpm dev` runs `tsx watch`") and line.endswith("`dev: devstack-run -- tsx src/index.ts`")
     assert dev_command.advice(W(app, app, "node dist/index.js")) == []  # type: ignore[arg-type]
+
+
+def test_doctor_reads_a_filtered_members_script_not_the_roots(tmp_path):
+    """`pnpm --filter <pkg> dev` runs at the root but runs the member's `dev`, not the root's."""
+    from dataclasses import dataclass
+
+    from tasks.drivers import dev_command
+
+    @dataclass
+    class W:
+        app_dir: Path
+        run_dir: Path
+        app_dev: str
+
+    app = tmp_path / "packages" / "jobs"
+    app.mkdir(parents=True)
+    (app / "package.json").write_text('{"scripts": {"dev": "tsx watch src/index.ts"}}')
+    (tmp_path / "package.json").write_text('{"scripts": {"dev": "pnpm -r --parallel dev"}}')
+    [line] = dev_command.advice(W(app, tmp_path, "pnpm --filter @acme/jobs dev"))  # type: ignore[arg-type]
+    assert line.startswith("`pnpm --filter @acme/jobs dev` runs `tsx watch`")
