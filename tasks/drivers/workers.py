@@ -44,6 +44,7 @@ def complete(s: Settings) -> Settings:
         current=completed,
         app_cwd=s.app_cwd if s.app_dev and s.app_build else cmds.cwd,
         install_cwd=s.install_cwd if s.app_install else cmds.install_cwd,
+        dev_cwd=s.dev_cwd or (s.app_dir if s.app_dev else cmds.cwd),
         package_manager=found.label,
     )
 

@@ -102,6 +102,9 @@ class Settings:
     app_cwd: Path | None = None
     install_cwd: Path | None = None
     package_manager: str = ""
+    #: Where the dev command runs when it differs from ``app_cwd`` (a configured `dev` runs in the app
+    #: folder even when the detected build runs at the workspace root).
+    dev_cwd: Path | None = None
 
     # -- the chosen worker's values, under the names the tasks have always read ------------------
     @property
@@ -154,8 +157,8 @@ class Settings:
 
     @property
     def run_dir(self) -> Path:
-        """Where the build and dev commands run."""
-        return self.app_cwd or self.app_dir
+        """Where the dev command runs."""
+        return self.dev_cwd or self.app_cwd or self.app_dir
 
     @property
     def dist_checked(self) -> bool:
@@ -173,9 +176,15 @@ class Settings:
                 known = ", ".join(w.name for w in self.workers)
                 raise UserError(f"no worker named {name!r} in invoke.yaml (workers: {known})")
             chosen = matches[0]
-        if chosen is self.current and self.app_cwd is None and self.install_cwd is None and not self.package_manager:
+        if (
+            chosen is self.current
+            and self.app_cwd is None
+            and self.install_cwd is None
+            and self.dev_cwd is None
+            and not self.package_manager
+        ):
             return self
-        return replace(self, current=chosen, app_cwd=None, install_cwd=None, package_manager="")
+        return replace(self, current=chosen, app_cwd=None, install_cwd=None, dev_cwd=None, package_manager="")
 
     def selected(self, name: str | None = None) -> list[Settings]:
         """Every worker (no name), or the named one."""

@@ -123,6 +123,35 @@ def parse(argv: list[str]) -> dict:
     return {ctx.name: {k: a.value for k, a in ctx.args.items()} for ctx in result}
 
 
+def test_a_configured_dev_command_of_a_workspace_member_runs_in_its_folder(tmp_path):
+    """Only `dev` set (doctor's advice: `dev: devstack-run -- tsx src/index.ts`): it runs in the member's
+    folder, where its node_modules/.bin and its relative paths are; the detected build stays at the root."""
+    from invoke.config import Config
+
+    from tasks.drivers import workers
+    from tasks.knowledge.defaults import DEFAULTS
+    from tasks.knowledge.settings import Settings
+
+    member = tmp_path / "packages" / "jobs"
+    member.mkdir(parents=True)
+    (member / "package.json").write_text('{"name": "@acme/jobs"}')
+    (tmp_path / "package.json").write_text('{"name": "acme"}')
+    (tmp_path / "pnpm-workspace.yaml").write_text("packages: [packages/*]\n")
+    (tmp_path / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+    entry = {"name": "jobs", "dir": "packages/jobs"}
+    configured = Settings.from_config(
+        Config(defaults=DEFAULTS, overrides={"workers": [{**entry, "dev": "devstack-run -- tsx src/index.ts"}]}),
+        root=tmp_path,
+    )
+    s = workers.complete(configured.worker())
+    assert s.run_dir == member
+    assert (s.app_build, s.app_cwd) == ("pnpm --filter @acme/jobs build", tmp_path)
+    detected = workers.complete(
+        Settings.from_config(Config(defaults=DEFAULTS, overrides={"workers": [entry]}), root=tmp_path).worker()
+    )
+    assert (detected.app_dev, detected.run_dir) == ("pnpm --filter @acme/jobs dev", tmp_path)
+
+
 def test_worker_name_is_an_optional_positional_argument():
     assert parse(["worker.up"])["worker.up"]["name"] == ""
     assert parse(["worker.up", "email"])["worker.up"] == {"name": "email", "build": False}
