@@ -52,7 +52,7 @@ def describe(plan: HeapPlan) -> str:
             f"heap_size_limit:   {plan.heap_limit_mib} MiB per process = "
             f"old space {plan.old_space_mib} + 3 x {plan.semi_space_mib} semi-space",
             f"heap share:        {plan.heap_share:.1%} of memory (limit {plan.ratio:.0%})",
-            "NODE_ENV:          production (compiled output, no watch)",
+            "NODE_ENV:          production",
         ]
     )
 
