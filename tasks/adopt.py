@@ -40,7 +40,8 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
 
     s = settings(c)
     root = s.root
-    env = Compose(s, require_env=False).env
+    today = Compose(s, require_env=False)  # what Compose reads now, before adoption lists the files
+    env = today.env
     configured = list(file or ()) or list(s.compose_files)
     compose_file_var = split_list(env.get("COMPOSE_FILE"), env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep)
     present = {p.name for p in root.iterdir() if p.is_file()}
@@ -59,14 +60,30 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         user_files = adopt_plan.with_override(user_files[0], beside)
         if len(user_files) == 2:
             print(f"note: {user_files[1]} is read too: Compose reads it beside {user_files[0]}")
+    # Listed with -f, the files would make Compose read the first one's folder's .env: keep today's.
+    keep_env = adopt_plan.env_file_to_keep(root, user_files, today.project, exists=today.project.env_file.is_file())
+    if keep_env is not None:
+        print(f"note: Compose reads {keep_env} today (COMPOSE_FILE there): kept as compose.env_file")
+    env_file = root / keep_env if keep_env is not None else s.env_file
     # Compose's answer on the user's files alone: what ours adds must not count as theirs.
-    user_compose = Compose(replace(s, compose_files=tuple(user_files)), require_env=False)
+    user_compose = Compose(replace(s, compose_files=tuple(user_files), env_file=env_file), require_env=False)
     config = stack_facts.config_json(user_compose)
     invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
     # A worker invoke.yaml already describes keeps its build mode (it decides the fingerprint label).
     known = {w.service: w.build_mode for w in s.workers} if invoke_names else {}
     skipped: list[str] = []
-    proposals = adopt_plan.propose(config, root.as_posix(), workspace.packages(root), worker or (), known, skipped)
+    packages = workspace.packages(root)
+    try:
+        proposals = adopt_plan.propose(config, root.as_posix(), packages, worker or (), known, skipped)
+    except UserError:
+        # None found by themselves, but invoke.yaml lists workers (named with --worker last time).
+        listed = [name for name in known if name in (config.get("services") or {})]
+        if worker or not listed:
+            raise
+        proposals = [
+            replace(p, reason="listed in invoke.yaml")
+            for p in adopt_plan.propose(config, root.as_posix(), packages, listed, known, [])
+        ]
     for line in skipped:
         print(f"not a worker: {line}")
     for p in proposals:
@@ -81,6 +98,7 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         compose_files=os.pathsep.join([*user_files, adopt_plan.OVERRIDE_FILE]),
         prodlike_file=adopt_plan.PRODLIKE_FILE,
         workers=[p.entry() for p in proposals],
+        env_file=keep_env,
     )
     invoke_text, notes = adopt_config.merge(workspace.read_text(invoke_path), wanted)
     outputs = {

@@ -23,9 +23,9 @@ class Compose:
         #: The one door to Docker and Compose; drivers that hold this Compose use it for every command.
         self.gateway = gateway or default()
         root_env = settings.root / ".env"
-        # `compose.env_file` left at its default (`.env` in the root) means "the .env Compose reads";
-        # configured to another file, it is passed with --env-file (never silently another one).
-        explicit_env = None if settings.env_file == root_env else settings.env_file
+        # `compose.env_file` left empty means "the .env Compose reads"; configured, it is passed with
+        # --env-file (never silently another one).
+        explicit_env = settings.env_file
         # COMPOSE_FILE may come from that .env: the one Compose reads before it knows the files.
         first_env = explicit_env or root_env
         root_values = envfile.read(first_env).values if _readable(first_env) else {}

@@ -28,6 +28,8 @@ class Wanted:
     compose_files: str
     prodlike_file: str
     workers: list[dict[str, Any]]
+    #: `compose.env_file` to set: the .env Compose reads today when `-f` would make it read another
+    env_file: str | None = None
 
 
 def _load(text: str) -> dict[str, Any]:
@@ -104,7 +106,10 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
     """The new invoke.yaml text and one note per decision (kept a user's value, added a key...)."""
     notes: list[str] = []
     if text is None:
-        body = set_key(set_key("", "compose", "files", wanted.compose_files), "prodlike", "file", wanted.prodlike_file)
+        body = set_key("", "compose", "files", wanted.compose_files)
+        if wanted.env_file is not None:
+            body = set_key(body, "compose", "env_file", wanted.env_file)
+        body = set_key(body, "prodlike", "file", wanted.prodlike_file)
         result = HEADER + body + _render_workers(wanted.workers)
         _check(result, wanted)
         return result, ["invoke.yaml: new"]
@@ -114,6 +119,12 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
     if str((compose or {}).get("files") or "") != wanted.compose_files:
         result = set_key(result, "compose", "files", wanted.compose_files)
         notes.append(f"invoke.yaml: compose.files set to {wanted.compose_files!r}")
+    if wanted.env_file is not None and str((compose or {}).get("env_file") or "") != wanted.env_file:
+        result = set_key(result, "compose", "env_file", wanted.env_file)
+        notes.append(
+            f"invoke.yaml: compose.env_file set to {wanted.env_file!r} (the .env Compose reads now; with the files "
+            "listed by `-f` it would read the first file's folder's)"
+        )
     prodlike = data.get("prodlike") if isinstance(data.get("prodlike"), dict) else {}
     if str((prodlike or {}).get("file") or "") != wanted.prodlike_file:
         result = set_key(result, "prodlike", "file", wanted.prodlike_file)
@@ -159,6 +170,7 @@ def _check(text: str, wanted: Wanted, *, keep_workers: bool = False) -> None:
     data = _load(text)
     ok = (
         str((data.get("compose") or {}).get("files")) == wanted.compose_files
+        and (wanted.env_file is None or str((data.get("compose") or {}).get("env_file")) == wanted.env_file)
         and str((data.get("prodlike") or {}).get("file")) == wanted.prodlike_file
         and (keep_workers or data.get("workers") == wanted.workers)
     )
@@ -166,5 +178,6 @@ def _check(text: str, wanted: Wanted, *, keep_workers: bool = False) -> None:
         raise UserError(
             "adopt could not merge its keys into invoke.yaml by itself: set "
             f"compose.files to {wanted.compose_files!r}, "
-            f"prodlike.file to {wanted.prodlike_file!r} and the `workers:` list by hand (nothing was written)"
+            + (f"compose.env_file to {wanted.env_file!r}, " if wanted.env_file is not None else "")
+            + f"prodlike.file to {wanted.prodlike_file!r} and the `workers:` list by hand (nothing was written)"
         )

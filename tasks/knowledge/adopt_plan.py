@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..knowledge.compose_cli import ProjectFiles
 from ..knowledge.failures import UserError
+from ..knowledge.settings import config_path
 
 #: Queue libraries whose presence in an app's (or its workspace root's) package.json makes a consumer.
 QUEUE_LIBRARIES = ("bullmq", "bull", "bee-queue", "agenda")
@@ -94,6 +96,25 @@ def user_compose_files(configured: list[str], compose_file_var: list[str], prese
         raise UserError(f"no compose file found ({', '.join(COMPOSE_NAMES)}): name yours with `inv adopt --file PATH`")
     override = next((name for name in OVERRIDE_NAMES if name in present), None)
     return [first] + ([override] if override else [])
+
+
+def env_file_to_keep(root: Path, user_files: list[str], project: ProjectFiles, *, exists: bool) -> str | None:
+    """`compose.env_file` for invoke.yaml, or None: the .env Compose reads today, when listing
+    ``user_files`` with ``-f`` would make it read another.
+
+    With COMPOSE_FILE in the root `.env` (`COMPOSE_FILE=infra/compose.yaml`), Compose reads that root
+    `.env` (it read it before it knew the files); given the same files with ``-f`` it reads the first
+    file's folder's (`infra/.env`): other ports, another project name. ``exists``: is today's file there.
+    """
+    if project.env_explicit or project.via != "COMPOSE_FILE" or not exists or not user_files:
+        return None
+    implied = Path(config_path(user_files[0], root)).parent / ".env"
+    if implied == project.env_file:
+        return None
+    try:
+        return project.env_file.relative_to(root).as_posix()
+    except ValueError:
+        return str(project.env_file)
 
 
 def compose_folder_below(found: list[str]) -> list[str]:

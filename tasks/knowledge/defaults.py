@@ -88,9 +88,11 @@ PROJECT_KEYS: tuple[Key, ...] = (
     Key(
         "compose",
         "env_file",
-        ".env",
-        "The env file. The default means the `.env` Compose itself reads (in the project directory, the "
-        "first compose file's folder); any other file is passed to Compose with `--env-file`.",
+        "",
+        "The env file. Empty: the `.env` Compose itself reads (the project directory's, the first compose "
+        "file's folder; with COMPOSE_FILE from the root `.env`, that one). Given (`.env` too), it is passed "
+        "to Compose with `--env-file`: `inv adopt` sets it when listing the compose files with `-f` would "
+        "make Compose read another `.env` than it does today.",
         kind=PATH,
         attr="env_file",
     ),

@@ -88,7 +88,8 @@ class Settings:
     root: Path
     compose_command: str
     compose_files: tuple[str, ...]
-    env_file: Path
+    #: None: the .env Compose itself reads; a path: passed with --env-file
+    env_file: Path | None
     env_example: Path
     scheduler_var: str
     host_port_vars: tuple[str, ...]
@@ -369,6 +370,8 @@ def _read(key: Key, values: Mapping[str, object], where: str, root: Path) -> Any
     if key.kind == CHOICE and text and text not in key.choices:
         raise UserError(f"{where}: expected one of {', '.join(key.choices)}, got {text!r}")
     if key.kind == PATH:
+        if not text and not key.default:
+            return None  # a path whose default is empty (compose.env_file): "what Compose itself reads"
         return Path(config_path(text, root))
     return text
 

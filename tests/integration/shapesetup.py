@@ -11,6 +11,9 @@ name, the compose files and the `.env` are what Compose decides.
   POSTGRES_URL, no .env and no .env.example (the free ports come from the shell).
 - compose-yaml: compose.yaml + compose.override.yaml found by Compose's own lookup, and a one-shot
   migrations service.
+- compose-file-var: the subfolder's files, named by COMPOSE_FILE in the root .env, which also holds
+  COMPOSE_PROJECT_NAME and the ports; the subfolder's own .env holds other ports (a decoy): Compose
+  reads the root one, and so must the tasks once adopt lists the files with `-f`.
 
 Each worker is a plain BullMQ worker (worker/main.js, package.json `dev`: `node worker/main.js`, run
 by `npm run dev` as adopt detects it) run by the node image from a bind mount, with
@@ -53,7 +56,8 @@ class Shape:
     def __post_init__(self) -> None:
         unique = uuid.uuid4().hex[:8]
         self.repo = self.tmp / f"{self.fixture.replace('-', '')}{unique}"
-        shutil.copytree(FIXTURES / self.fixture, self.repo)
+        source = "subfolder" if self.fixture == "compose-file-var" else self.fixture
+        shutil.copytree(FIXTURES / source, self.repo)
         install_tasks(self.repo)
         (self.repo / "node_modules").symlink_to((ROOT / "node_modules").resolve())
         self.compose_dir = self.repo
@@ -65,6 +69,16 @@ class Shape:
             self.files = (str(folder / "docker-compose.yml"),)
             self.project = folder.name
             (folder / ".env").write_text(f"REDIS_PORT={self.redis_port}\nDB_PORT={self.db_port}\nDB_PASSWORD=app\n")
+        elif self.fixture == "compose-file-var":
+            folder = self.repo / "infra" / f"docker{unique}"
+            (self.repo / "infra" / "docker").rename(folder)
+            self.compose_dir = folder
+            self.project = f"cfv{unique}"
+            (self.repo / ".env").write_text(
+                f"COMPOSE_FILE=infra/{folder.name}/docker-compose.yml\nCOMPOSE_PROJECT_NAME={self.project}\n"
+                f"REDIS_PORT={self.redis_port}\nDB_PORT={self.db_port}\nDB_PASSWORD=app\n"
+            )
+            (folder / ".env").write_text(f"REDIS_PORT={free_port()}\nDB_PORT={free_port()}\nDB_PASSWORD=app\n")
         elif self.fixture == "by-value":
             self.project = self.repo.name
             self.shell = {"REDIS_PORT": str(self.redis_port), "DB_PORT": str(self.db_port), **self.shell}

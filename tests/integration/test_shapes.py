@@ -22,6 +22,7 @@ USER_FILES = {
     "subfolder": "infra/{folder}/docker-compose.yml",
     "by-value": "docker-compose.yml",
     "compose-yaml": "compose.yaml:compose.override.yaml",
+    "compose-file-var": "infra/{folder}/docker-compose.yml",
 }
 
 
@@ -48,7 +49,7 @@ def shape(request, tmp_path, engine):
     made.down()
 
 
-@pytest.mark.parametrize("adopted", SHAPES, indirect=True)
+@pytest.mark.parametrize("adopted", [*SHAPES, "compose-file-var"], indirect=True)
 def test_adopt_finds_the_worker_and_a_second_run_changes_nothing(adopted):
     assert adopted.adoption is not None
     out = adopted.adoption.stdout
@@ -64,6 +65,23 @@ def test_adopt_finds_the_worker_and_a_second_run_changes_nothing(adopted):
     assert again.stdout.count(": unchanged") == 3 and "written" not in again.stdout, again.stdout
     dev = adopted.inv("doctor")
     assert "npm run dev" in dev.stdout, dev.stdout + dev.stderr  # the dev command adopt's settings detect
+
+
+@pytest.mark.parametrize("adopted", ["compose-file-var"], indirect=True)
+def test_the_root_env_that_names_the_files_stays_the_one_compose_reads(adopted):
+    """COMPOSE_FILE in the root .env: adopt lists the files with -f, which would make Compose read the
+    subfolder's .env (other ports, the folder's name as project): it keeps the root one instead."""
+    assert adopted.adoption is not None
+    assert "note: Compose reads .env today (COMPOSE_FILE there): kept as compose.env_file" in adopted.adoption.stdout
+    assert "  env_file: .env\n" in (adopted.repo / "invoke.yaml").read_text()
+    up = adopted.inv("worker.up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    # The containers the user's own `docker compose` sees (root .env: project name and ports).
+    assert adopted.states()["worker"] == "running"
+    port = adopted.compose("port", "redis", "6379").stdout.strip()
+    assert port == f"127.0.0.1:{adopted.redis_port}", port
+    status = adopted.inv("worker.status")
+    assert f"container:      {adopted.project}-worker-1" in status.stdout, status.stdout + status.stderr
 
 
 @pytest.mark.parametrize("adopted", ["by-value"], indirect=True)

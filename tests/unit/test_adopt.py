@@ -110,6 +110,38 @@ def test_user_compose_files_follow_composes_lookup():
         adopt_plan.user_compose_files([], [], {"README.md"})
 
 
+def test_the_env_file_compose_reads_today_is_kept_when_f_would_change_it(tmp_path):
+    """COMPOSE_FILE=infra/compose.yaml in the root .env: Compose reads that .env; with -f it would read
+    infra/.env (another project name, other ports), so adopt keeps the root one as compose.env_file."""
+    from tasks.knowledge.compose_cli import resolve_project_files
+
+    (tmp_path / ".env").write_text("COMPOSE_FILE=infra/compose.yaml\n")
+    today = resolve_project_files(tmp_path, "", {}, {"COMPOSE_FILE": "infra/compose.yaml"})
+    assert today.via == "COMPOSE_FILE" and today.env_file == tmp_path / ".env"
+    assert adopt_plan.env_file_to_keep(tmp_path, ["infra/compose.yaml"], today, exists=True) == ".env"
+    # nothing to keep: no .env there, files in the root, an env file already configured, Compose's lookup
+    assert adopt_plan.env_file_to_keep(tmp_path, ["infra/compose.yaml"], today, exists=False) is None
+    root_files = resolve_project_files(tmp_path, "", {}, {"COMPOSE_FILE": "compose.yaml"})
+    assert adopt_plan.env_file_to_keep(tmp_path, ["compose.yaml"], root_files, exists=True) is None
+    configured = resolve_project_files(tmp_path, "", {}, {"COMPOSE_FILE": "infra/c.yaml"}, env_file=tmp_path / "x.env")
+    assert adopt_plan.env_file_to_keep(tmp_path, ["infra/c.yaml"], configured, exists=True) is None
+    looked_up = resolve_project_files(tmp_path, "", {}, {})
+    assert adopt_plan.env_file_to_keep(tmp_path, ["infra/compose.yaml"], looked_up, exists=True) is None
+
+
+def test_merge_sets_the_env_file_to_keep_and_is_idempotent():
+    wanted = adopt_config.Wanted(
+        "infra/compose.yaml:compose.devstack.yaml", "compose.devstack.prodlike.yaml", [{"name": "mailer"}], ".env"
+    )
+    text, _ = adopt_config.merge(None, wanted)
+    assert yaml.safe_load(text)["compose"] == {"files": wanted.compose_files, "env_file": ".env"}
+    assert adopt_config.merge(text, wanted) == (text, [])
+    mine = "compose:\n  files: infra/compose.yaml\n"
+    merged, notes = adopt_config.merge(mine, wanted)
+    assert yaml.safe_load(merged)["compose"]["env_file"] == ".env"
+    assert any("compose.env_file set to '.env'" in note for note in notes)
+
+
 WANTED = adopt_config.Wanted(
     "configs/compose.yaml:compose.devstack.yaml",
     "compose.devstack.prodlike.yaml",

@@ -92,7 +92,7 @@ def test_a_config_with_a_project_location_gives_that_root(tmp_path):
     config = Config(defaults=DEFAULTS)
     config.set_project_location(str(tmp_path))
     assert project_root(config) == tmp_path.resolve() == project_root(config.clone())
-    assert Settings.from_config(config).env_file == tmp_path.resolve() / ".env"
+    assert Settings.from_config(config).env_example == tmp_path.resolve() / ".env.example"
 
 
 def test_without_a_project_location_the_checkout_when_its_tasks_py_is_there():

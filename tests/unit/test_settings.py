@@ -145,13 +145,13 @@ def test_with_workers_the_single_worker_keys_are_not_read():
 
 def test_a_missing_section_takes_the_defaults():
     s = Settings.from_config({}, ROOT)
-    assert s.env_file == ROOT / ".env" and s.state_dir == ROOT / ".devstack" and s.service == "worker"
+    assert s.env_file is None and s.state_dir == ROOT / ".devstack" and s.service == "worker"
     assert s.url_vars == ("DATABASE_URL", "REDIS_URL")
 
 
 def test_invoke_config_defaults_and_overrides():
     s = Settings.from_config(Config(defaults=DEFAULTS))
-    assert s.service == "worker" and s.env_file == PROJECT_ROOT / ".env"
+    assert s.service == "worker" and s.env_example == PROJECT_ROOT / ".env.example"
     custom = Settings.from_config(
         Config(defaults=DEFAULTS, overrides={"worker": {"service": "jobs"}, "compose": {"env_file": "/abs/x.env"}})
     )
