@@ -131,6 +131,14 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         else:
             workspace.write_text(path, text)
             print(f"{path.name}: {'written' if current is None else 'updated'}")
+    # The tasks' state folder (caches, session records) is no one's source: it ignores itself, as
+    # .venv or .pytest_cache do, so adopting adds no untracked folder to `git status`.
+    ignore = s.state_dir / ".gitignore"
+    if not dry_run and not ignore.exists():
+        ignore.parent.mkdir(parents=True, exist_ok=True)
+        workspace.write_text(ignore, "# written by `inv adopt`: the dev-stack tasks' state, never committed\n*\n")
+        shown = ignore.relative_to(root) if ignore.is_relative_to(root) else ignore
+        print(f"{shown}: written (the folder ignores itself)")
     if dry_run:
         print(f"dry run: {changed} file(s) would change, nothing written")
     elif changed:

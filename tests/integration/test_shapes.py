@@ -57,6 +57,7 @@ def test_adopt_finds_the_worker_and_a_second_run_changes_nothing(adopted):
         out
     ), out
     assert "invoke.yaml: written" in out and "compose.devstack.yaml: written" in out, out
+    assert (adopted.repo / ".devstack" / ".gitignore").read_text().endswith("\n*\n")  # never in `git status`
     if adopted.fixture == "subfolder":
         assert f"note: no compose file here; reading infra/{adopted.compose_dir.name}/docker-compose.yml" in out, out
     files = USER_FILES[adopted.fixture].format(folder=adopted.compose_dir.name)
