@@ -185,7 +185,7 @@ def test_worker_status_shows_a_live_session(running_worker):
     session.wait_output("dev worker started")
     status = stack.inv("worker.status", check=True).stdout
     line = next((x for x in status.splitlines() if "dev worker:" in x), "")
-    assert f"dev worker: running (pid {session.proc.pid}, since " in line, status
+    assert re.search(rf"dev worker: running \(pid \d+, `inv dev.worker` pid {session.proc.pid}, since ", line), status
     assert "the background worker was stopped for it and comes back when it exits" in line, status
     assert "worker: exited" in status
     go.touch()

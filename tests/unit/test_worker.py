@@ -98,7 +98,7 @@ def test_status_shows_a_live_session(tmp_path, gw, capsys):
     finally:
         lock.release()
     out = capsys.readouterr().out
-    assert "dev worker: running (pid" in out and "comes back when it exits" in out
+    assert "dev worker: running (`inv dev.worker` pid" in out and "comes back when it exits" in out
     assert gw.ran(r"^docker inspect --type container --format ")
     assert not gw.ran(r" (up|start|stop|restart) ")
 

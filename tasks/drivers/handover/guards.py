@@ -26,7 +26,9 @@ def describe(compose: Compose) -> str | None:
             if record.cancelled_by
             else f"the {background(service)} was not running before it"
         )
-        return f"dev worker: running (pid {record.pid}, since {record.since}); {restore}"
+        # the dev command's pid once started (what a person looks for in ps/Task Manager), and inv's
+        dev = f"pid {record.dev_pid}, " if record.dev_pid else ""
+        return f"dev worker: running ({dev}`inv dev.worker` pid {record.pid}, since {record.since}); {restore}"
     if record.restore_pending:
         return (
             f"dev worker: a session (pid {record.pid}, since {record.since}) was killed before restoring the "
