@@ -30,8 +30,11 @@ def complete(s: Settings) -> Settings:
     """Fill the app commands left empty in invoke.yaml from the detected package manager."""
     if s.app_install and s.app_build and s.app_dev:
         return s
-    found = package_manager.detect(s.app_dir, s.root, LocalFiles())
-    cmds = package_manager.commands(found, s.app_dir)
+    files = LocalFiles()
+    found = package_manager.detect(s.app_dir, s.root, files)
+    scripts = package_manager.package_scripts(files.read(s.app_dir / "package.json"))
+    dev = package_manager.dev_script(scripts, [s.worker_name or "", s.service])
+    cmds = package_manager.commands(found, s.app_dir, dev=dev)
     # A configured command keeps running in the app folder, as before; a detected one where it belongs.
     completed = replace(
         s.current,

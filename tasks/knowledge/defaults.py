@@ -199,7 +199,9 @@ class WorkerSettings:
         metadata=declared(
             "app",
             "",
-            "The dev command `inv dev.worker` runs on the host. Empty: from the lock file (`<pm> run dev`).",
+            "The dev command `inv dev.worker` runs on the host. Empty: from the lock file (`<pm> run dev`), "
+            "or the worker's own script when the package has one (`dev:<name>` or `<name>:dev` for the "
+            "worker's or service's name, `dev:worker`, `worker:dev`).",
             key="dev",
         )
     )

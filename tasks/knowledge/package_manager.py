@@ -18,6 +18,7 @@ File access is a parameter (``Files``) so this module does no I/O itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -108,8 +109,28 @@ def _package_name(app_dir: Path, files: Files) -> str:
     return name if isinstance(name, str) else ""
 
 
-def commands(found: Detected, app_dir: Path) -> AppCommands:
-    """Install, build and dev commands for the detected manager (scripts `build` and `dev`)."""
+def dev_script(scripts: Mapping[str, object], names: Sequence[str]) -> str:
+    """The script that runs this worker in development: `dev:<name>` or `<name>:dev` for the worker's
+    or service's name, else `dev:worker`/`worker:dev`, else `dev`.
+
+    A package holding an API and a worker often has `dev` for the server and `dev:worker` for the
+    worker (`tsx watch src/server.ts` / `tsx watch src/worker.ts`): `dev` would start the wrong one."""
+    candidates = [form.format(n) for n in dict.fromkeys([*names, "worker"]) if n for form in ("dev:{}", "{}:dev")]
+    return next((name for name in candidates if name in scripts), "dev")
+
+
+def package_scripts(text: str | None) -> dict[str, object]:
+    """The `scripts` of a package.json text ({} when there are none or it does not parse)."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return {}
+    found = data.get("scripts") if isinstance(data, dict) else None
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def commands(found: Detected, app_dir: Path, dev: str = "dev") -> AppCommands:
+    """Install, build and dev commands for the detected manager (scripts `build` and ``dev``)."""
     root = found.workspace_root
     member = app_dir != root
     install = {
@@ -120,18 +141,18 @@ def commands(found: Detected, app_dir: Path) -> AppCommands:
     }[found.manager]
     if not member:
         run = "npm run" if found.manager == "npm" else found.program
-        return AppCommands(f"{install}", f"{run} build", f"{run} dev", cwd=app_dir, install_cwd=app_dir)
+        return AppCommands(f"{install}", f"{run} build", f"{run} {dev}", cwd=app_dir, install_cwd=app_dir)
     if found.manager == "pnpm" and found.package:
         prefix = f"pnpm --filter {found.package}"
-        return AppCommands(install, f"{prefix} build", f"{prefix} dev", cwd=root, install_cwd=root)
+        return AppCommands(install, f"{prefix} build", f"{prefix} {dev}", cwd=root, install_cwd=root)
     if found.manager.startswith("yarn") and found.package:
         prefix = f"yarn workspace {found.package}"
-        return AppCommands(install, f"{prefix} build", f"{prefix} dev", cwd=root, install_cwd=root)
+        return AppCommands(install, f"{prefix} build", f"{prefix} {dev}", cwd=root, install_cwd=root)
     if found.manager == "npm":
         rel = PurePosixPath(*app_dir.relative_to(root).parts).as_posix()
         return AppCommands(
-            install, f"npm run build --workspace {rel}", f"npm run dev --workspace {rel}", cwd=root, install_cwd=root
+            install, f"npm run build --workspace {rel}", f"npm run {dev} --workspace {rel}", cwd=root, install_cwd=root
         )
     # A member without a package name cannot be filtered: run its scripts in its own folder.
     run = found.program
-    return AppCommands(install, f"{run} run build", f"{run} run dev", cwd=app_dir, install_cwd=root)
+    return AppCommands(install, f"{run} run build", f"{run} run {dev}", cwd=app_dir, install_cwd=root)

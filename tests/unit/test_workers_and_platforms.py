@@ -113,6 +113,32 @@ def test_a_member_without_a_package_name_runs_its_scripts_in_its_folder():
     assert (cmds.dev, cmds.cwd, cmds.install_cwd) == ("pnpm run dev", APP, ROOT)
 
 
+@pytest.mark.parametrize(
+    "scripts, expected",
+    [
+        ({"dev": "tsx watch src/server.ts", "dev:worker": "tsx watch src/worker.ts"}, "dev:worker"),
+        ({"dev": "a", "worker:dev": "b"}, "worker:dev"),
+        ({"dev": "a", "dev:worker": "b", "dev:jobs": "c"}, "dev:jobs"),  # the service's own name first
+        ({"dev": "a", "jobs:dev": "b"}, "jobs:dev"),
+        ({"dev": "a", "dev:api": "b"}, "dev"),
+        ({}, "dev"),
+    ],
+)
+def test_the_dev_script_of_the_worker_rather_than_the_package_dev(scripts, expected):
+    """A package with a server and a worker: `dev` runs the server (seen adopting such a repository)."""
+    assert package_manager.dev_script(scripts, ["", "jobs"]) == expected
+
+
+def test_the_chosen_dev_script_in_each_manager_form():
+    files = {APP / "package.json": pkg("@acme/worker"), ROOT / "pnpm-lock.yaml": ""}
+    found = package_manager.detect(APP, ROOT, FakeFiles(files))
+    assert package_manager.commands(found, APP, dev="dev:worker").dev == "pnpm --filter @acme/worker dev:worker"
+    alone = package_manager.detect(APP, APP, FakeFiles({APP / "package.json": pkg("w"), APP / "package-lock.json": ""}))
+    assert package_manager.commands(alone, APP, dev="dev:worker").dev == "npm run dev:worker"
+    assert package_manager.package_scripts('{"scripts": {"dev:worker": "x"}}') == {"dev:worker": "x"}
+    assert package_manager.package_scripts("not json") == {} == package_manager.package_scripts(None)
+
+
 def parse(argv: list[str]) -> dict:
     """Parse a command line the way `inv` does, with the real collection."""
     from invoke.parser import Parser

@@ -181,6 +181,10 @@ class DevSession:
         state, what = consumers.wait(self.child, wait, say)  # watchers: running = a BullMQ consumer in Redis
         if state == "timeout":
             say(f"the dev worker did not connect to the queue in {wait:g} s (no BullMQ worker in Redis); stopping it")
+            say(
+                f"  does `{self.s.app_dev}` start this worker? If not, set its dev command in invoke.yaml "
+                f"(`dev:` of the worker; `inv doctor` shows what runs)"
+            )
             self.child.stop()
         elif state in ("consuming", "unknown"):
             say(
