@@ -5,12 +5,16 @@
   terminal's foreground process group, not to one pid;
 - closing the master is a closed terminal window: the session leader gets SIGHUP;
 - SIGTERM to the child's pid is an IDE's stop button or `kill`.
-A reader thread drains the master so the child never blocks on a full terminal buffer.
+A reader thread drains the master so the child never blocks on a full terminal buffer. It never
+blocks in `read()` and it is the one that closes the master: a close while another thread is blocked
+reading the same descriptor only takes effect (the hang-up) when that read returns, i.e. at the
+child's next output, which during a long job can be seconds after the "window was closed".
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import threading
 import time
@@ -34,17 +38,26 @@ class TerminalSession:
         self.pid = pid
         self.fd: int | None = fd
         self.returncode: int | None = None
+        self._closing = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
-        while True:
-            fd = self.fd
-            if fd is None:
-                return
+        fd = self.fd
+        assert fd is not None
+        try:
+            self._drain(fd)
+        finally:
+            self.fd = None
+            os.close(fd)  # here, with no read in flight: the hang-up happens now
+
+    def _drain(self, fd: int) -> None:
+        while not self._closing.is_set():
+            if not select.select([fd], [], [], 0.02)[0]:
+                continue
             try:
                 data = os.read(fd, 4096)
-            except OSError:
+            except OSError:  # EIO: every process holding the terminal has ended
                 return
             if not data:
                 return
@@ -71,9 +84,9 @@ class TerminalSession:
         os.write(self.fd, b"\x03")
 
     def close_terminal(self) -> None:
-        if self.fd is not None:
-            fd, self.fd = self.fd, None
-            os.close(fd)
+        """The window closed: the master is closed at once (by the reader, see the module's note)."""
+        self._closing.set()
+        self._reader.join()
 
     def sigterm(self) -> None:
         os.kill(self.pid, signal.SIGTERM)
