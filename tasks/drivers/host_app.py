@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from ..drivers import process
+from ..knowledge.build_context import BuildInputs
 from ..knowledge.command_line import split_command
 from ..knowledge.failures import UserError
 from ..knowledge.settings import Settings, display
@@ -36,33 +37,43 @@ def dist_fingerprint(s: Settings) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def _context_files(context: Path, dockerfile: Path, state_dir: Path | None = None) -> list[Path]:
-    """The build context's files the Dockerfile copies (COPY/ADD, not from a stage), the Dockerfile
-    itself; node_modules and .git left out (the lock file stands for the installed dependencies), and
-    the tasks' own state folder (written by every call: a `COPY . .` would change with it)."""
-    from ..knowledge.adopt_plan import dockerfile_copy_sources
+def _context_files(build: BuildInputs, state_dir: Path | None = None) -> list[Path]:
+    """The build context's files the Dockerfile copies (COPY/ADD of the stage built and the stages it
+    needs, not from a stage), the Dockerfile itself; what `.dockerignore` leaves out, node_modules and
+    .git left out (the lock file stands for the installed dependencies), and the tasks' own state
+    folder (written by every call: a `COPY . .` would change with it)."""
+    from ..knowledge.build_context import dockerfile_copy_sources, dockerignore
 
     try:
-        text = dockerfile.read_text(encoding="utf-8")
+        text = build.dockerfile.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
-    found: list[Path] = [dockerfile]
-    for source in dockerfile_copy_sources(text):
+    try:
+        ignored = dockerignore(build.ignore_file().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        ignored = dockerignore(None)
+    context = build.context
+
+    def wanted(path: Path) -> bool:
+        return not ignored(path.relative_to(context).as_posix()) and not (
+            state_dir is not None and path.is_relative_to(state_dir)
+        )
+
+    found: list[Path] = [build.dockerfile]
+    for source in dockerfile_copy_sources(text, build.target):
         for path in sorted(context.glob(source.lstrip("/"))) if source.strip("/.") else [context]:
-            if path.is_file():
+            if path.is_file() and wanted(path):
                 found.append(path)
             elif path.is_dir():
                 found += sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file()
-                    and not {"node_modules", ".git"} & set(p.parts)
-                    and (state_dir is None or not p.is_relative_to(state_dir))
+                    if p.is_file() and not {"node_modules", ".git"} & set(p.parts) and wanted(p)
                 )
     return found
 
 
-def source_fingerprint(s: Settings, build: tuple[Path, Path] | None = None) -> str | None:
+def source_fingerprint(s: Settings, build: BuildInputs | None = None) -> str | None:
     """A short hash of what an image-built worker is built from: its sources, package.json and lock file,
     and (given the service's build context and Dockerfile) every context file the Dockerfile copies, so
     an entry file outside the sources folder counts too.
@@ -79,7 +90,7 @@ def source_fingerprint(s: Settings, build: tuple[Path, Path] | None = None) -> s
     lock = package_manager.detect(s.app_dir, s.root, LocalFiles()).lock_file
     inputs += [p for p in (s.app_dir / "package.json", lock) if p is not None and p.is_file()]
     if build is not None:
-        inputs += _context_files(*build, state_dir=s.state_dir)
+        inputs += _context_files(build, state_dir=s.state_dir)
     inputs = list(dict.fromkeys(inputs))  # each file once, first place kept
     if not inputs:
         return None
@@ -102,7 +113,7 @@ def fingerprint_var(s: Settings) -> str:
     return f"SOURCE_FINGERPRINT_{suffix}"
 
 
-def image_fingerprint(s: Settings, build: tuple[Path, Path] | None = None) -> str | None:
+def image_fingerprint(s: Settings, build: BuildInputs | None = None) -> str | None:
     """What the worker image should be labelled with: the dist/ build, or what it is built from
     (``build``: the service's build context and Dockerfile, when known)."""
     return dist_fingerprint(s) if s.build_mode == "host" else source_fingerprint(s, build)

@@ -15,8 +15,8 @@ from ..knowledge.settings import Settings, display
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
-    from pathlib import Path
 
+    from ..knowledge.build_context import BuildInputs
     from ..knowledge.compose_cli import ContainerState
 
 #: Label of the worker image naming the build of dist/ it holds (see apps/worker/Dockerfile).
@@ -86,11 +86,12 @@ def _note_unlabelled_once(compose: Compose, image: str, image_id: str) -> None:
         pass
 
 
-def build_inputs(compose: Compose) -> tuple[Path, Path] | None:
-    """The worker service's build context and Dockerfile, as Compose resolves them (None: no build)."""
+def build_inputs(compose: Compose) -> BuildInputs | None:
+    """The worker service's build context, Dockerfile and target, as Compose resolves them (None: no build)."""
     from pathlib import Path
 
     from ..drivers import stack_facts
+    from ..knowledge.build_context import BuildInputs
 
     try:
         raw = (stack_facts.config_json(compose).get("services") or {}).get(compose.settings.service) or {}
@@ -101,7 +102,12 @@ def build_inputs(compose: Compose) -> tuple[Path, Path] | None:
         return None
     context = Path(str(build["context"]))
     dockerfile = Path(str(build.get("dockerfile") or "Dockerfile"))
-    return context, dockerfile if dockerfile.is_absolute() else context / dockerfile
+    target = build.get("target")
+    return BuildInputs(
+        context,
+        dockerfile if dockerfile.is_absolute() else context / dockerfile,
+        str(target) if target else None,
+    )
 
 
 def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:

@@ -394,33 +394,3 @@ def render_prodlike(proposals: list[Proposal]) -> str:
         "# plan on the container; `inv prodlike.verify` and `inv worker.status` read it back.",
     ]
     return _dump(header, {p.service: p.prodlike_overlay for p in proposals})
-
-
-def dockerfile_copy_sources(text: str) -> list[str]:
-    """The build-context paths a Dockerfile's COPY/ADD instructions read (not `--from=` a stage, not URLs):
-    what an image-built worker's fingerprint must cover besides its sources, package.json and lock."""
-    import json
-    import shlex
-
-    joined = re.sub(r"\\\r?\n", " ", text)
-    sources: list[str] = []
-    for line in joined.splitlines():
-        words = line.strip().split(None, 1)
-        if len(words) < 2 or words[0].upper() not in ("COPY", "ADD"):
-            continue
-        rest = words[1].strip()
-        flags = []
-        while rest.startswith("--"):
-            flag, _, rest = rest.partition(" ")
-            flags.append(flag)
-            rest = rest.strip()
-        if any(flag.startswith("--from") for flag in flags):
-            continue
-        try:
-            args = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
-        except ValueError:
-            continue
-        if not isinstance(args, list) or len(args) < 2:
-            continue
-        sources += [str(a) for a in args[:-1] if "://" not in str(a)]
-    return sources

@@ -207,14 +207,6 @@ def test_lock_sync_npm_and_pnpm():
     assert lock_sync.pnpm_mismatches(pnpm, {"": json.dumps(root)}) == ["package.json: the lock file still has pg"]
 
 
-def test_dockerfile_copy_sources():
-    text = (
-        "FROM node AS build\nCOPY package.json pnpm-lock.yaml ./\nCOPY --chown=node:node packages/q \\\n  ./packages/q\n"
-        'ADD ["apps/a/src", "src"]\nADD https://example.com/x.tgz /x\nCOPY --from=build /out /app\n'
-    )
-    assert adopt_plan.dockerfile_copy_sources(text) == ["package.json", "pnpm-lock.yaml", "packages/q", "apps/a/src"]
-
-
 @pytest.mark.skipif(shutil.which("node") is None and not os.environ.get("CI"), reason="node not installed")
 def test_probe_script_reads_the_heap_limit_node_options_give():
     env = {**os.environ, "NODE_OPTIONS": "--max-old-space-size=384 --max-semi-space-size=16", "NODE_ENV": "production"}

@@ -7,6 +7,7 @@ from pathlib import Path
 from invoke.config import Config
 
 from tasks.drivers.host_app import source_fingerprint
+from tasks.knowledge.build_context import BuildInputs
 from tasks.knowledge.defaults import DEFAULTS
 from tasks.knowledge.settings import Settings
 
@@ -26,10 +27,10 @@ def test_the_tasks_own_state_folder_is_not_part_of_a_copy_everything_build(tmp_p
         Config(defaults=DEFAULTS, overrides={"app": {"build_mode": "image"}}),
         root=tmp_path,
     )
-    before = source_fingerprint(s, (tmp_path, dockerfile))
+    before = source_fingerprint(s, BuildInputs(tmp_path, dockerfile))
     (state / "compose-config.json").write_text('{"changed": true}')
     (state / "proj" / "worker").mkdir(parents=True)
     (state / "proj" / "worker" / "guardian.log").write_text("restored\n")
-    assert source_fingerprint(s, (tmp_path, dockerfile)) == before
+    assert source_fingerprint(s, BuildInputs(tmp_path, dockerfile)) == before
     (tmp_path / "src" / "main.ts").write_text("console.log(2)\n")
-    assert source_fingerprint(s, (tmp_path, dockerfile)) != before
+    assert source_fingerprint(s, BuildInputs(tmp_path, dockerfile)) != before

@@ -1,0 +1,183 @@
+"""What an image build reads from its context (pure): the paths a Dockerfile's COPY/ADD take, for the
+stage Compose builds (`build.target`) and the stages it depends on, and which context paths
+`.dockerignore` leaves out. An image-built worker's fingerprint covers exactly these files, so a
+change elsewhere (a `dist/` only the prod stage copies, a log file the ignore file excludes) does not
+make `worker.up` rebuild and recreate the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+
+class BuildInputs(NamedTuple):
+    """A service's build as Compose resolves it: context folder, Dockerfile, target stage."""
+
+    context: Path
+    dockerfile: Path
+    target: str | None = None
+
+    def ignore_file(self) -> Path:
+        """The ignore file the build reads: `<Dockerfile>.dockerignore` beside it, else the context's."""
+        beside = self.dockerfile.with_name(f"{self.dockerfile.name}.dockerignore")
+        return beside if beside.is_file() else self.context / ".dockerignore"
+
+
+@dataclass
+class _Stage:
+    name: str  # lower case; "" when unnamed
+    base: str  # the FROM image (lower case): an earlier stage's name when built on it
+    sources: list[str] = field(default_factory=list)
+    uses: set[str] = field(default_factory=set)  # stages named by --from= (names or indices)
+
+
+def _instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, rest) per logical line: continuations joined, comments and blanks dropped."""
+    joined = re.sub(r"\\[ \t]*\r?\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        words = line.strip().split(None, 1)
+        if len(words) == 2 and not words[0].startswith("#"):
+            out.append((words[0].upper(), words[1].strip()))
+    return out
+
+
+def _flags(rest: str) -> tuple[list[str], str]:
+    flags = []
+    while rest.startswith("--"):
+        flag, _, rest = rest.partition(" ")
+        flags.append(flag)
+        rest = rest.strip()
+    return flags, rest
+
+
+def _stages(text: str) -> list[_Stage]:
+    stages: list[_Stage] = []
+    for instruction, arguments in _instructions(text):
+        flags, rest = _flags(arguments)
+        if instruction == "FROM":
+            words = rest.split()
+            name = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else ""
+            stages.append(_Stage(name=name, base=(words[0].lower() if words else "")))
+            continue
+        if not stages:
+            continue
+        stage = stages[-1]
+        for flag in flags:
+            if flag.startswith("--from="):
+                stage.uses.add(flag.removeprefix("--from=").lower())
+            elif flag.startswith("--mount=") and "from=" in flag:
+                found = re.search(r"(?:^|,)from=([^,]+)", flag.removeprefix("--mount="))
+                if found:
+                    stage.uses.add(found.group(1).lower())
+        if instruction not in ("COPY", "ADD") or any(f.startswith("--from=") for f in flags):
+            continue
+        try:
+            args = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+        except ValueError:
+            continue
+        if isinstance(args, list) and len(args) >= 2:
+            stage.sources += [str(a) for a in args[:-1] if "://" not in str(a)]
+    return stages
+
+
+def dockerfile_copy_sources(text: str, target: str | None = None) -> list[str]:
+    """The build-context paths read by the COPY/ADD instructions of the stage built (``target``, else
+    the last) and of the stages it is built on or copies from; not `--from=` a stage, not URLs.
+
+    A target the Dockerfile does not name: every stage's (never fewer files than Docker may read)."""
+    stages = _stages(text)
+    if not stages:
+        return []
+    index = {stage.name: i for i, stage in enumerate(stages) if stage.name}
+    if target:
+        if target.lower() not in index:
+            return [source for stage in stages for source in stage.sources]
+        start = index[target.lower()]
+    else:
+        start = len(stages) - 1
+    needed: set[int] = set()
+    todo = [start]
+    while todo:
+        i = todo.pop()
+        if i in needed:
+            continue
+        needed.add(i)
+        for ref in {stages[i].base, *stages[i].uses}:
+            j = index.get(ref, int(ref) if ref.isdigit() and int(ref) < i else None)
+            if j is not None and j < i:
+                todo.append(j)
+    return [source for i, stage in enumerate(stages) if i in needed for source in stage.sources]
+
+
+def dockerignore(text: str | None) -> Callable[[str], bool]:
+    """Is a context path (relative, `/`-separated) left out by this `.dockerignore`?
+
+    Docker's rules: one pattern a line (`#` comments), matched from the context root (a leading `/`
+    is dropped), `*` and `?` within one path element, `**` across any number of them, a pattern that
+    matches a folder leaves out everything in it, `!` takes a path back in, the last match wins."""
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        keep = line.startswith("!")
+        pattern = line[1:].strip() if keep else line
+        pattern = re.sub(r"/+", "/", pattern).strip("/")
+        parts = [p for p in pattern.split("/") if p not in ("", ".")]
+        if not parts:
+            continue
+        rules.append((keep, re.compile(_translate("/".join(parts)))))
+
+    def ignored(path: str) -> bool:
+        parts = path.strip("/").split("/")
+        prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+        result = False
+        for keep, regex in rules:
+            if any(regex.fullmatch(prefix) for prefix in prefixes):
+                result = not keep
+        return result
+
+    return ignored
+
+
+def _translate(pattern: str) -> str:
+    """A `.dockerignore` pattern as a regular expression over a `/`-separated path."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif char == "*":
+            out.append("[^/]*")
+            i += 1
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+                i += 1
+            else:
+                body = pattern[i + 1 : end]
+                out.append("[" + ("^" + body[1:] if body.startswith("^") else body).replace("\\", "\\\\") + "]")
+                i = end + 1
+        elif char == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return "".join(out)
