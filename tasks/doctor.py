@@ -141,6 +141,7 @@ def _checks(c: Context) -> bool:
             detail = f"{problem}: run `{again}` (or `{w.app_build}` in {w.app_dir.name})"
         results.append(_line(problem is None, label, detail))
         results.append(_line(True, "  app commands", f"{w.package_manager or 'configured'}: dev `{w.app_dev}`"))
+        _missing_dev_script(w, results)
         _lock_advice(w, results)
         # -- watchers (issue 16): a dev command that cuts jobs or restarts on a hang-up, and the fix --
         from .drivers import dev_command
@@ -234,6 +235,32 @@ def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> N
             warn=True,
         )
     )
+
+
+def _missing_dev_script(w: Settings, results: list[bool]) -> None:
+    """WARN when the detected dev command runs a script the app's package.json does not have."""
+    from .drivers.workers import LocalFiles
+    from .knowledge import package_manager
+    from .knowledge.settings import display
+
+    files = LocalFiles()
+    text = files.read(w.app_dir / "package.json")
+    if text is None:
+        return
+    scripts = package_manager.package_scripts(text)
+    script = package_manager.dev_script(scripts, [w.worker_name or "", w.service])
+    detected = package_manager.commands(package_manager.detect(w.app_dir, w.root, files), w.app_dir, dev=script).dev
+    if w.app_dev == detected and script not in scripts:
+        folder = display(w.app_dir / "package.json", w.root)
+        results.append(
+            _line(
+                True,
+                "  dev command",
+                f"{folder} has no `{script}` script, so `{w.app_dev}` will fail: set the worker's dev command "
+                f"in invoke.yaml (`dev:`), e.g. `dev: devstack-run -- tsx <its entry>`",
+                warn=True,
+            )
+        )
 
 
 def _lock_advice(w: Settings, results: list[bool]) -> None:

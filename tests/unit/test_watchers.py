@@ -346,3 +346,32 @@ def test_doctor_reads_a_filtered_members_script_not_the_roots(tmp_path):
     (tmp_path / "package.json").write_text('{"scripts": {"dev": "pnpm -r --parallel dev"}}')
     [line] = dev_command.advice(W(app, tmp_path, "pnpm --filter @acme/jobs dev"))  # type: ignore[arg-type]
     assert line.startswith("`pnpm --filter @acme/jobs dev` runs `tsx watch`")
+
+
+def test_doctor_warns_when_the_detected_dev_script_is_missing(tmp_path, monkeypatch):
+    """`npm run dev` detected for a package without a `dev` script (seen adopting a repository whose
+    workers have only `build` and `start`): said by doctor, not first by a failing dev.worker."""
+    import importlib
+
+    from invoke.config import Config
+
+    from tasks.drivers.workers import complete
+    from tasks.knowledge.defaults import DEFAULTS
+    from tasks.knowledge.settings import Settings
+
+    doctor = importlib.import_module("tasks.doctor")  # the module (the package's `doctor` is the task)
+    monkeypatch.setattr(doctor, "_line", lambda ok, label, detail, warn=False: f"{label.strip()}: {detail}")
+    (tmp_path / "package.json").write_text('{"name": "mailer", "scripts": {"build": "tsc", "start": "node dist"}}')
+    (tmp_path / "package-lock.json").write_text("{}")
+
+    def lines(overrides: dict) -> list:
+        found: list = []
+        s = complete(Settings.from_config(Config(defaults=DEFAULTS, overrides=overrides), root=tmp_path))
+        doctor._missing_dev_script(s, found)
+        return found
+
+    [line] = lines({})
+    assert line.startswith("dev command: package.json has no `dev` script, so `npm run dev` will fail"), line
+    assert lines({"app": {"dev": "node dist/main.js"}}) == []  # configured: not ours to check
+    (tmp_path / "package.json").write_text('{"name": "mailer", "scripts": {"dev:worker": "tsx src/w.ts"}}')
+    assert lines({}) == []  # `npm run dev:worker`, which exists
