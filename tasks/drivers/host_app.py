@@ -60,7 +60,7 @@ def _context_files(build: BuildInputs, state_dir: Path | None = None) -> list[Pa
         )
 
     found: list[Path] = [build.dockerfile]
-    for source in dockerfile_copy_sources(text, build.target):
+    for source in dockerfile_copy_sources(text, build.target, dict(build.args)):
         for path in sorted(context.glob(source.lstrip("/"))) if source.strip("/.") else [context]:
             if path.is_file() and wanted(path):
                 found.append(path)

@@ -103,10 +103,13 @@ def build_inputs(compose: Compose) -> BuildInputs | None:
     context = Path(str(build["context"]))
     dockerfile = Path(str(build.get("dockerfile") or "Dockerfile"))
     target = build.get("target")
+    raw_args = build.get("args")
+    args = {str(k): str(v) for k, v in raw_args.items() if v is not None} if isinstance(raw_args, dict) else {}
     return BuildInputs(
         context,
         dockerfile if dockerfile.is_absolute() else context / dockerfile,
         str(target) if target else None,
+        tuple(sorted(args.items())),
     )
 
 

@@ -17,11 +17,12 @@ from typing import NamedTuple
 
 
 class BuildInputs(NamedTuple):
-    """A service's build as Compose resolves it: context folder, Dockerfile, target stage."""
+    """A service's build as Compose resolves it: context folder, Dockerfile, target stage, build args."""
 
     context: Path
     dockerfile: Path
     target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
 
     def ignore_file(self) -> Path:
         """The ignore file the build reads: `<Dockerfile>.dockerignore` beside it, else the context's."""
@@ -57,11 +58,67 @@ def _flags(rest: str) -> tuple[list[str], str]:
     return flags, rest
 
 
-def _stages(text: str) -> list[_Stage]:
+_VARIABLE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def _expand(value: str, known: dict[str, str]) -> str:
+    """`$VAR`, `${VAR}`, `${VAR:-default}` (and `-`, `:+`, `+`) as Docker expands them in COPY/ADD.
+
+    A variable with no value here (an ARG without default, set by nothing Compose passes) becomes `*`:
+    the glob then covers every folder it could name, so a fingerprint may cover too much but never
+    misses a file the build copies."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group("braced") or match.group("bare")
+        value = known.get(name)
+        op, word = match.group("op"), match.group("word") or ""
+        if op in (":-", "-"):
+            if value is None or (op == ":-" and value == ""):
+                return _expand(word, known)
+            return value
+        if op in (":+", "+"):
+            return _expand(word, known) if value is not None and (op == "+" or value != "") else ""
+        return "*" if value is None else value
+
+    return _VARIABLE.sub(one, value)
+
+
+def _assignments(rest: str) -> dict[str, str | None]:
+    """`ARG A=1 B` / `ENV A=1 B=2` (and the old `ENV A 1` form) as names and values (None: no default)."""
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        return {}
+    if len(words) >= 2 and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}  # ENV NAME value
+    return {w.partition("=")[0]: (w.partition("=")[2] if "=" in w else None) for w in words}
+
+
+def _stages(text: str, build_args: dict[str, str] | None = None) -> list[_Stage]:
+    args = dict(build_args or {})
+    global_args: dict[str, str] = {}  # ARGs before the first FROM (with the build's values)
+    known: dict[str, str] = {}  # what COPY/ADD of the current stage can expand
     stages: list[_Stage] = []
     for instruction, arguments in _instructions(text):
         flags, rest = _flags(arguments)
+        if instruction == "ARG":
+            for name, default in _assignments(rest).items():
+                value = args.get(name, None if default is None else _expand(default, known))
+                if not stages:
+                    if value is not None:
+                        global_args[name] = value
+                elif value is not None or name in global_args:
+                    known[name] = value if value is not None else global_args[name]
+            continue
+        if instruction == "ENV" and stages:
+            known.update({k: _expand(v, known) for k, v in _assignments(rest).items() if v is not None})
+            continue
         if instruction == "FROM":
+            known = {}
+            rest = _expand(rest, global_args)
             words = rest.split()
             name = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else ""
             stages.append(_Stage(name=name, base=(words[0].lower() if words else "")))
@@ -79,20 +136,23 @@ def _stages(text: str) -> list[_Stage]:
         if instruction not in ("COPY", "ADD") or any(f.startswith("--from=") for f in flags):
             continue
         try:
-            args = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+            words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
         except ValueError:
             continue
-        if isinstance(args, list) and len(args) >= 2:
-            stage.sources += [str(a) for a in args[:-1] if "://" not in str(a)]
+        if isinstance(words, list) and len(words) >= 2:
+            stage.sources += [_expand(str(a), known) for a in words[:-1] if "://" not in str(a)]
     return stages
 
 
-def dockerfile_copy_sources(text: str, target: str | None = None) -> list[str]:
+def dockerfile_copy_sources(
+    text: str, target: str | None = None, build_args: dict[str, str] | None = None
+) -> list[str]:
     """The build-context paths read by the COPY/ADD instructions of the stage built (``target``, else
     the last) and of the stages it is built on or copies from; not `--from=` a stage, not URLs.
+    Variables are expanded from the Dockerfile's ARG/ENV and ``build_args`` (Compose's `build.args`).
 
     A target the Dockerfile does not name: every stage's (never fewer files than Docker may read)."""
-    stages = _stages(text)
+    stages = _stages(text, build_args)
     if not stages:
         return []
     index = {stage.name: i for i, stage in enumerate(stages) if stage.name}

@@ -62,6 +62,56 @@ def test_copy_sources_of_a_one_stage_file_and_their_forms():
     assert dockerfile_copy_sources("") == []
 
 
+SHARED = """\
+ARG NODE=24
+FROM node:${NODE} AS base
+ARG SERVICE
+ARG FLAVOUR=slim
+ENV APP_DIR=services/${SERVICE}
+COPY package.json ./
+COPY ${APP_DIR}/package.json ./app/
+COPY services/$SERVICE/dist ./dist
+COPY config/${FLAVOUR:-full}.json config/${MISSING:-default}.json config/${FLAVOUR:+x}y.json ./
+CMD node dist/main.js
+"""
+
+
+def test_copy_sources_expand_args_and_env_as_docker_does():
+    """One Dockerfile for several workers, told apart by a build arg (seen adopting such a repository:
+    both images got the same fingerprint, and neither covered its dist/)."""
+    assert dockerfile_copy_sources(SHARED, None, {"SERVICE": "mailer"}) == [
+        "package.json",
+        "services/mailer/package.json",
+        "services/mailer/dist",
+        "config/slim.json",
+        "config/default.json",
+        "config/xy.json",
+    ]
+    # an arg nothing sets: a glob over every folder it could name (never fewer files than the build reads)
+    assert dockerfile_copy_sources(SHARED)[1:3] == ["services/*/package.json", "services/*/dist"]
+
+
+def test_the_fingerprint_of_each_worker_of_a_shared_dockerfile_covers_its_own_dist(tmp_path: Path) -> None:
+    for name in ("mailer", "reports"):
+        (tmp_path / "services" / name / "dist").mkdir(parents=True)
+        (tmp_path / "services" / name / "dist" / "main.js").write_text(f"{name} 1\n")
+    (tmp_path / "package.json").write_text('{"name": "root"}\n')
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "worker.Dockerfile").write_text(
+        "FROM node\nARG SERVICE\nCOPY services/${SERVICE}/dist ./dist\n"
+    )
+    s = settings_for(tmp_path)
+
+    def build(service: str) -> BuildInputs:
+        return BuildInputs(tmp_path, tmp_path / "infra" / "worker.Dockerfile", None, (("SERVICE", service),))
+
+    mailer, reports = source_fingerprint(s, build("mailer")), source_fingerprint(s, build("reports"))
+    assert mailer != reports
+    (tmp_path / "services" / "mailer" / "dist" / "main.js").write_text("mailer 2\n")
+    assert source_fingerprint(s, build("mailer")) != mailer
+    assert source_fingerprint(s, build("reports")) == reports
+
+
 @pytest.mark.parametrize(
     "path, left_out",
     [
