@@ -6,7 +6,10 @@ forwarded to the child's whole process group (npm -> tsx -> node), which is neve
 normal exit path.
 The first stop signal is forwarded as it came, except a hang-up (a closed terminal), which is passed
 on as SIGTERM: nodemon and `node --watch` take SIGHUP as "restart". A person's second Ctrl+C (or
-SIGTERM) escalates to SIGTERM, a third to SIGKILL, each said in one line.
+SIGTERM) escalates to SIGTERM, a third to SIGKILL, each said in one line. A dev command still running
+when the stop grace period (plus a margin) has passed since the first stop request is escalated the
+same way by itself, also in one line each: nobody may be there to press again (a closed terminal, an
+IDE's stop button), and a watcher can hang on its own stop (`tsx watch` whose worker already died).
 Windows: Ctrl+C and console close reach the child from the console itself; this
 process only waits (a killed console is then recovered by the next command from the handover record).
 """
@@ -23,6 +26,10 @@ from types import FrameType
 from typing import Any
 
 IS_WINDOWS = os.name == "nt"
+#: Past the grace period, how long before the dev command gets SIGTERM, and as long again before SIGKILL.
+ESCALATE_MARGIN_S = 5.0
+#: How often the wait for the dev command looks at the clock (for the escalation above).
+WAIT_POLL_S = 0.2
 
 #: What signal.signal returns: a handler, SIG_DFL/SIG_IGN, or None for one not installed from Python.
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -49,7 +56,15 @@ def say(message: str) -> None:
 class ForegroundChild:
     """The dev worker process, with this process's ending signals forwarded to it."""
 
-    def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str]):
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        stop_grace: float = 30.0,
+        escalate_margin: float = ESCALATE_MARGIN_S,
+    ):
         self.argv = argv
         self.cwd = cwd
         self.env = env
@@ -58,6 +73,12 @@ class ForegroundChild:
         self._presses = 0  # stop requests by a person (repeats by a second route not counted)
         self._last_press = -1.0
         self._previous: dict[int, Handler] = {}
+        #: After the first stop request, how long the dev command may take before it is escalated (the
+        #: worker's own grace period, which a runner honours before it kills the worker, plus a margin).
+        self.stop_grace = stop_grace
+        self.escalate_margin = escalate_margin
+        self._stop_requested_at: float | None = None
+        self._escalated = 0  # steps taken by the deadline: 1 = SIGTERM sent, 2 = killed
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         from ..knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
@@ -73,6 +94,8 @@ class ForegroundChild:
             return  # the dev command is gone: nothing to escalate (the restore is under way)
         self._presses += 1
         self._last_press = now
+        if self._stop_requested_at is None:
+            self._stop_requested_at = now
         step = escalation(signum, self._presses)
         if step.line:
             say(step.line)
@@ -113,6 +136,8 @@ class ForegroundChild:
         """Ask the dev command to stop, as a closed terminal does (SIGTERM to its group; Windows: terminate)."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        if self._stop_requested_at is None:
+            self._stop_requested_at = _now()
         if IS_WINDOWS:
             self.proc.terminate()
             return
@@ -120,6 +145,35 @@ class ForegroundChild:
             os.killpg(self.proc.pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def _escalate_if_overdue(self) -> None:
+        """Past the grace period since the first stop request: SIGTERM once, then SIGKILL after the margin."""
+        if self.proc is None or self._stop_requested_at is None:
+            return
+        overdue = _now() - self._stop_requested_at - self.stop_grace
+        if self._escalated == 0 and overdue >= self.escalate_margin and self._presses < 2:
+            self._escalated = 1
+            say(
+                f"the dev command is still running {self.stop_grace + self.escalate_margin:g} s after the stop request "
+                f"(grace period {self.stop_grace:g} s): sending SIGTERM"
+            )
+            if IS_WINDOWS:
+                return  # no graceful signal to send there: the kill below follows after the margin
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        elif self._escalated < 2 and overdue >= 2 * self.escalate_margin and self._presses < 3:
+            self._escalated = 2
+            say("the dev command is still running: killing it (SIGKILL)")
+            if IS_WINDOWS:
+                self.proc.kill()
+                return
+            kill_descendants(self.proc.pid)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def start(self) -> subprocess.Popen[bytes]:
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
@@ -136,8 +190,10 @@ class ForegroundChild:
         assert self.proc is not None
         while True:
             try:
-                returncode = self.proc.wait()
+                returncode = self.proc.wait(timeout=WAIT_POLL_S)
                 break
+            except subprocess.TimeoutExpired:
+                self._escalate_if_overdue()
             except KeyboardInterrupt:  # only if a handler was not installed
                 continue
         if not IS_WINDOWS:

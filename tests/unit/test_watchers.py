@@ -6,6 +6,7 @@ import base64
 import signal
 import socket
 import subprocess
+import os
 import sys
 import threading
 from pathlib import Path
@@ -85,6 +86,58 @@ def test_a_closed_terminal_sends_sigterm_once(monkeypatch, tmp_path):
     child._forward(signal.SIGHUP, None)
     child._forward(signal.SIGHUP, None)  # the shell relaying the same hang-up
     assert sent == [signal.SIGTERM]
+
+
+STUBBORN = """
+import signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: print("SIGINT: ignored", flush=True))
+signal.signal(signal.SIGTERM, lambda *_: print("SIGTERM: ignored", flush=True))
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX; Windows kills at the deadline")
+@pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGHUP])
+def test_a_dev_command_that_outlives_the_grace_period_is_escalated_by_itself(tmp_path, capfd, first):
+    """A real process that ignores SIGINT and SIGTERM (as `tsx watch` hangs once its worker already died):
+    after one Ctrl+C, or a closed terminal, nobody presses again; past the grace period plus the margin
+    the task sends SIGTERM, then SIGKILL, one line each, instead of waiting for ever."""
+    import time
+
+    from tasks.drivers import foreground
+
+    child = foreground.ForegroundChild(
+        [sys.executable, "-c", STUBBORN], cwd=tmp_path, env=dict(os.environ), stop_grace=0.3, escalate_margin=0.3
+    )
+    child.start()
+    assert child.proc is not None and child.proc.stdout is None
+    deadline = time.monotonic() + 10
+    while "ready" not in capfd.readouterr().out and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    child._forward(first, None)
+    code = child.wait(group_grace=5)
+    took = time.monotonic() - started
+    out = capfd.readouterr().out
+    assert code == -signal.SIGKILL, out
+    assert "still running 0.6 s after the stop request (grace period 0.3 s): sending SIGTERM" in out, out
+    assert "SIGTERM: ignored" in out and "the dev command is still running: killing it (SIGKILL)" in out, out
+    assert 0.9 <= took < 8, took  # not before grace + 2 margins; never for ever
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_dev_command_that_stops_within_the_grace_period_is_never_escalated(tmp_path, capfd):
+    from tasks.drivers import foreground
+
+    child = foreground.ForegroundChild(
+        [sys.executable, "-c", "import time; time.sleep(30)"], cwd=tmp_path, env=dict(os.environ), stop_grace=0.3
+    )
+    child.start()
+    child._forward(signal.SIGINT, None)  # Python's default: KeyboardInterrupt, exit at once
+    assert child.wait(group_grace=5) != -signal.SIGKILL
+    assert "still running" not in capfd.readouterr().out
 
 
 # -- dev commands ---------------------------------------------------------------------------------

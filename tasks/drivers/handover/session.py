@@ -67,7 +67,7 @@ class DevSession:
         # The environment from Compose, and every address in it answering, before anything is touched.
         plan = dev_preflight.prepare(compose, scheduler)
         self.endpoints = [(e.host, e.port) for e in plan.endpoints]  # Redis among them answers PING
-        self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=plan.env)
+        self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=plan.env, stop_grace=self.grace)
         self.record: Record | None = None
         self.stale: Record | None = None
         self.found: list[ContainerState] = []  # the background worker's containers, as found at the start
