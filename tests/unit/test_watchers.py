@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
 import signal
 import socket
 import subprocess
-import os
 import sys
 import threading
 from pathlib import Path

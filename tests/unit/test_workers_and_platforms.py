@@ -303,7 +303,7 @@ def test_windows_child_gets_no_process_group_and_ctrl_c_is_left_to_the_console(m
         def poll(self):
             return None
 
-        def wait(self):
+        def wait(self, timeout=None):
             return 0
 
     monkeypatch.setattr(foreground, "IS_WINDOWS", True)
