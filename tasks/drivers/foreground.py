@@ -28,6 +28,8 @@ from typing import Any
 IS_WINDOWS = os.name == "nt"
 #: Past the grace period, how long before the dev command gets SIGTERM, and as long again before SIGKILL.
 ESCALATE_MARGIN_S = 5.0
+#: The same margin when the dev worker's queue connection is already gone (it holds no job).
+GONE_MARGIN_S = 2.0
 #: How often the wait for the dev command looks at the clock (for the escalation above).
 WAIT_POLL_S = 0.2
 
@@ -79,6 +81,9 @@ class ForegroundChild:
         self.escalate_margin = escalate_margin
         self._stop_requested_at: float | None = None
         self._escalated = 0  # steps taken by the deadline: 1 = SIGTERM sent, 2 = killed
+        #: Set while the dev worker's queue connection is known to be gone (a crash under a watcher that
+        #: lives on): it holds no job, so a stop needs no grace period.
+        self.worker_gone = False
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         from ..knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
@@ -150,20 +155,21 @@ class ForegroundChild:
         """Past the grace period since the first stop request: SIGTERM once, then SIGKILL after the margin."""
         if self.proc is None or self._stop_requested_at is None:
             return
-        overdue = _now() - self._stop_requested_at - self.stop_grace
-        if self._escalated == 0 and overdue >= self.escalate_margin and self._presses < 2:
+        grace = 0.0 if self.worker_gone else self.stop_grace
+        margin = min(self.escalate_margin, GONE_MARGIN_S) if self.worker_gone else self.escalate_margin
+        overdue = _now() - self._stop_requested_at - grace
+        if self._escalated == 0 and overdue >= margin and self._presses < 2:
             self._escalated = 1
-            say(
-                f"the dev command is still running {self.stop_grace + self.escalate_margin:g} s after the stop request "
-                f"(grace period {self.stop_grace:g} s): sending SIGTERM"
-            )
+            why = "its worker is gone, no job to finish" if self.worker_gone else f"grace period {grace:g} s"
+            after = grace + margin
+            say(f"the dev command is still running {after:g} s after the stop request ({why}): sending SIGTERM")
             if IS_WINDOWS:
                 return  # no graceful signal to send there: the kill below follows after the margin
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
-        elif self._escalated < 2 and overdue >= 2 * self.escalate_margin and self._presses < 3:
+        elif self._escalated < 2 and overdue >= 2 * margin and self._presses < 3:
             self._escalated = 2
             say("the dev command is still running: killing it (SIGKILL)")
             if IS_WINDOWS:

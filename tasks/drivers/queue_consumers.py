@@ -151,6 +151,12 @@ class ChildLike(Protocol):
     def exited(self) -> bool: ...
 
 
+class WatchedChild(ChildLike, Protocol):
+    """A dev command whose worker's presence is reported to it (ForegroundChild.worker_gone)."""
+
+    worker_gone: bool
+
+
 class ConsumerWatch:
     """New BullMQ worker connections since this object was made (made before the dev command starts)."""
 
@@ -196,6 +202,71 @@ class ConsumerWatch:
                     f"it is given {timeout:.0f} s"
                 )
             time.sleep(POLL_S)
+
+
+#: A dev worker whose queue connection has been gone this long (while its dev command runs) is said
+#: to have stopped consuming: a watcher restart takes a second or two, a crash leaves it gone.
+GONE_AFTER_S = 10.0
+WATCH_POLL_S = 1.0
+
+
+class GoneWatch:
+    """While the dev command runs, say once when its BullMQ worker connection has been gone for
+    ``after`` seconds (a crash under `tsx watch` or nodemon: the watcher waits for a change and the
+    queue is unserved), and once when it is back. Reports only: a watcher may restart the worker on
+    the next change, so the background worker is not brought back behind its back; but a stop of a
+    dev command whose worker is gone needs no grace period (``child.worker_gone``)."""
+
+    def __init__(
+        self,
+        watch: ConsumerWatch,
+        child: WatchedChild,
+        say: Callable[[str], None],
+        queues: str,
+        after: float = GONE_AFTER_S,
+        poll: float = WATCH_POLL_S,
+    ):
+        import threading
+
+        self.watch, self.child, self.say, self.queues = watch, child, say, queues
+        self.after, self.poll = after, poll
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="dev-worker-gone-watch", daemon=True)
+
+    def start(self) -> GoneWatch:
+        if self.watch.before is not None:
+            self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _run(self) -> None:
+        import time
+
+        gone_since: float | None = None
+        said = False
+        while not self.stopped.wait(self.poll):
+            if self.child.received or self.child.exited():
+                return  # the session is ending: its own lines say what happens
+            now = snapshot(self.watch.redis)
+            if now is None or self.watch.before is None:
+                continue
+            if new_consumers(self.watch.before, now):
+                if said:
+                    self.say(f"the dev worker consumes {self.queues} again")
+                gone_since, said = None, False
+                self.child.worker_gone = False
+                continue
+            gone_since = gone_since or time.monotonic()
+            if not said and time.monotonic() - gone_since >= self.after:
+                said = True
+                self.child.worker_gone = True  # a stop then needs no grace period (ForegroundChild)
+                self.say(
+                    f"the dev worker has not been connected to {self.queues} for {self.after:g} s (it ended; a "
+                    "watcher waits for a change): the queue is unserved until it restarts; Ctrl+C ends the "
+                    "session and brings the background worker back"
+                )
 
 
 def new_consumers(before: list[Consumer], now: list[Consumer]) -> list[Consumer]:

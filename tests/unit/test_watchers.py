@@ -428,3 +428,56 @@ def test_doctor_warns_when_the_detected_dev_script_is_missing(tmp_path, monkeypa
     assert lines({"app": {"dev": "node dist/main.js"}}) == []  # configured: not ours to check
     (tmp_path / "package.json").write_text('{"name": "mailer", "scripts": {"dev:worker": "tsx src/w.ts"}}')
     assert lines({}) == []  # `npm run dev:worker`, which exists
+
+
+def test_a_dev_worker_gone_while_its_watcher_runs_is_said_once_and_its_return_too():
+    """`tsx watch` or nodemon after their worker crashed: the dev command lives on, the queue is unserved.
+    (Redis's answers are scripted here: the parsing of real CLIENT LIST text has its own tests in this
+    file, and bench/handover.py --dev tsx-watch drives it for real; this test is about timing and lines.)"""
+    import time
+
+    from tasks.drivers import queue_consumers
+    from tasks.knowledge.bullmq_clients import Consumer
+
+    dev = Consumer(id="9", addr="127.0.0.1:5", prefix="bull", queue="digest")
+    again = Consumer(id="10", addr="127.0.0.1:6", prefix="bull", queue="digest")
+    answers = [[dev], [], [], [], [], [], [again], [again]]
+
+    class Scripted:
+        def consumers(self):
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    watch = SimpleNamespace(redis=Scripted(), before=[])
+    child = SimpleNamespace(received=[], exited=lambda: False, worker_gone=False)
+    lines: list[str] = []
+    seen_gone: list[bool] = []
+    gone = queue_consumers.GoneWatch(watch, child, lines.append, "`digest`", after=0.1, poll=0.03)  # type: ignore[arg-type]
+    gone.start()
+    deadline = time.monotonic() + 5
+    while len(lines) < 2 and time.monotonic() < deadline:
+        seen_gone.append(child.worker_gone)
+        time.sleep(0.01)
+    gone.stop()
+    assert True in seen_gone and child.worker_gone is False  # set while gone, cleared on its return
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("the dev worker has not been connected to `digest` for 0.1 s (it ended;"), lines
+    assert lines[1] == "the dev worker consumes `digest` again"
+
+
+def test_the_gone_watch_says_nothing_once_the_session_is_ending():
+    import time
+
+    from tasks.drivers import queue_consumers
+
+    class Empty:
+        def consumers(self):
+            return []
+
+    watch = SimpleNamespace(redis=Empty(), before=[])
+    child = SimpleNamespace(received=[2], exited=lambda: False, worker_gone=False)  # Ctrl+C was pressed
+    lines: list[str] = []
+    gone = queue_consumers.GoneWatch(watch, child, lines.append, "`digest`", after=0.05, poll=0.02)  # type: ignore[arg-type]
+    gone.start()
+    time.sleep(0.3)
+    gone.stop()
+    assert lines == []

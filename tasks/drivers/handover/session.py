@@ -193,7 +193,13 @@ class DevSession:
                 + "); Ctrl+C stops it"
                 + self._back_hint()
             )
-        return self._wait_child()
+        if state != "consuming":
+            return self._wait_child()
+        gone = queue_consumers.GoneWatch(consumers, self.child, say, what).start()
+        try:
+            return self._wait_child()
+        finally:
+            gone.stop()
 
     def _run_gated(self) -> int:
         for path in (self.gate, self.ready_file):
