@@ -214,8 +214,8 @@ class GoneWatch:
     """While the dev command runs, say once when its BullMQ worker connection has been gone for
     ``after`` seconds (a crash under `tsx watch` or nodemon: the watcher waits for a change and the
     queue is unserved), and once when it is back. Reports only: a watcher may restart the worker on
-    the next change, so the background worker is not brought back behind its back; but a stop of a
-    dev command whose worker is gone needs no grace period (``child.worker_gone``)."""
+    the next change, so the background worker is not brought back behind its back; but a stop while
+    the connection is gone (checked every ``poll`` s) needs no grace period (``child.worker_gone``)."""
 
     def __init__(
         self,
@@ -259,9 +259,9 @@ class GoneWatch:
                 self.child.worker_gone = False
                 continue
             gone_since = gone_since or time.monotonic()
+            self.child.worker_gone = True  # no connection, no job held: a stop needs no grace period
             if not said and time.monotonic() - gone_since >= self.after:
                 said = True
-                self.child.worker_gone = True  # a stop then needs no grace period (ForegroundChild)
                 self.say(
                     f"the dev worker has not been connected to {self.queues} for {self.after:g} s (it ended; a "
                     "watcher waits for a change): the queue is unserved until it restarts; Ctrl+C ends the "
