@@ -128,7 +128,10 @@ class Compose:
         # use when it is configured, or when the files passed would make Compose read another.
         env = self.project.env_file
         other_dir = bool(chosen) and (self.settings.root / chosen[0]).parent != env.parent
-        global_args = ["--env-file", str(env)] if (self.project.env_explicit or other_dir) and _readable(env) else []
+        # A configured env file is always named, even when it is missing: Compose then refuses in one
+        # line, rather than reading another .env (another project: a restore must never land there).
+        named = self.project.env_explicit or (other_dir and _readable(env))
+        global_args = ["--env-file", str(env)] if named else []
         return compose_cli.compose_argv([*self.base, *global_args], args, files=chosen, profiles=profiles)
 
     def run(

@@ -120,3 +120,17 @@ def test_compose_file_variable_with_added_files_names_the_root_env(tmp_path, mon
     assert compose.argv("ps") == ["docker", "compose", "ps"]
     argv = compose.argv("up", files=[*compose.files(), "extra.yml"])
     assert argv[2:4] == ["--env-file", str(tmp_path / ".env")]
+
+
+def test_a_configured_env_file_is_named_to_compose_even_when_missing(tmp_path, monkeypatch):
+    """A recovery (require_env=False) with the configured env file gone must not let Compose read the
+    root .env instead: that is another project, and the restore would start a worker there."""
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    touch(tmp_path / "compose.yaml")
+    touch(tmp_path / ".env", "COMPOSE_PROJECT_NAME=another\n")
+    compose = Compose(settings_for(tmp_path, env_file=str(tmp_path / "gone.env")), require_env=False)
+    compose.base = ["docker", "compose"]
+    assert compose.argv("up", "-d", "worker")[2:4] == ["--env-file", str(tmp_path / "gone.env")]
+    configured_root = Compose(settings_for(tmp_path, env_file=".env"))  # `.env` written by adopt: named too
+    configured_root.base = ["docker", "compose"]
+    assert configured_root.argv("ps")[2:4] == ["--env-file", str(tmp_path / ".env")]
