@@ -36,7 +36,7 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     from .knowledge import adopt_config, adopt_plan
     from .knowledge.compose_cli import split_list
     from .knowledge.failures import UserError
-    from .knowledge.settings import settings
+    from .knowledge.settings import display, settings
 
     s = settings(c)
     root = s.root
@@ -86,9 +86,16 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         ]
     for line in skipped:
         print(f"not a worker: {line}")
+    # What invoke.yaml already says of a worker is what the tasks will use (adopt keeps it): shown so.
+    in_yaml = {w.service: w for w in s.workers} if invoke_names else {}
     for p in proposals:
         added = ", ".join(p.dev_override) or "nothing (the service has it all)"
-        print(f"worker {p.service}: {p.reason}; profile {p.profile}, dir {p.app_dir}, build_mode {p.build_mode}")
+        mine = in_yaml.get(p.service)
+        if mine is not None and (display(mine.app_dir, root), mine.build_mode) != (p.app_dir, p.build_mode):
+            kept = f"dir {display(mine.app_dir, root)}, build_mode {mine.build_mode} (kept from invoke.yaml)"
+            print(f"worker {p.service}: {p.reason}; profile {p.profile}, {kept}")
+        else:
+            print(f"worker {p.service}: {p.reason}; profile {p.profile}, dir {p.app_dir}, build_mode {p.build_mode}")
         print(f"  {adopt_plan.OVERRIDE_FILE} adds: {added}")
 
     if not invoke_names and any((root / n).is_file() for n in ("invoke.json", "invoke.py")):

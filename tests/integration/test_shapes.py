@@ -68,6 +68,16 @@ def test_adopt_finds_the_worker_and_a_second_run_changes_nothing(adopted):
     assert "npm run dev" in dev.stdout, dev.stdout + dev.stderr  # the dev command adopt's settings detect
 
 
+@pytest.mark.parametrize("shape", ["compose-yaml"], indirect=True)
+def test_a_second_adopt_shows_what_invoke_yaml_keeps(shape):
+    """The summary line says what the tasks will use: the `dir` the user edited, not adopt's proposal."""
+    path = shape.repo / "invoke.yaml"
+    path.write_text(path.read_text().replace("  dir: .\n", "  dir: worker\n"))
+    again = adopt(shape)
+    assert "profile workers, dir worker, build_mode none (kept from invoke.yaml)" in again.stdout, again.stdout
+    assert "  dir: worker\n" in path.read_text()
+
+
 @pytest.mark.parametrize("adopted", ["compose-file-var"], indirect=True)
 def test_the_root_env_that_names_the_files_stays_the_one_compose_reads(adopted):
     """COMPOSE_FILE in the root .env: adopt lists the files with -f, which would make Compose read the
