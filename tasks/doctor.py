@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .drivers.compose import Compose
     from .knowledge.checks import Check
     from .knowledge.settings import Settings
+    from .knowledge.stack_config import StackConfig
 
 
 class _Output:
@@ -183,6 +184,7 @@ def _checks(c: Context) -> bool:
                 )
                 if slow:
                     results.append(_line(True, w.service, slow, warn=True))
+                _shell_stop_advice(w, wcompose, stack, results)
                 # How the dev worker on the host reaches the services the worker service names.
                 from .knowledge import dev_env
 
@@ -235,6 +237,44 @@ def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> N
             warn=True,
         )
     )
+
+
+def _shell_stop_advice(w: Settings, compose: Compose, stack: StackConfig, results: list[bool]) -> None:
+    """WARN when the worker container runs its command through `sh -c` (a shell-form CMD): stops cut jobs."""
+    import json
+
+    from .drivers import stack_facts
+    from .knowledge.build_context import shell_wrapped
+
+    raw = (stack_facts.config_json(compose).get("services") or {}).get(w.service) or {}
+    entrypoint, command = raw.get("entrypoint"), raw.get("command")
+    if entrypoint is None or command is None:
+        service = stack.service(w.service)
+        image = (service.image if service else "") or f"{stack.name}-{w.service}"
+        found = compose.gateway.docker("image", "inspect", "--format", "{{json .Config}}", image)
+        if not found.ok:
+            return  # not built yet: said on the image line
+        try:
+            config = json.loads(found.stdout) or {}
+        except ValueError:
+            return
+        if entrypoint is None:
+            entrypoint = config.get("Entrypoint")
+            command = command if command is not None else config.get("Cmd")
+        elif command is None:
+            command = []  # Compose drops the image's CMD when it sets the entrypoint
+    script = shell_wrapped(entrypoint, command)
+    if script:
+        results.append(
+            _line(
+                True,
+                w.service,
+                f"runs `{script}` through `sh -c` (a shell-form CMD or command): a stop signal reaches the "
+                "shell, not the worker, so worker.down and a handover cut its job in progress; use the exec "
+                'form (CMD ["node", "dist/main.js"], or `command:` as a list) or start the command with `exec`',
+                warn=True,
+            )
+        )
 
 
 def _missing_dev_script(w: Settings, results: list[bool]) -> None:

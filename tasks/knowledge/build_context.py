@@ -241,3 +241,23 @@ def _translate(pattern: str) -> str:
             out.append(re.escape(char))
             i += 1
     return "".join(out)
+
+
+_SHELLS = ("/bin/sh", "sh", "/bin/bash", "bash", "/bin/ash", "ash")
+
+
+def shell_wrapped(entrypoint: list[str] | None, command: list[str] | None) -> str | None:
+    """The command a container runs through `sh -c` without `exec` (a shell-form CMD or ENTRYPOINT),
+    else None.
+
+    The shell then stays the worker's parent (Debian's dash does not replace itself by the last
+    command): a stop signal reaches the shell, which dies or ignores it, and the worker never runs its
+    SIGTERM handler, so its job in progress is cut. An entrypoint script (docker-entrypoint.sh) is not
+    judged here: most end with `exec "$@"`."""
+    argv = [*(entrypoint or []), *(command or [])]  # what Docker runs: the entrypoint, then the command
+    if len(argv) < 3 or argv[0] not in _SHELLS or argv[1] != "-c":
+        return None
+    script = argv[2].strip()
+    if script.startswith("exec ") or not script:
+        return None
+    return script

@@ -185,3 +185,22 @@ def test_the_fingerprint_follows_the_target_and_the_ignore_file(tmp_path: Path) 
     with_own = source_fingerprint(s, everything)
     (tmp_path / "config.json").write_text('{"x": 1}\n')
     assert source_fingerprint(s, everything) == with_own
+
+
+@pytest.mark.parametrize(
+    "entrypoint, command, expected",
+    [
+        (None, ["/bin/sh", "-c", "node services/$SERVICE/dist/main.js"], "node services/$SERVICE/dist/main.js"),
+        ([], ["sh", "-c", "npm start"], "npm start"),
+        (["/bin/sh", "-c"], ["node x.js"], "node x.js"),  # ENTRYPOINT ["/bin/sh", "-c"] and the script as CMD
+        (["/bin/sh", "-c", "node x.js"], None, "node x.js"),
+        (None, ["/bin/sh", "-c", "exec node x.js"], None),  # the shell replaces itself
+        (None, ["node", "dist/main.js"], None),  # exec form
+        (["docker-entrypoint.sh"], ["/bin/sh", "-c", "node x.js"], None),  # an entrypoint script: not judged
+        (None, None, None),
+    ],
+)
+def test_a_shell_form_command_is_recognised(entrypoint, command, expected):
+    from tasks.knowledge.build_context import shell_wrapped
+
+    assert shell_wrapped(entrypoint, command) == expected
