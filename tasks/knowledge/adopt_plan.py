@@ -153,6 +153,20 @@ def _relative(path: str, root: PurePosixPath) -> PurePosixPath | None:
         return None
 
 
+def _package_named_by_args(args: object, packages: dict[str, Package]) -> Package | None:
+    """The one workspace member a build arg names (its folder's name, or its package name with or
+    without the scope), else None (none, or more than one)."""
+    if not isinstance(args, dict):
+        return None
+    values = {str(v) for v in args.values() if v}
+    matches = {
+        p.dir: p
+        for p in packages.values()
+        if p.dir != "." and values & {PurePosixPath(p.dir).name, p.name, p.name.rpartition("/")[2]} - {""}
+    }
+    return next(iter(matches.values())) if len(matches) == 1 else None
+
+
 def _nearest_package(rel: PurePosixPath | None, packages: dict[str, Package]) -> Package | None:
     """The package.json at or above a path (relative to the root), if any."""
     if rel is None:
@@ -198,7 +212,9 @@ def _app_of(raw: dict[str, Any], root: PurePosixPath, packages: dict[str, Packag
         for candidate in (dockerfile.parent, context):
             found = _nearest_package(_relative(str(candidate), root), packages)
             if found is not None:
-                return found
+                # One Dockerfile for several services (infra/worker.Dockerfile, `args: {SERVICE: mailer}`):
+                # the workspace root is only where it lives; a build arg naming one member says which.
+                return (_package_named_by_args(build.get("args"), packages) if found.dir == "." else None) or found
     workdir = PurePosixPath(str(raw.get("working_dir") or "/"))
     mounts = [
         (PurePosixPath(str(v["target"])), PurePosixPath(str(v["source"])))

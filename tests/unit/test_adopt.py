@@ -332,3 +332,28 @@ def test_compose_files_below_skips_dependencies_and_stops_at_its_depth(tmp_path)
         (tmp_path / rel).write_text("services: {}\n")
     found = workspace.compose_files_below(tmp_path, adopt_plan.COMPOSE_NAMES)
     assert found == ["infra/docker/docker-compose.yml"]
+
+
+def test_a_shared_dockerfile_names_its_worker_by_a_build_arg():
+    """infra/worker.Dockerfile built once per service with `args: {SERVICE: <folder>}` (seen adopting a
+    repository so: adopt found no worker, and with --worker it proposed `dir .` for both)."""
+    root = "/repo"
+
+    def service(name: str) -> dict:
+        return {
+            "build": {"context": root, "dockerfile": f"{root}/infra/worker.Dockerfile", "args": {"SERVICE": name}},
+            "restart": "on-failure",
+        }
+
+    config = {"services": {"mailer": service("mailer"), "reports": service("reports"), "kv": {"image": "redis"}}}
+    packages = {
+        ".": Package(".", "acme", frozenset({"typescript"})),
+        "services/mailer": Package("services/mailer", "@acme/mailer", frozenset({"bullmq"})),
+        "services/reports": Package("services/reports", "@acme/reports", frozenset({"bullmq"})),
+    }
+    found = {p.service: p.app_dir for p in propose(config, root, packages)}
+    assert found == {"mailer": "services/mailer", "reports": "services/reports"}
+    # an arg naming no member, or two: the Dockerfile's folder decides, as before
+    config["services"]["mailer"]["build"]["args"] = {"NODE": "24"}
+    with pytest.raises(UserError, match="no worker service found"):
+        propose({"services": {"mailer": config["services"]["mailer"]}}, root, packages)
