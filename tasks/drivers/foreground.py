@@ -108,12 +108,16 @@ class ForegroundChild:
             if self._presses >= 3:
                 self.proc.kill()  # TerminateProcess; the console delivered the earlier ones itself
             return
-        if not step.send:
-            return
-        if step.send == getattr(signal, "SIGKILL", None):
+        if step.send:
+            self._signal_group(step.send)
+
+    def _signal_group(self, signum: int) -> None:
+        """``signum`` to the dev command's whole process group (POSIX); for SIGKILL its descendants too."""
+        assert self.proc is not None
+        if signum == getattr(signal, "SIGKILL", None):
             kill_descendants(self.proc.pid)  # a runner's worker in a process group of its own too
         try:
-            os.killpg(self.proc.pid, step.send)
+            os.killpg(self.proc.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass
 
@@ -146,10 +150,7 @@ class ForegroundChild:
         if IS_WINDOWS:
             self.proc.terminate()
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
+        self._signal_group(signal.SIGTERM)
 
     def _escalate_if_overdue(self) -> None:
         """Past the grace period since the first stop request: SIGTERM once, then SIGKILL after the margin."""
@@ -163,23 +164,15 @@ class ForegroundChild:
             why = "its worker is gone, no job to finish" if self.worker_gone else f"grace period {grace:g} s"
             after = grace + margin
             say(f"the dev command is still running {after:g} s after the stop request ({why}): sending SIGTERM")
-            if IS_WINDOWS:
-                return  # no graceful signal to send there: the kill below follows after the margin
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
+            if not IS_WINDOWS:  # no graceful signal to send there: the kill below follows after the margin
+                self._signal_group(signal.SIGTERM)
         elif self._escalated < 2 and overdue >= 2 * margin and self._presses < 3:
             self._escalated = 2
             say("the dev command is still running: killing it (SIGKILL)")
             if IS_WINDOWS:
                 self.proc.kill()
-                return
-            kill_descendants(self.proc.pid)
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            else:
+                self._signal_group(signal.SIGKILL)
 
     def start(self) -> subprocess.Popen[bytes]:
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
