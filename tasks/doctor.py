@@ -202,6 +202,8 @@ def _checks(c: Context) -> bool:
                         results.append(_line(True, "  dev connection", connection.describe()))
                 for problem in problems:
                     results.append(_line(False, "  dev connection", problem))
+                if not problems:
+                    _handover_advice(w, wcompose, results)
             what = "dev worker" if len(chosen) == 1 else f"dev {w.worker_name}"
             try:
                 if engine_ok and restore.recover_stale(wcompose):
@@ -275,6 +277,39 @@ def _shell_stop_advice(w: Settings, compose: Compose, stack: StackConfig, result
                 warn=True,
             )
         )
+
+
+def _handover_advice(w: Settings, compose: Compose, results: list[bool]) -> None:
+    """How `inv dev.worker` will take the queue: the app's start gate, the Redis relay, or stop first (WARN, why)."""
+    import os
+
+    from .drivers import dev_preflight, queue_consumers
+    from .knowledge.failures import UserError
+    from .knowledge.relay_env import relay_env
+
+    if w.app_start_gate:
+        results.append(_line(True, "  dev handover", "the app's start gate (app.start_gate)"))
+        return
+    if not w.app_redis_relay:
+        stop_first = "the background worker is stopped before the dev command starts (app.redis_relay: false)"
+        results.append(_line(True, "  dev handover", stop_first))
+        return
+    try:
+        plan = dev_preflight.environment(compose, scheduler=True)
+    except UserError as error:
+        results.append(_line(True, "  dev handover", f"cannot tell ({error.reason})", warn=True))
+        return
+    endpoints = [(e.host, e.port) for e in plan.endpoints]
+    redis = queue_consumers.find(plan.env, w.host_port_vars, w.url_vars, endpoints)
+    if redis is None:
+        results.append(_line(True, "  dev handover", "cannot tell: no Redis answers at the dev worker's addresses now"))
+        return
+    relayed = relay_env(plan, (redis.address.host, redis.address.port), 0, dict(os.environ))
+    if isinstance(relayed, str):
+        detail = f"the background worker is stopped before the dev command starts: no Redis relay ({relayed})"
+        results.append(_line(True, "  dev handover", detail, warn=True))
+        return
+    results.append(_line(True, "  dev handover", f"through the Redis relay ({relayed.names} lead to it)"))
 
 
 def _missing_dev_script(w: Settings, results: list[bool]) -> None:

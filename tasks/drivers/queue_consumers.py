@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..knowledge.bullmq_clients import Consumer, RedisAddress, consumers, redis_addresses
+from ..knowledge.bullmq_clients import Consumer, RedisAddress, consumers, ip_of, parse_client_list, redis_addresses
 from ..knowledge.dev_env import parse_names, parse_pairs
 
 TIMEOUT_S = 2.0
@@ -74,6 +74,10 @@ class Redis:
     address: RedisAddress
 
     def query(self, *words: str) -> str:
+        return self.queries(words)[0]
+
+    def queries(self, *commands: tuple[str, ...]) -> list[str]:
+        """The replies to ``commands``, sent on one connection."""
         with socket.create_connection((self.address.host, self.address.port), timeout=TIMEOUT_S) as sock:
             reader = _Reader(sock)
             if self.address.password:
@@ -84,11 +88,17 @@ class Redis:
                 )
                 sock.sendall(_command(*auth))
                 reader.reply()
-            sock.sendall(_command(*words))
-            return reader.reply()
+            sock.sendall(b"".join(_command(*words) for words in commands))
+            return [reader.reply() for _ in commands]
 
     def consumers(self) -> list[Consumer]:
         return consumers(self.query("CLIENT", "LIST"))
+
+    def own_ip(self) -> str:
+        """This machine's address as Redis sees it: the one of the connection asking (through
+        Docker's port publishing, the network's gateway), shared by every process on the host."""
+        client_id, listing = self.queries(("CLIENT", "ID"), ("CLIENT", "LIST"))
+        return next((ip_of(c.get("addr", "")) for c in parse_client_list(listing) if c.get("id") == client_id), "")
 
 
 def find(
@@ -169,6 +179,22 @@ class ConsumerWatch:
     ):
         self.redis = find(env, host_port_vars, url_vars, endpoints)
         self.before = snapshot(self.redis)
+
+    def own_ip(self) -> str:
+        """This machine's address as Redis sees it; "" when it cannot be read."""
+        if self.redis is None:
+            return ""
+        try:
+            return self.redis.own_ip()
+        except (OSError, RedisError, ValueError):
+            return ""
+
+    def new_from(self, ip: str) -> list[Consumer]:
+        """New BullMQ worker connections from ``ip`` (a dev worker on this machine)."""
+        now = snapshot(self.redis)
+        if now is None or self.before is None:
+            return []
+        return [c for c in new_consumers(self.before, now) if ip_of(c.addr) == ip]
 
     def wait(
         self, child: ChildLike, timeout: float = CONNECT_WAIT_S, say: Callable[[str], None] = print

@@ -67,6 +67,12 @@ def consumers(text: str) -> list[Consumer]:
     return found
 
 
+def ip_of(addr: str) -> str:
+    """`172.18.0.1:53422` -> `172.18.0.1`; `[::1]:6379` or `::1:6379` (Redis writes IPv6 bare) -> `::1`."""
+    host = addr.rpartition(":")[0]
+    return host.strip("[]")
+
+
 def new_consumers(before: list[Consumer], now: list[Consumer]) -> list[Consumer]:
     """Connections that were not there before (by connection id)."""
     known = {c.id for c in before}

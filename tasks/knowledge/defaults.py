@@ -216,6 +216,19 @@ class WorkerSettings:
             kind=BOOL,
         )
     )
+    app_redis_relay: bool = field(
+        metadata=declared(
+            "app",
+            True,
+            "Without the start gate: may `inv dev.worker` give the dev worker its Redis through a relay that "
+            "holds the connections until the background worker has stopped? Then the dev worker starts and "
+            "connects while the background worker still serves; otherwise it starts after the stop. Used "
+            "where the worker service's variables carry Redis's port (a URL, `host:port`, or X_HOST with "
+            "X_PORT set).",
+            key="redis_relay",
+            kind=BOOL,
+        )
+    )
     dist_main: Path = field(
         metadata=declared("app", "", "The compiled entry point. Empty: `<dir>/dist/main.js`.", kind=PATH)
     )

@@ -145,6 +145,10 @@ class Settings:
         return self.current.app_start_gate
 
     @property
+    def app_redis_relay(self) -> bool:
+        return self.current.app_redis_relay
+
+    @property
     def dist_main(self) -> Path:
         return self.current.dist_main
 

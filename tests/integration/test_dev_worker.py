@@ -29,8 +29,10 @@ class Session:
         self.log = stack.tmp / f"dev-{time.monotonic_ns()}.log"
         env = dict(env or {})
         if "INVOKE_APP_DEV" in env:
-            # A stand-in dev command (`node -e ...`) has no start-gate hook: the plain handover.
+            # A stand-in dev command (`node -e ...`) has no start-gate hook and never dials Redis: the plain
+            # handover (through the Redis relay the background worker would rightly never be stopped).
             env.setdefault("INVOKE_APP_START_GATE", "0")
+            env.setdefault("INVOKE_APP_REDIS_RELAY", "0")
         self.proc = stack.popen_inv("dev.worker", *args, env=env, log=self.log)
 
     @property

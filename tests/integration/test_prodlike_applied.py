@@ -73,10 +73,14 @@ def test_verify_without_flags_uses_the_plan_on_the_container_and_catches_a_wrong
 
 def test_dev_worker_gives_back_a_prodlike_worker_with_its_plan(stack):
     stack.inv("prodlike.up", *SMALL, check=True)
-    # A stand-in dev command has no start-gate hook: the plain handover.
+    # A stand-in dev command has no start-gate hook and never dials Redis: the plain handover.
     session = stack.inv(
         "dev.worker",
-        env={"INVOKE_APP_DEV": "node -e setTimeout(()=>process.exit(0),1500)", "INVOKE_APP_START_GATE": "0"},
+        env={
+            "INVOKE_APP_DEV": "node -e setTimeout(()=>process.exit(0),1500)",
+            "INVOKE_APP_START_GATE": "0",
+            "INVOKE_APP_REDIS_RELAY": "0",
+        },
     )
     assert session.returncode == 0, session.stdout + session.stderr
     assert "restored (prod-like, with its plan)" in session.stdout + session.stderr

@@ -9,6 +9,7 @@ does it). Timings are measured in bench/handover.py, not here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -207,12 +208,17 @@ def test_doctor_names_a_raw_watcher_and_the_fix(stack, watchers_installed, dev, 
     assert f"runs {tool}" in line and "dev: devstack-run -- " in line, line
 
 
-def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worker, tmp_path):
-    """No start gate: the background worker is stopped first, `running` only once Redis shows the consumer."""
+@pytest.mark.parametrize("relay", ["1", "0"])
+def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worker, tmp_path, relay):
+    """No start gate: `running` only once Redis shows the consumer, through the Redis relay or with the
+    background worker stopped first (`app.redis_relay: false`)."""
     stack = running_worker
-    term = session(stack, tmp_path, f"devstack-run -- node {MAIN_JS}", INVOKE_APP_START_GATE="0")
+    term = session(
+        stack, tmp_path, f"devstack-run -- node {MAIN_JS}", INVOKE_APP_START_GATE="0", INVOKE_APP_REDIS_RELAY=relay
+    )
     term.wait_output("dev worker running (")
     assert "consuming `digest`" in term.output, term.output
+    assert ("lead to a relay at 127.0.0.1:" in term.output) == (relay == "1"), term.output
     stack.produce("nohook", 2, duration_ms=LONG_JOB_MS)
     mid_job(stack)
     term.ctrl_c()
@@ -220,9 +226,114 @@ def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worke
     assert_exactly_once(stack, "nohook", 2)
 
 
+def test_through_the_relay_the_dev_worker_starts_while_the_background_worker_serves(running_worker, tmp_path):
+    """The background worker holds a 6 s job when the dev command starts: the dev worker loads and
+    connects meanwhile (held by the relay), the background worker finishes its job, and only then does
+    the dev worker take the queue. Every job once, never two workers at once."""
+    stack = running_worker
+    stack.produce("relayin", 3, duration_ms=LONG_JOB_MS)
+    mid_job(stack)  # the background worker is in the middle of relayin-1
+    term = session(stack, tmp_path, f"devstack-run -- node {MAIN_JS}", INVOKE_APP_START_GATE="0")
+    term.wait_output("dev worker running (", timeout=90)
+    out = term.output
+    order = [
+        out.index("dev worker starting ("),
+        # the stop begins only once a connection reached the relay: the dev worker had loaded and dialled
+        out.index("stopping the background worker (it finishes its current job)"),
+        out.index("[worker] ready queue="),  # its Redis answers only once the background worker stopped
+        out.index("dev worker running ("),
+    ]
+    assert order == sorted(order), out
+    term.ctrl_c()
+    assert term.wait(150) == 0, term.output
+    assert_exactly_once(stack, "relayin", 3)
+    assert {by for _, by in stack.wait_rows("relayin", 3)} == {"background", "dev"}
+
+
+def test_a_dev_command_that_never_connects_leaves_the_queue_to_the_background_worker(running_worker, tmp_path):
+    """nodemon whose worker cannot start yet (no dist/): through the relay the background worker is never
+    stopped and keeps serving; said once; when a change brings the worker up, the queue changes hands then."""
+    stack = running_worker
+    entry = tmp_path / "dist" / "index.mjs"
+    term = session(
+        stack,
+        tmp_path,
+        f"{BIN / 'nodemon'} --watch {tmp_path} --exec 'node {entry}'",
+        INVOKE_APP_START_GATE="0",
+        DEVSTACK_DEV_CONNECT_WAIT="3",
+    )
+    term.wait_output("has not connected to Redis in 3 s; the background worker keeps the queue meanwhile")
+    stack.produce("waiting", 2)
+    assert {by for _, by in stack.wait_rows("waiting", 2)} == {"background"}  # the queue was served
+    assert "stopping the background" not in term.output
+    entry.parent.mkdir()
+    entry.write_text(f"import {json.dumps(MAIN_JS.as_uri())};\n")  # the build appears: nodemon starts it
+    term.wait_output("dev worker running (", timeout=90)
+    stack.produce("afterbuild", 2)
+    assert {by for _, by in stack.wait_rows("afterbuild", 2)} == {"dev"}
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    assert "background worker restored" in term.output
+    assert stack.ps()["worker"] == "running"
+
+
+def test_a_crash_under_a_watcher_gives_the_queue_back_until_the_worker_returns(running_worker, tmp_path):
+    """nodemon lives on after its worker crashed (it waits for a change): through the relay the queue goes
+    back to the background worker meanwhile; the change brings the dev worker back, held at the relay
+    until the background worker has stopped. Every job once, never two workers at once."""
+    stack = running_worker
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    term = session(stack, tmp_path, f"{BIN / 'nodemon'} --watch {watched} {MAIN_JS}", INVOKE_APP_START_GATE="0")
+    term.wait_output("dev worker running (", timeout=90)
+    stack.produce("gapA", 2)
+    assert {by for _, by in stack.wait_rows("gapA", 2)} == {"dev"}
+    ready = re.search(r"\[worker\] ready queue=.*pid=(\d+)", term.output)
+    assert ready, term.output
+    os.kill(int(ready.group(1)), signal.SIGKILL)  # idle: the crash itself cuts no job
+    term.wait_output("app crashed")  # nodemon's own line: it waits for a change
+    term.wait_output("the background worker takes it meanwhile", timeout=30)
+    term.wait_output("[dev.worker] background worker back", timeout=30)
+    stack.produce("gapB", 2)
+    assert {by for _, by in stack.wait_rows("gapB", 2)} == {"background"}  # the queue is served meanwhile
+    stack.produce("gapC", 2, duration_ms=LONG_JOB_MS)
+    mid_job(stack)  # the background worker holds a 6 s job when the dev worker comes back
+    (watched / "x.js").write_text("// changed\n")
+    term.wait_output("dev worker consuming again", timeout=90)
+    stack.produce("gapD", 2)
+    assert {by for _, by in stack.wait_rows("gapD", 2)} == {"dev"}
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    assert "background worker restored" in term.output
+    for prefix in ("gapA", "gapB", "gapC", "gapD"):
+        assert_exactly_once(stack, prefix, 2)
+    assert stack.ps()["worker"] == "running"
+
+
+def test_a_dev_worker_dialling_redis_around_the_relay_is_caught(running_worker, tmp_path):
+    """A dev command that sets its own REDIS_PORT (the app ignores the relay): the background worker is
+    stopped the moment Redis shows the dev worker consuming, said as a warning with the way out."""
+    stack = running_worker
+    term = session(
+        stack,
+        tmp_path,
+        f"env REDIS_PORT={stack.redis_port} devstack-run -- node {MAIN_JS}",
+        INVOKE_APP_START_GATE="0",
+    )
+    term.wait_output("dev worker running (", timeout=90)
+    assert "warning: the dev worker consumes without going through the relay" in term.output, term.output
+    assert "`app.redis_relay: false`" in term.output
+    stack.produce("bypass", 2)
+    assert {by for _, by in stack.wait_rows("bypass", 2)} == {"dev"}
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    assert_exactly_once(stack, "bypass", 2)
+
+
 def test_a_dev_command_that_never_connects_gives_the_queue_back(running_worker, tmp_path):
-    """nodemon whose worker cannot start (no dist/ yet): it waits for changes, alive but never consuming.
-    Reported in bounded time, the dev command stopped, the background worker given back."""
+    """Without the relay (`app.redis_relay: false`): nodemon whose worker cannot start (no dist/ yet)
+    waits for changes, alive but never consuming. Reported in bounded time, the dev command stopped,
+    the background worker given back."""
     stack = running_worker
     missing = tmp_path / "dist" / "index.js"
     term = session(
@@ -230,6 +341,7 @@ def test_a_dev_command_that_never_connects_gives_the_queue_back(running_worker, 
         tmp_path,
         f"{BIN / 'nodemon'} --watch {tmp_path} --exec 'node {missing}'",
         INVOKE_APP_START_GATE="0",
+        INVOKE_APP_REDIS_RELAY="0",
         DEVSTACK_DEV_CONNECT_WAIT="4",
     )
     term.wait(120)
@@ -247,7 +359,12 @@ def test_redis_gone_then_ctrl_c_three_times_escalates(running_worker, tmp_path):
     stack = running_worker
     hanging = FIXTURE / "hanging-worker.mjs"
     term = session(
-        stack, tmp_path, f"devstack-run -- node {hanging}", INVOKE_APP_START_GATE="0", DEVSTACK_DEV_CONNECT_WAIT="600"
+        stack,
+        tmp_path,
+        f"devstack-run -- node {hanging}",
+        INVOKE_APP_START_GATE="0",
+        INVOKE_APP_REDIS_RELAY="0",  # the background worker stopped first: it must stay down while this hangs
+        DEVSTACK_DEV_CONNECT_WAIT="600",
     )
     term.wait_output("waiting for the dev worker to connect")  # it never does: the session waits on
     try:
@@ -309,10 +426,14 @@ def test_kill_9_during_the_background_stop_is_healed_without_a_command(running_w
 KILL_PHASES = {
     # the dev command started, not ready yet: the background worker keeps the queue (and its job)
     "starting": "dev worker starting (",
-    # no start gate: the background worker is stopped, the dev command started, not yet seen consuming
+    # no start gate, no relay: the background worker is stopped, the dev command started, not yet consuming
     "not-yet-consuming": "waiting for it to consume",
+    # no start gate, through the Redis relay: the dev command started, held while the background worker serves
+    "relay-holding": "that holds its connections meanwhile",
     # the dev worker holds a 6 s job
     "running-mid-job": "dev worker running with the queue",
+    # the same through the Redis relay: inv's death must not cut the dev worker's Redis in the middle of a job
+    "relay-running-mid-job": "dev worker running (`",
     # after Ctrl+C, while the dev worker finishes its 6 s job
     "stopping-after-ctrl-c": "[devrun] SIGINT received",
     # the dev command has ended, the background worker is being started again
@@ -327,16 +448,18 @@ def test_kill_9_at_each_phase_is_healed_without_a_command(running_worker, tmp_pa
     stack = running_worker
     prefix = f"k9{phase.replace('-', '')}"
     env = {"INVOKE_APP_DEV": f"devstack-run -- node {MAIN_JS}"}
-    if phase == "not-yet-consuming":
+    if phase in ("not-yet-consuming", "relay-holding", "relay-running-mid-job"):
         env["INVOKE_APP_START_GATE"] = "0"
-    if phase in ("starting", "not-yet-consuming"):  # the background worker holds a job, another waits
+        env["INVOKE_APP_REDIS_RELAY"] = "0" if phase == "not-yet-consuming" else "1"
+    if phase in ("starting", "not-yet-consuming", "relay-holding"):  # the background worker holds a job, another waits
         stack.produce(prefix, 2, duration_ms=LONG_JOB_MS)
         mid_job(stack)
     log = tmp_path / "inv.log"
     proc = stack.popen_inv("dev.worker", env=env, log=log)
     marker = KILL_PHASES[phase]
-    if phase in ("running-mid-job", "stopping-after-ctrl-c", "restoring"):
-        wait_for(lambda: "dev worker running with the queue" in log.read_text(), 90, interval=0.02, what="running")
+    if phase in ("running-mid-job", "stopping-after-ctrl-c", "restoring", "relay-running-mid-job"):
+        running = "dev worker running (`" if phase.startswith("relay") else "dev worker running with the queue"
+        wait_for(lambda: running in log.read_text(), 90, interval=0.02, what="running")
         stack.produce(prefix, 2, duration_ms=LONG_JOB_MS)
         mid_job(stack)  # the dev worker holds a job
         if phase != "running-mid-job":

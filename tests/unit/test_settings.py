@@ -109,6 +109,7 @@ def test_the_single_worker_form_is_the_one_entry_list():
             app_build="",
             app_dev="node dev.mjs",
             app_start_gate=True,
+            app_redis_relay=True,
             dist_main=ROOT / "dist/jobs/main.js",
             app_sources=ROOT / "apps/jobs/src",
             build_mode="host",

@@ -8,8 +8,11 @@ The order keeps the queue served and never has two workers on it:
    serves the queue; it connects and writes ``WORKER_READY_FILE`` but fetches no job until
    ``WORKER_START_GATE`` exists. Only then is the background worker stopped (`docker compose stop`:
    it finishes its active job), and the gate opened. A dev worker that dies while starting never
-   disturbed anything. Without a gate the background worker is stopped first, then the dev command
-   starts.
+   disturbed anything. Without the hook the gate is Redis itself (``app.redis_relay``): the dev
+   worker's Redis variables lead to a relay (`tasks.drivers.redis_relay`) that holds its connections;
+   the first one to arrive stops the background worker, then the relay forwards. Where no variable
+   carries Redis's port (the app could dial Redis around the relay), the background worker is
+   stopped first, then the dev command starts.
 3. When the dev command ends, for whatever reason, its whole process group is waited for (the
    background worker must not come back while the dev worker still holds a job), then the very
    container that was stopped is started again and confirmed ready.
@@ -40,19 +43,32 @@ from ...drivers.handover.record import (
     state_dir,
     write_record,
 )
-from ...drivers.handover.restore import adopt_legacy_record, killed_session, restore, terminate_orphan
+from ...drivers.handover.restore import (
+    adopt_legacy_record,
+    give_back,
+    killed_session,
+    restore,
+    terminate_orphan,
+)
+from ...drivers.handover.watcher_gaps import WatcherGaps
+from ...drivers.redis_relay import RelayProcess
 from ...knowledge.command_line import split_command
 from ...knowledge.compose_cli import ContainerState
 from ...knowledge.durations import parse_duration
 from ...knowledge.exit_codes import describe_exit
 from ...knowledge.failures import UserError
 from ...knowledge.naming import background
+from ...knowledge.relay_env import RelayEnv, listen_host, relay_env
 from ...knowledge.watchers import expand_runner
 
 #: How often the task looks for the dev worker's ready file.
 READY_POLL_S = 0.02
 #: After this long without the ready file, say once what is awaited.
 READY_HINT_AFTER_S = 15.0
+#: How often the wait for the dev worker's first connection to the relay looks at the dev command,
+#: and how often it asks Redis whether a worker of this machine consumes around the relay.
+RELAY_POLL_S = 0.02
+BYPASS_POLL_S = 0.25
 
 
 class DevSession:
@@ -66,7 +82,10 @@ class DevSession:
         argv = self._dev_argv()
         # The environment from Compose, and every address in it answering, before anything is touched.
         plan = dev_preflight.prepare(compose, scheduler)
+        self.plan = plan
         self.endpoints = [(e.host, e.port) for e in plan.endpoints]  # Redis among them answers PING
+        self.relay: RelayProcess | None = None
+        self.gaps: WatcherGaps | None = None  # the queue while a watcher waits (relay sessions)
         self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=plan.env, stop_grace=self.grace)
         self.record: Record | None = None
         self.stale: Record | None = None
@@ -107,6 +126,8 @@ class DevSession:
             returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
         finally:
             self._end_child()
+            if self.relay is not None:  # the dev worker is gone: nothing may reach Redis through it now
+                self.relay.close()
             self._give_back()
             for path in (self.gate, self.ready_file):
                 path.unlink(missing_ok=True)
@@ -168,15 +189,95 @@ class DevSession:
         write_record(self.directory, self.record)
 
     def _run_plain(self) -> int:
+        # Asked before anything moves: the background worker's connections are in the snapshot.
+        consumers = queue_consumers.ConsumerWatch(
+            self.child.env, self.s.host_port_vars, self.s.url_vars, self.endpoints
+        )
+        relayed = self._start_relay(consumers)
+        if relayed is not None:
+            return self._run_relayed(consumers, relayed)
         self._stop_background()
         if self.child.received:
             say("interrupted before the dev worker started")
             return 128 + int(self.child.received[0])
-        consumers = queue_consumers.ConsumerWatch(
-            self.child.env, self.s.host_port_vars, self.s.url_vars, self.endpoints
-        )
         self._start_child({})
         say(f"dev worker started (`{self.s.app_dev}`, pid {self.child.pid}); waiting for it to consume")  # watchers
+        return self._confirm_consuming(consumers)
+
+    def _start_relay(self, consumers: queue_consumers.ConsumerWatch) -> RelayEnv | None:
+        """The relay and the dev worker's variables through it, or None (then: stop first, then start)."""
+        if not self.s.app_redis_relay or not self.background_found or consumers.redis is None:
+            return None  # off, nothing to stop, or no Redis found to relay to
+        redis = (consumers.redis.address.host, consumers.redis.address.port)
+        host = listen_host(redis[0])
+        why = relay_env(self.plan, redis, 0, dict(os.environ))  # can it be trusted? (before a process starts)
+        if isinstance(why, str):
+            say(f"no Redis relay ({why}): the {background(self.s.service)} is stopped before the dev command starts")
+            return None
+        try:
+            self.relay = RelayProcess(redis, host)
+        except OSError as error:
+            say(f"no Redis relay ({error}): the {background(self.s.service)} is stopped before the dev command starts")
+            return None
+        relayed = relay_env(self.plan, redis, self.relay.port, dict(os.environ))
+        assert not isinstance(relayed, str)
+        return relayed
+
+    def _run_relayed(self, consumers: queue_consumers.ConsumerWatch, relayed: RelayEnv) -> int:
+        assert self.relay is not None
+        self._start_child(relayed.changes)
+        say(
+            f"dev worker starting (`{self.s.app_dev}`, pid {self.child.pid}); the {background(self.s.service)} "
+            f"keeps the queue until the dev worker connects to Redis ({relayed.names} lead to a relay at "
+            f"{self.relay.host}:{self.relay.port} that holds its connections meanwhile)"
+        )
+        arrived = self._await_relay(consumers)
+        if arrived == "ended":
+            if not self.child.received:
+                say(
+                    f"the dev worker ended before it connected to Redis; the {background(self.s.service)} "
+                    "was not touched"
+                )
+            return self._wait_child()
+        if arrived == "bypass":
+            say(
+                f"warning: the dev worker consumes without going through the relay (it does not dial Redis by "
+                f"{relayed.names}); stopping the {background(self.s.service)} at once. Set `app.redis_relay: "
+                "false` in invoke.yaml, or have the app read those variables"
+            )
+        self._stop_background()
+        self.relay.open()
+        return self._confirm_consuming(consumers, relayed=arrived == "connected")
+
+    def _await_relay(self, consumers: queue_consumers.ConsumerWatch) -> str:
+        """ "connected" (a connection reached the relay), "ended" (the dev command ended or a stop was
+        asked first), or "bypass" (a new BullMQ worker of this machine in Redis, not through the relay)."""
+        assert self.relay is not None
+        started = time.monotonic()
+        wait = queue_consumers.connect_wait(self.child.env)
+        host_ip = consumers.own_ip()
+        hinted = False
+        next_look = 0.0
+        while not self.relay.connected.wait(RELAY_POLL_S):
+            if self.child.exited() or self.child.received:
+                return "ended"
+            now = time.monotonic()
+            if host_ip and now >= next_look:
+                next_look = now + BYPASS_POLL_S
+                if consumers.new_from(host_ip):
+                    return "bypass"
+            if not hinted and now - started > wait:
+                hinted = True
+                say(
+                    f"the dev worker has not connected to Redis in {wait:g} s; the {background(self.s.service)} "
+                    f"keeps the queue meanwhile (is `{self.s.app_dev}` waiting for a change?). Ctrl+C ends the session"
+                )
+        return "connected"
+
+    def _confirm_consuming(self, consumers: queue_consumers.ConsumerWatch, *, relayed: bool = False) -> int:
+        """Say `dev worker running` once Redis shows its BullMQ worker; stop a dev worker that never shows.
+        Through the relay (``relayed``), the queue goes back to the background worker while a watcher
+        waits with no worker; else a worker gone for a while is only said."""
         wait = queue_consumers.connect_wait(self.child.env)
         state, what = consumers.wait(self.child, wait, say)  # watchers: running = a BullMQ consumer in Redis
         if state == "timeout":
@@ -195,11 +296,34 @@ class DevSession:
             )
         if state != "consuming":
             return self._wait_child()
+        if relayed and self.relay is not None:
+            self.gaps = WatcherGaps(
+                self.relay,
+                consumers,
+                self.child,
+                give_back=self._give_back_meanwhile,
+                take=self._stop_background,
+                say=say,
+                service=self.s.service,
+            ).start()
+            try:
+                return self._wait_child()
+            finally:
+                self.gaps.stop()
         gone = queue_consumers.GoneWatch(consumers, self.child, say, what).start()
         try:
             return self._wait_child()
         finally:
             gone.stop()
+
+    def _give_back_meanwhile(self) -> str | None:
+        """The background worker back while the dev command lives on (the record stays: this session
+        still answers for it)."""
+        assert self.record is not None
+        try:
+            return give_back(self.compose, self.record)
+        except UserError as error:
+            return error.reason
 
     def _run_gated(self) -> int:
         for path in (self.gate, self.ready_file):
@@ -277,6 +401,10 @@ class DevSession:
                 f"the {background(service)} was running before, but `{record.cancelled_by}` during this session "
                 "asked to leave it down; not restoring it"
             )
+            remove_record(self.directory)
+            return
+        if self.gaps is not None and self.gaps.background_back:
+            say(f"the {background(service)} already has the queue (it took it when the dev worker left)")
             remove_record(self.directory)
             return
         problem = restore(self.compose, record, say, was_restarting=self.background_found == "restarting")
