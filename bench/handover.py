@@ -3,13 +3,16 @@ terminal: `inv dev.worker` vs seed 001's scripts/dev-worker.sh, in one run (POSI
 
     eval "$(bash .ci/local-images 2>/dev/null)"   # local POSTGRES_IMAGE/REDIS_IMAGE/NODE_IMAGE
     .venv/bin/python bench/handover.py [--rounds 3] [--paths ctrl_c,sigterm,close_terminal,crash,exit]
-        [--dev example|runner-tsx|runner-node|runner-node-nogate] [--no-bash]
+        [--dev example|runner-tsx|runner-node|runner-node-nogate|nodemon|tsx-watch|concurrently-tsc-runner]
+        [--no-bash] [--compare-relay]
 
 --dev picks inv's dev command: the example app's own runner (default, `app.dev`), or the runner shipped
 with the tasks (tasks/runner/devrun.mjs) around `tsx src/main.ts` or the built `main.js`, with the start
 gate or without it (readiness read from Redis), or a watcher as people run it (nodemon, `tsx watch`,
 concurrently with `tsc --watch` beside the runner; from tests/integration/fixtures/watchers, installed
 with `npm ci --prefix tests/integration/fixtures/watchers`). --no-bash skips the bash baseline rounds.
+Without the start gate inv gives the dev worker its Redis through the relay (README, "The Redis relay");
+--compare-relay adds rounds of inv with it off (`inv-stopfirst`: stop first, then start), side by side.
 
 Each round: the background worker serves a stream (a job every --interval-ms, --duration-ms of work);
 the handover command starts in a pseudo-terminal (tests/integration/terminal.py), the dev worker
@@ -366,9 +369,16 @@ class Round:
     notes: list[str] = field(default_factory=list)
 
 
+#: --compare-relay: `inv dev.worker` once more per round, with the Redis relay off (the background worker
+#: stopped before the dev command starts), for the way in side by side.
+STOP_FIRST = "inv-stopfirst"
+
+
 def start_session(tool: str, stack, script: Path, log: Path) -> Terminal:
-    argv = [INV, "dev.worker"] if tool == "inv" else ["bash", str(script)]
-    return Terminal(argv, env={**stack.environ, **(DEV_ENV if tool == "inv" else {})}, log=log)
+    if tool == "bash":
+        return Terminal(["bash", str(script)], env=dict(stack.environ), log=log)
+    env = {**stack.environ, **DEV_ENV, **({"INVOKE_APP_REDIS_RELAY": "0"} if tool == STOP_FIRST else {})}
+    return Terminal([INV, "dev.worker"], env=env, log=log)
 
 
 def worker_started_at(stack) -> float | None:
@@ -782,9 +792,16 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=900, help="overall time limit in seconds (default 900)")
     parser.add_argument("--dev", choices=sorted(DEV_COMMANDS), default="example", help="inv's dev command")
     parser.add_argument("--no-bash", action="store_true", help="skip the bash baseline rounds")
+    parser.add_argument(
+        "--compare-relay",
+        action="store_true",
+        help=f"also run inv with app.redis_relay off ({STOP_FIRST}: stop first, then start the dev command)",
+    )
     args = parser.parse_args()
     if args.no_bash:
         TOOLS.remove("bash")
+    if args.compare_relay:
+        TOOLS.insert(1, STOP_FIRST)
     dev, extra = DEV_COMMANDS[args.dev]
     if dev is not None and str(WATCHERS_BIN) in dev and not WATCHERS_BIN.is_dir():
         parser.error(

@@ -274,12 +274,15 @@ class RelayProcess:
     """`inv`'s handle on a relay process (see the module's doc)."""
 
     def __init__(self, upstream: tuple[str, int], host: str):
+        # Outside the terminal's process group (POSIX: a session of its own; Windows: detached from the
+        # console, as the guardian): a Ctrl+C or a closed console does not end it; its pipes still work.
         kwargs: dict[str, object] = (
-            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+            {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
             if os.name == "nt"
             else {"start_new_session": True}
         )
-        argv = [sys.executable, str(Path(__file__).resolve()), upstream[0], str(upstream[1]), host]
+        # By path and isolated (-I): no package import, and its folder's modules never shadow the stdlib.
+        argv = [sys.executable, "-I", str(Path(__file__).resolve()), upstream[0], str(upstream[1]), host]
         self.proc = subprocess.Popen(  # type: ignore[call-overload]
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, close_fds=True, **kwargs
         )

@@ -317,7 +317,7 @@ def test_a_dev_worker_dialling_redis_around_the_relay_is_caught(running_worker, 
     term = session(
         stack,
         tmp_path,
-        f"env REDIS_PORT={stack.redis_port} devstack-run -- node {MAIN_JS}",
+        f"env REDIS_PORT={stack.redis_port} node {RUNNER} -- node {MAIN_JS}",
         INVOKE_APP_START_GATE="0",
     )
     term.wait_output("dev worker running (", timeout=90)

@@ -262,3 +262,22 @@ def test_the_relay_process_ignores_a_terminals_ctrl_c(echo):
         assert relay.proc.poll() is None
     finally:
         relay.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell builds the process tree")
+def test_process_count_sees_a_worker_leave_its_watcher():
+    """What tells a watcher waiting for a change (its worker gone) from a restart: the tree shrinks."""
+    from tasks.drivers.handover.watcher_gaps import process_count
+
+    tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"])
+    try:
+        assert wait_until(lambda: process_count(tree.pid) == 3)
+        import psutil
+
+        worker = psutil.Process(tree.pid).children()[0]
+        worker.kill()
+        assert wait_until(lambda: process_count(tree.pid) == 2)  # the shell reaped it: one fewer
+    finally:
+        tree.kill()
+        tree.wait()
+    assert process_count(tree.pid) == 0
