@@ -179,15 +179,16 @@ class RedisRelay:
             self.generation += 1
             self.connected.clear()
 
-    def stop_accepting(self) -> None:
+    def stop_accepting(self, wait: bool = True) -> None:
+        """Accept nothing more; ``wait``: until the accept loop has seen it (up to one poll)."""
         self._closed.set()
         self.listener.close()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+        if wait and self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(ACCEPT_POLL_S * 5)
 
-    def close(self) -> None:
-        """Stop accepting and end every connection through the relay."""
-        self.stop_accepting()
+    def close(self, wait: bool = True) -> None:
+        """Stop accepting and end every connection through the relay (``wait``: see ``stop_accepting``)."""
+        self.stop_accepting(wait)
         with self._lock:
             pipes, self._pipes = self._pipes, []
         for pipe in pipes:
@@ -264,7 +265,7 @@ def serve(upstream_host: str, upstream_port: int, host: str) -> int:
         elif command == "hold":
             relay.hold()
         elif command == "close":
-            relay.close()
+            relay.close(wait=False)  # the process ends now: no thread of it is left to wait for
             return 0
     relay.drain()  # stdin ended without `close`: `inv` is gone
     return 0

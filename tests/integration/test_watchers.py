@@ -209,6 +209,24 @@ def test_doctor_names_a_raw_watcher_and_the_fix(stack, watchers_installed, dev, 
 
 
 @pytest.mark.parametrize("relay", ["1", "0"])
+@pytest.mark.parametrize(
+    "env, status, detail",
+    [
+        ({}, "ok", "the app's start gate (app.start_gate)"),
+        ({"INVOKE_APP_START_GATE": "0"}, "ok", "through the Redis relay (REDIS_HOST, REDIS_PORT lead to it)"),
+        (
+            {"INVOKE_APP_START_GATE": "0", "INVOKE_APP_REDIS_RELAY": "0"},
+            "ok",
+            "the background worker is stopped before the dev command starts (app.redis_relay: false)",
+        ),
+    ],
+)
+def test_doctor_says_how_dev_worker_will_take_the_queue(running_worker, env, status, detail):
+    result = running_worker.inv("doctor", "--json", env=env)
+    checks = [c for c in json.loads(result.stdout)["checks"] if c["check"] == "dev handover"]
+    assert [(c["status"], c["detail"]) for c in checks] == [(status, detail)], result.stdout
+
+
 def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worker, tmp_path, relay):
     """No start gate: `running` only once Redis shows the consumer, through the Redis relay or with the
     background worker stopped first (`app.redis_relay: false`)."""

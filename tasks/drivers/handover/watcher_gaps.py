@@ -27,7 +27,7 @@ from ...drivers.redis_relay import RelayProcess
 from ...knowledge.failures import UserError
 
 #: The dev worker must have been gone this long (its process gone too) before the queue is handed back.
-CONFIRM_S = 0.3
+CONFIRM_S = 0.1
 #: ... or its connections gone this long, whatever its processes.
 FALLBACK_S = 5.0
 POLL_S = 0.05
