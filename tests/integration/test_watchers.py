@@ -208,7 +208,6 @@ def test_doctor_names_a_raw_watcher_and_the_fix(stack, watchers_installed, dev, 
     assert f"runs {tool}" in line and "dev: devstack-run -- " in line, line
 
 
-@pytest.mark.parametrize("relay", ["1", "0"])
 @pytest.mark.parametrize(
     "env, status, detail",
     [
@@ -227,6 +226,7 @@ def test_doctor_says_how_dev_worker_will_take_the_queue(running_worker, env, sta
     assert [(c["status"], c["detail"]) for c in checks] == [(status, detail)], result.stdout
 
 
+@pytest.mark.parametrize("relay", ["1", "0"])
 def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worker, tmp_path, relay):
     """No start gate: `running` only once Redis shows the consumer, through the Redis relay or with the
     background worker stopped first (`app.redis_relay: false`)."""
