@@ -73,6 +73,15 @@ def run(
                 continue
 
 
+def detached() -> dict[str, object]:
+    """`subprocess.Popen` arguments for a helper that must outlive the terminal and ignore its signals:
+    a session of its own on POSIX; detached from the console on Windows, in a process group of its own
+    (a Ctrl+C or a closed console then reaches it no more than a closed terminal does on POSIX)."""
+    if os.name == "nt":
+        return {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    return {"start_new_session": True}
+
+
 def environ_with(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)

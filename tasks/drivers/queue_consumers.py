@@ -179,15 +179,18 @@ class ConsumerWatch:
     ):
         self.redis = find(env, host_port_vars, url_vars, endpoints)
         self.before = snapshot(self.redis)
+        self._own_ip = ""
 
     def own_ip(self) -> str:
-        """This machine's address as Redis sees it; "" when it cannot be read."""
-        if self.redis is None:
-            return ""
+        """This machine's address as Redis sees it (asked once: it does not change); "" when it cannot
+        be read (asked again next time)."""
+        if self._own_ip or self.redis is None:
+            return self._own_ip
         try:
-            return self.redis.own_ip()
+            self._own_ip = self.redis.own_ip()
         except (OSError, RedisError, ValueError):
-            return ""
+            pass
+        return self._own_ip
 
     def new_from(self, ip: str) -> list[Consumer]:
         """New BullMQ worker connections from ``ip`` (a dev worker on this machine)."""

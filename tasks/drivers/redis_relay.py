@@ -28,7 +28,6 @@ three per worker, more with each restart of a watcher), and the same code runs o
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -275,17 +274,14 @@ class RelayProcess:
     """`inv`'s handle on a relay process (see the module's doc)."""
 
     def __init__(self, upstream: tuple[str, int], host: str):
-        # Outside the terminal's process group (POSIX: a session of its own; Windows: detached from the
-        # console, as the guardian): a Ctrl+C or a closed console does not end it; its pipes still work.
-        kwargs: dict[str, object] = (
-            {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-            if os.name == "nt"
-            else {"start_new_session": True}
-        )
+        # Imported here, not at the top: run as a script (below) this file imports nothing of the package.
+        from .process import detached
+
         # By path and isolated (-I): no package import, and its folder's modules never shadow the stdlib.
+        # Detached as the guardian is: a Ctrl+C or a closed terminal does not end it; its pipes still work.
         argv = [sys.executable, "-I", str(Path(__file__).resolve()), upstream[0], str(upstream[1]), host]
         self.proc = subprocess.Popen(  # type: ignore[call-overload]
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, close_fds=True, **kwargs
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, close_fds=True, **detached()
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         first = self.proc.stdout.readline().split()

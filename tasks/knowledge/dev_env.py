@@ -143,7 +143,8 @@ def _url_port(scheme: str, explicit: int | None, service: Service | None) -> int
     return None
 
 
-def _netloc(userinfo: str, host: str, port: int) -> str:
+def netloc(userinfo: str, host: str, port: int) -> str:
+    """`user:pw@` + host (IPv6 in brackets) + `:port`: the network location of a URL or a `host:port` value."""
     host = f"[{host}]" if ":" in host else host
     return f"{userinfo}{host}:{port}"
 
@@ -224,13 +225,13 @@ def find_connections(
                 connections.append(Connection(var, base[var], name, target, how))
                 continue
             userinfo = parts.netloc.rpartition("@")[0]
-            url = urlunsplit(parts._replace(netloc=_netloc(f"{userinfo}@" if userinfo else "", side[0], side[1])))
+            url = urlunsplit(parts._replace(netloc=netloc(f"{userinfo}@" if userinfo else "", side[0], side[1])))
             connections.append(Connection(var, base[var], name, target, how, set=((var, url),)))
             continue
         if how == "host:port":
             assert explicit is not None
             side = _host_side(service, explicit, runtime, var, problems)
-            new = ((var, f"{_netloc('', side[0], side[1])}"),) if side else ()
+            new = ((var, f"{netloc('', side[0], side[1])}"),) if side else ()
             connections.append(Connection(var, base[var], name, explicit, how, set=new))
             continue
         port_var = pairs.get(var) or sibling_port_var(var)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .dev_env import Connection, DevEnv
+from .dev_env import Connection, DevEnv, netloc
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,6 @@ def listen_host(redis_host: str) -> str:
     return "::1" if ":" in redis_host else "127.0.0.1"
 
 
-def _netloc(userinfo: str, host: str, port: int) -> str:
-    host = f"[{host}]" if ":" in host else host
-    return f"{userinfo}{host}:{port}"
-
-
 def _relayed(connection: Connection, env: dict[str, str], host: str, port: int) -> dict[str, str] | str:
     """The connection's variables pointed at the relay, or why that cannot be trusted."""
     var = connection.var
@@ -45,10 +40,10 @@ def _relayed(connection: Connection, env: dict[str, str], host: str, port: int) 
     if connection.how == "url":
         parts = urlsplit(value)
         userinfo = parts.netloc.rpartition("@")[0]
-        netloc = _netloc(f"{userinfo}@" if userinfo else "", host, port)
-        return {var: urlunsplit(parts._replace(netloc=netloc))}
+        location = netloc(f"{userinfo}@" if userinfo else "", host, port)
+        return {var: urlunsplit(parts._replace(netloc=location))}
     if connection.how == "host:port":
-        return {var: _netloc("", host, port)}
+        return {var: netloc("", host, port)}
     port_var = connection.port_var
     if port_var not in dict(connection.set):
         # The service leaves the port to the app's default, which is where Redis is published too:

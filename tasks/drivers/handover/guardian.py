@@ -40,6 +40,7 @@ def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
     """Start the guardian for this process's session; None when it cannot start (then the next
     command recovers, as before)."""
     from ...drivers.handover.record import process_started
+    from ...drivers.process import detached
 
     if os.environ.get("DEVSTACK_GUARDIAN") == "0":
         return None  # recovery is then left to the next command (as after a power loss)
@@ -52,14 +53,9 @@ def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
         argv = [sys.executable, "-m", __name__, str(directory), str(me), started]
         root = Path(__file__).resolve().parents[3]  # a checkout's root, where `tasks` is importable
         log = open(directory / LOG, "ab")  # noqa: SIM115 - handed to the child
-        kwargs: dict[str, object] = (
-            {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-            if os.name == "nt"
-            else {"start_new_session": True}
-        )
         with log:
             return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-                argv, cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, **kwargs
+                argv, cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, **detached()
             )
     except (OSError, pickle.PicklingError):
         return None
