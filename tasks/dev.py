@@ -22,9 +22,11 @@ from .cli_args import optional_positional
         "default: the only one, or the first.",
         "scheduler": "Run the scheduler in the dev worker as .env says (default); "
         "--no-scheduler turns it off for this session.",
+        "allow-sharing": "Let other background services that consume this worker's queue keep consuming beside the dev "
+        "worker (sharing on purpose); without it the session refuses and names them, before touching anything.",
     },
 )
-def worker(c: Context, name: str | None = None, scheduler: bool = True) -> None:
+def worker(c: Context, name: str | None = None, scheduler: bool = True, allow_sharing: bool = False) -> None:
     """Run a dev worker in the foreground while its background worker steps aside.
 
     `inv dev.worker [NAME]`: the background worker comes back when the session ends.
@@ -35,7 +37,7 @@ def worker(c: Context, name: str | None = None, scheduler: bool = True) -> None:
     from .drivers.handover.session import DevSession
     from .knowledge.exit_codes import exit_code
 
-    session = DevSession(Compose(workers.one(c, name)), scheduler=scheduler)
+    session = DevSession(Compose(workers.one(c, name)), scheduler=scheduler, share_queue=allow_sharing)
     code = exit_code(session.run(), session.child.received)
     if code:
         raise Exit(code=code)

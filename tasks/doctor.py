@@ -302,7 +302,19 @@ def _handover_advice(w: Settings, compose: Compose, results: list[bool]) -> None
     endpoints = [(e.host, e.port) for e in plan.endpoints]
     redis = queue_consumers.find(plan.env, w.host_port_vars, w.url_vars, endpoints)
     if redis is None:
-        results.append(_line(True, "  dev handover", "cannot tell: no Redis answers at the dev worker's addresses now"))
+        stack = queue_consumers.stack_redis(compose)
+        if stack is None:
+            results.append(
+                _line(True, "  dev handover", "cannot tell: no Redis answers at the dev worker's addresses now")
+            )
+            return
+        detail = (
+            f"no variable of {w.service}'s environment leads to Redis (the stack's answers at "
+            f"{stack.address.host}:{stack.address.port}): the app dials an address of its own, which the dev worker "
+            "cannot be pointed at (nor relayed); the background worker is stopped first. Have the app read its Redis "
+            "address from a variable the service sets (REDIS_URL, or REDIS_HOST and REDIS_PORT)"
+        )
+        results.append(_line(True, "  dev handover", detail, warn=True))
         return
     relayed = relay_env(plan, (redis.address.host, redis.address.port), 0, dict(os.environ))
     if isinstance(relayed, str):

@@ -13,10 +13,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..knowledge.bullmq_clients import Consumer, RedisAddress, consumers, ip_of, parse_client_list, redis_addresses
 from ..knowledge.dev_env import parse_names, parse_pairs
+from ..knowledge.queue_owners import QueueRef, on_queues
+
+if TYPE_CHECKING:
+    from .compose import Compose
 
 TIMEOUT_S = 2.0
 
@@ -125,6 +129,28 @@ def find(
     return None
 
 
+def stack_redis(compose: Compose) -> Redis | None:
+    """A Redis among the ports the project's running containers publish (the first answering PING), for
+    an app that dials an address of its own (no variable of its environment leads to Redis): its
+    consumers can still be watched, so a dev worker that never consumes gives the queue back."""
+    from ..knowledge.failures import UserError
+    from ..knowledge.stack_config import published_ports
+
+    try:
+        running = [ct for ct in compose.containers() if ct.running]
+    except UserError:
+        return None
+    for ct in sorted(running, key=lambda ct: "redis" not in ct.service.lower()):
+        for port in sorted(published_ports(ct.ports)):
+            redis = Redis(RedisAddress("127.0.0.1", port))
+            try:
+                if redis.query("PING") == "PONG":
+                    return redis
+            except (OSError, RedisError, ValueError):
+                continue
+    return None
+
+
 def snapshot(redis: Redis | None) -> list[Consumer] | None:
     """The BullMQ worker connections now; None when they cannot be read (no Redis, CLIENT forbidden)."""
     if redis is None:
@@ -180,6 +206,14 @@ class ConsumerWatch:
         self.redis = find(env, host_port_vars, url_vars, endpoints)
         self.before = snapshot(self.redis)
         self._own_ip = ""
+        #: The dev worker's queues (those its background worker consumed when the session began), or
+        #: None when unknown: then a new worker connection on any queue counts. Known, they keep another
+        #: session's dev worker (same machine, same address) from being taken for this one.
+        self.queues: set[QueueRef] | None = None
+
+    def new(self, now: list[Consumer]) -> list[Consumer]:
+        """Connections in ``now`` that are new since the session began, on the dev worker's queues."""
+        return on_queues(new_consumers(self.before or [], now), self.queues)
 
     def own_ip(self) -> str:
         """This machine's address as Redis sees it (asked once: it does not change); "" when it cannot
@@ -197,7 +231,7 @@ class ConsumerWatch:
         now = snapshot(self.redis)
         if now is None or self.before is None:
             return []
-        return [c for c in new_consumers(self.before, now) if ip_of(c.addr) == ip]
+        return [c for c in self.new(now) if ip_of(c.addr) == ip]
 
     def wait(
         self, child: ChildLike, timeout: float = CONNECT_WAIT_S, say: Callable[[str], None] = print
@@ -217,7 +251,7 @@ class ConsumerWatch:
             now = snapshot(self.redis)
             if now is None:
                 return "unknown", "Redis stopped answering CLIENT LIST"
-            new = new_consumers(self.before, now)
+            new = self.new(now)
             if new:
                 queues = sorted({c.queue for c in new})
                 return "consuming", ", ".join(f"`{q}`" for q in queues)
@@ -281,7 +315,7 @@ class GoneWatch:
             now = snapshot(self.watch.redis)
             if now is None or self.watch.before is None:
                 continue
-            if new_consumers(self.watch.before, now):
+            if on_queues(new_consumers(self.watch.before, now), self.watch.queues):
                 if said:
                     self.say(f"the dev worker consumes {self.queues} again")
                 gone_since, said = None, False

@@ -37,14 +37,16 @@ def tasks_of(argv: list[str]) -> dict:
 
 def test_the_name_may_be_left_out_and_then_means_every_worker():
     assert tasks_of(["worker.up"]) == {"worker.up": {"name": "", "build": False}}
-    assert tasks_of(["dev.worker"]) == {"dev.worker": {"name": "", "scheduler": True}}
+    assert tasks_of(["dev.worker"]) == {"dev.worker": {"name": "", "scheduler": True, "allow-sharing": False}}
 
 
 def test_a_bare_word_after_the_task_names_the_worker_before_or_after_its_flags():
     assert tasks_of(["worker.up", "email"]) == {"worker.up": {"name": "email", "build": False}}
     assert tasks_of(["worker.up", "--build", "sync"]) == {"worker.up": {"name": "sync", "build": True}}
     assert tasks_of(["worker.up", "sync", "-b"]) == {"worker.up": {"name": "sync", "build": True}}
-    assert tasks_of(["dev.worker", "sync", "--no-scheduler"]) == {"dev.worker": {"name": "sync", "scheduler": False}}
+    assert tasks_of(["dev.worker", "sync", "--no-scheduler"]) == {
+        "dev.worker": {"name": "sync", "scheduler": False, "allow-sharing": False}
+    }
 
 
 def test_a_flag_value_is_the_flags_even_when_it_looks_like_a_task_or_a_flag():

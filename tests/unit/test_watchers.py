@@ -447,7 +447,7 @@ def test_a_dev_worker_gone_while_its_watcher_runs_is_said_once_and_its_return_to
         def consumers(self):
             return answers.pop(0) if len(answers) > 1 else answers[0]
 
-    watch = SimpleNamespace(redis=Scripted(), before=[])
+    watch = SimpleNamespace(redis=Scripted(), before=[], queues=None)
     child = SimpleNamespace(received=[], exited=lambda: False, worker_gone=False)
     lines: list[str] = []
     seen_gone: list[bool] = []

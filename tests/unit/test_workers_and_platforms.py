@@ -184,7 +184,11 @@ def test_worker_name_is_an_optional_positional_argument():
     assert parse(["worker.up", "--build", "sync"])["worker.up"] == {"name": "sync", "build": True}
     assert parse(["worker.up", "--name", "sync"])["worker.up"]["name"] == "sync"
     assert parse(["dev.worker"])["dev.worker"]["name"] == ""
-    assert parse(["dev.worker", "sync", "--no-scheduler"])["dev.worker"] == {"name": "sync", "scheduler": False}
+    assert parse(["dev.worker", "sync", "--no-scheduler"])["dev.worker"] == {
+        "name": "sync",
+        "scheduler": False,
+        "allow-sharing": False,
+    }
     # a following task is still a task, when the name was given
     parsed = parse(["worker.down", "email", "worker.status"])
     assert parsed["worker.down"]["name"] == "email" and parsed["worker.status"]["name"] == ""

@@ -29,7 +29,7 @@ import os
 import signal
 import time
 
-from ...drivers import dev_preflight, process, queue_consumers, worker_service
+from ...drivers import dev_preflight, process, queue_consumers, queue_owners, worker_service
 from ...drivers.compose import Compose
 from ...drivers.foreground import ForegroundChild, say
 from ...drivers.handover import guardian
@@ -58,6 +58,7 @@ from ...knowledge.durations import parse_duration
 from ...knowledge.exit_codes import describe_exit
 from ...knowledge.failures import UserError
 from ...knowledge.naming import background
+from ...knowledge.queue_owners import QueueRef, describe_sharing
 from ...knowledge.relay_env import RelayEnv, listen_host, relay_env
 from ...knowledge.watchers import expand_runner
 
@@ -72,8 +73,10 @@ BYPASS_POLL_S = 0.25
 
 
 class DevSession:
-    def __init__(self, compose: Compose, *, scheduler: bool):
+    def __init__(self, compose: Compose, *, scheduler: bool, share_queue: bool = False):
         self.compose = compose
+        #: Let other background services that consume the dev worker's queue keep consuming (on purpose).
+        self.share_queue = share_queue
         self.s = compose.settings
         self.directory = state_dir(compose)
         self.gate = self.directory / f"start-gate-{os.getpid()}"
@@ -89,6 +92,7 @@ class DevSession:
         self.child = ForegroundChild(argv, cwd=self.s.run_dir, env=plan.env, stop_grace=self.grace)
         self.record: Record | None = None
         self.stale: Record | None = None
+        self.consumers: queue_consumers.ConsumerWatch | None = None  # the queue's consumers (no start gate)
         self.found: list[ContainerState] = []  # the background worker's containers, as found at the start
         self.background_found = ""  # "running", "restarting" or "" (not running)
 
@@ -109,6 +113,7 @@ class DevSession:
         try:
             # Read before anything is touched: a refusal here leaves no record and stops nothing.
             self.background_found = self._background_state()
+            self.consumers = self._watch_consumers()
             return self._session()
         finally:
             lock.release()
@@ -162,6 +167,50 @@ class DevSession:
         # A worker in a crash loop is still a worker: it would take jobs whenever it comes up.
         return "running" if "running" in states else "restarting" if "restarting" in states else ""
 
+    def _watch_consumers(self) -> queue_consumers.ConsumerWatch | None:
+        """The queue's consumers before anything moves (the background worker's connections are in the
+        snapshot), its queues, and a refusal when another background service consumes them too."""
+        if self.s.app_start_gate:
+            return None
+        consumers = queue_consumers.ConsumerWatch(
+            self.child.env, self.s.host_port_vars, self.s.url_vars, self.endpoints
+        )
+        if consumers.redis is None:
+            consumers.redis = queue_consumers.stack_redis(self.compose)
+            if consumers.redis is not None:
+                consumers.before = queue_consumers.snapshot(consumers.redis)
+                address = consumers.redis.address
+                say(
+                    f"no variable of {self.s.service}'s environment leads to Redis (the app dials an address of its "
+                    f"own): watching the stack's Redis at {address.host}:{address.port} for the dev worker's consumer"
+                )
+        if not self.background_found or consumers.before is None:
+            return consumers
+        ip_service = queue_owners.ip_services(self.compose)
+        queues = queue_owners.service_queues(consumers.before, ip_service, self.s.service)
+        if not queues:
+            return consumers  # not consuming right now (starting, restarting): any new worker counts
+        consumers.queues = queues
+        shared = queue_owners.sharers(consumers.before, ip_service, self.s.service)
+        if not shared:
+            return consumers
+        names = describe_sharing(shared)
+        if self.share_queue:
+            say(f"sharing the queue on purpose (--allow-sharing): {names} keep consuming beside the dev worker")
+            return consumers
+        raise UserError(
+            f"other background services consume the queue of {self.s.service} too: {names}; the dev worker would "
+            f"share it with them. Stop them first ({self._stop_advice(shared)}), or pass --allow-sharing to share "
+            "on purpose"
+        )
+
+    def _stop_advice(self, shared: dict[str, set[QueueRef]]) -> str:
+        listed = {w.service: w.name for w in self.s.workers}
+        return ", ".join(
+            f"`inv worker.down {listed[service]}`" if service in listed else f"`docker compose stop {service}`"
+            for service in sorted(shared)
+        )
+
     def _stop_background(self) -> None:
         assert self.record is not None
         if not self.background_found:
@@ -189,10 +238,8 @@ class DevSession:
         write_record(self.directory, self.record)
 
     def _run_plain(self) -> int:
-        # Asked before anything moves: the background worker's connections are in the snapshot.
-        consumers = queue_consumers.ConsumerWatch(
-            self.child.env, self.s.host_port_vars, self.s.url_vars, self.endpoints
-        )
+        consumers = self.consumers
+        assert consumers is not None
         relayed = self._start_relay(consumers)
         if relayed is not None:
             return self._run_relayed(consumers, relayed)

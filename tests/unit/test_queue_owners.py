@@ -1,0 +1,96 @@
+"""Which service consumes which queue: `CLIENT LIST` lines as Redis 7 writes them, `docker inspect` as
+dockerd 20.10 writes it (trimmed to the fields read)."""
+
+import base64
+import json
+
+from tasks.knowledge.bullmq_clients import consumers
+from tasks.knowledge.queue_owners import (
+    QueueRef,
+    container_ips,
+    describe_sharing,
+    on_queues,
+    queues_from,
+    sharing_services,
+)
+
+
+def name(queue: str, prefix: str = "bull", worker: str = "") -> str:
+    encoded = base64.b64encode(queue.encode()).decode()
+    return f"{prefix}:{encoded}" + (f":w:{worker}" if worker else "")
+
+
+def client(cid: int, addr: str, client_name: str) -> str:
+    return f"id={cid} addr={addr} laddr=172.20.0.2:6379 fd=9 name={client_name} age=3 idle=0 flags=b db=0 cmd=bzpopmin"
+
+
+CLIENT_LIST = "\n".join(
+    [
+        client(3, "172.20.0.4:40112", name("digest")),  # the worker service
+        client(4, "172.20.0.5:51220", name("digest")),  # a second service on the same queue
+        client(5, "172.20.0.5:51222", name("mail")),
+        client(6, "172.20.0.6:33000", name("other")),  # a third service, its own queue
+        client(7, "172.20.0.1:60010", name("digest", worker="dev")),  # this machine (a dev worker)
+        client(8, "172.20.0.4:40114", ""),  # a producer: no name
+        client(9, "172.20.0.4:40116", name("digest") + ":qe"),  # QueueEvents: not a worker
+    ]
+)
+
+INSPECT = json.dumps(
+    [
+        {"Name": "/shop-worker-1", "NetworkSettings": {"Networks": {"shop_default": {"IPAddress": "172.20.0.4"}}}},
+        {
+            "Name": "/shop-mailer-1",
+            "NetworkSettings": {
+                "Networks": {
+                    "shop_default": {"IPAddress": "172.20.0.5", "GlobalIPv6Address": ""},
+                    "shop_back": {"IPAddress": "172.21.0.3"},
+                }
+            },
+        },
+        {"Name": "/shop-other-1", "NetworkSettings": {"Networks": {"shop_default": {"IPAddress": "172.20.0.6"}}}},
+        {"Name": "/shop-stopped-1", "NetworkSettings": {"Networks": {"shop_default": {"IPAddress": ""}}}},
+    ]
+)
+
+
+def test_container_addresses_on_every_network_from_docker_inspect():
+    assert container_ips(INSPECT) == {
+        "shop-worker-1": ["172.20.0.4"],
+        "shop-mailer-1": ["172.20.0.5", "172.21.0.3"],
+        "shop-other-1": ["172.20.0.6"],
+        "shop-stopped-1": [],
+    }
+    assert container_ips("") == {} and container_ips("not json") == {}
+
+
+def test_a_services_queues_are_those_its_containers_consume():
+    found = consumers(CLIENT_LIST)
+    assert queues_from(found, ["172.20.0.4"]) == {QueueRef("bull", "digest")}
+    assert queues_from(found, ["172.20.0.5", "172.21.0.3"]) == {QueueRef("bull", "digest"), QueueRef("bull", "mail")}
+    assert queues_from(found, ["172.20.0.9"]) == set()
+
+
+def test_other_services_on_the_same_queue_are_named_not_those_on_their_own_queues():
+    found = consumers(CLIENT_LIST)
+    ip_service = {"172.20.0.4": "worker", "172.20.0.5": "mailer", "172.20.0.6": "other"}
+    shared = sharing_services(found, {QueueRef("bull", "digest")}, ip_service, "worker")
+    assert shared == {"mailer": {QueueRef("bull", "digest")}}
+    assert describe_sharing(shared) == "'mailer' (queue `digest`)"
+    # this machine's dev worker is no service: never named as one
+    assert "" not in shared
+
+
+def test_new_connections_counted_only_on_the_dev_workers_queues_when_known():
+    found = consumers(CLIENT_LIST)
+    digest = on_queues(found, {QueueRef("bull", "digest")})
+    assert sorted(c.id for c in digest) == ["3", "4", "7"]
+    assert on_queues(found, None) == found  # unknown queues: every connection counts
+    assert on_queues(found, {QueueRef("myapp", "digest")}) == []  # the prefix is part of the queue
+
+
+def test_a_prefixed_queue_is_shown_with_its_prefix():
+    assert str(QueueRef("bull", "digest")) == "digest"
+    assert str(QueueRef("myapp", "digest")) == "myapp:digest"
+    shared = {"b": {QueueRef("bull", "x"), QueueRef("bull", "a")}, "a": {QueueRef("p", "q")}}
+    assert describe_sharing(shared) == "'a' (queue `p:q`), 'b' (queues `a`, `x`)"
