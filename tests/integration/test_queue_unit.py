@@ -1,0 +1,144 @@
+"""The queue is the unit of "never two workers", not the service (issue 23, item 6), on the shop fixture.
+
+Against the real engine: a second background service consuming the same queue (two services built from
+one app) makes `dev.worker` refuse before touching anything, naming it, unless sharing is asked for on
+purpose; and two sessions side by side, one whose dev command never connects, leave the first one's
+background worker serving its queue (seen before: the second session's dev worker, from the same
+machine, was taken for the first one's reaching Redis around the relay, and its background worker was
+stopped: a queue unserved for 44 s).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tasks.drivers.queue_consumers import Redis
+from tasks.knowledge.bullmq_clients import RedisAddress, consumers
+
+from .shopsetup import COMPOSE_FILE, CONFIG, Shop, install_dependencies
+from .stackenv import ROOT, wait_for
+
+pytestmark = pytest.mark.docker
+
+EMAIL_COPY = """
+services:
+  email-copy:
+    image: ${NODE_IMAGE:-node:20-bookworm-slim}
+    working_dir: /shop
+    command: ["node", "apps/email/src/main.js"]
+    volumes:
+      - ..:/shop:ro
+    init: true
+    environment:
+      REDIS_URL: redis://queue:6379
+      DATABASE_URL: postgres://shop:${DB_PASSWORD:-shop}@db:5432/shop
+      WORKER_NAME: email-copy
+      ENABLE_SCHEDULER: "false"
+    depends_on:
+      queue:
+        condition: service_started
+      db:
+        condition: service_healthy
+"""
+
+
+@pytest.fixture
+def shop(tmp_path, engine):
+    install_dependencies()
+    s = Shop(tmp_path)
+    yield s
+    s.down()
+
+
+def runtime_config(tmp_path: Path, *, files: list[str] | None = None, email_dev: str | None = None) -> Path:
+    """The fixture's invoke.yaml with other compose files or another dev command for `email`."""
+    config = yaml.safe_load(CONFIG.read_text())
+    if files:
+        config["compose"]["files"] = files
+    if email_dev:
+        next(w for w in config["workers"] if w["name"] == "email")["dev"] = email_dev
+    path = tmp_path / "invoke.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def queue_consumers_of(shop: Shop, queue: str) -> int:
+    listing = Redis(RedisAddress("127.0.0.1", shop.queue_port)).query("CLIENT", "LIST")
+    return sum(1 for c in consumers(listing) if c.queue == queue and c.prefix == "bull")
+
+
+def test_a_second_service_on_the_same_queue_is_named_and_the_session_refused_unless_shared(shop, tmp_path):
+    override = tmp_path / "email-copy.yaml"
+    override.write_text(EMAIL_COPY)
+    files = [str(COMPOSE_FILE.relative_to(ROOT)), str(override)]
+    env = {"INVOKE_RUNTIME_CONFIG": str(runtime_config(tmp_path, files=files))}
+    up = shop.inv("worker.up", "email", env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    shop.compose("up", "-d", "email-copy", files=(str(COMPOSE_FILE), str(override)))
+    wait_for(lambda: queue_consumers_of(shop, "email") == 2, 60, what="two consumers of the email queue")
+
+    refused = shop.inv("dev.worker", "email", env=env, timeout=120)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, refused.stderr
+    assert "'email-copy' (queue `email`)" in errors[0] and "--allow-sharing" in errors[0], errors[0]
+    assert "`docker compose stop email-copy`" in errors[0], errors[0]  # not a worker of invoke.yaml
+    assert "Traceback" not in refused.stderr
+    # refused before touching anything: both still consume, no session record left
+    assert shop.states()["email"] == "running"
+    assert queue_consumers_of(shop, "email") == 2
+    assert not list(shop.state_dir.glob("**/handover.json"))
+
+    log = tmp_path / "shared.log"
+    session = shop.popen_inv("dev.worker", "email", "--allow-sharing", env=env, log=log)
+    try:
+        wait_for(
+            lambda: "[email] ready (dev" in log.read_text() or session.poll() is not None, 120, what="dev email ready"
+        )
+        text = log.read_text()
+        assert "sharing the queue on purpose (--allow-sharing): 'email-copy' (queue `email`)" in text, text
+        assert shop.states()["email"] == "exited"
+    finally:
+        session.send_signal(signal.SIGINT)
+        code = session.wait(90)
+    assert code == 0, log.read_text()
+    assert "background worker `email` restored" in log.read_text()
+
+
+def test_a_session_that_never_connects_keeps_its_background_worker_while_another_session_consumes(shop, tmp_path):
+    never = 'node -e "setInterval(() => {}, 1000)"'  # a dev command that never dials Redis
+    env = {"INVOKE_RUNTIME_CONFIG": str(runtime_config(tmp_path, email_dev=never))}
+    up = shop.inv("worker.up", env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_for(lambda: queue_consumers_of(shop, "email") == 1, 60, what="the email worker consuming")
+    wait_for(lambda: queue_consumers_of(shop, "sync") == 1, 60, what="the sync worker consuming")
+
+    logs = {name: tmp_path / f"dev-{name}.log" for name in ("email", "sync")}
+    email = shop.popen_inv("dev.worker", "email", env=env, log=logs["email"])
+    try:
+        wait_for(lambda: "keeps the queue until the dev worker connects" in logs["email"].read_text(), 60, what="held")
+        sync = shop.popen_inv("dev.worker", "sync", env=env, log=logs["sync"])
+        try:
+            wait_for(lambda: "[sync] ready (dev" in logs["sync"].read_text(), 120, what="dev sync ready")
+            # jobs on both queues now: email's by its background worker, sync's by the dev worker
+            shop.produce("email", "side", 5)
+            shop.produce("sync", "side", 5)
+            wait_for(lambda: len(shop.processed("side")) == 10, 60, what="10 jobs processed")
+            rows = shop.sql("select distinct queue || '|' || processed_by from processed where job_id like 'side-%'")
+            assert sorted(rows.splitlines()) == ["email|email-background", "sync|dev"], rows
+            assert shop.states()["email"] == "running"
+            assert "around the relay" not in logs["email"].read_text()
+            assert "consumes without going through the relay" not in logs["email"].read_text()
+        finally:
+            sync.send_signal(signal.SIGINT)
+            assert sync.wait(90) == 0, logs["sync"].read_text()
+    finally:
+        email.send_signal(signal.SIGINT)
+        email.wait(90)
+    text = logs["email"].read_text()
+    assert "was never stopped; it kept the queue" in text, text
+    assert shop.states()["email"] == "running" and shop.states()["sync"] == "running"
