@@ -142,3 +142,68 @@ def test_a_session_that_never_connects_keeps_its_background_worker_while_another
     text = logs["email"].read_text()
     assert "was never stopped; it kept the queue" in text, text
     assert shop.states()["email"] == "running" and shop.states()["sync"] == "running"
+
+
+HARDWIRED = """
+services:
+  hardwired:
+    profiles: [workers]
+    image: ${NODE_IMAGE:-node:20-bookworm-slim}
+    working_dir: /shop/apps/email
+    command: ["node", "-e", "%s"]
+    volumes:
+      - ..:/shop:ro
+    init: true
+    restart: unless-stopped
+    stop_grace_period: 5s
+    environment:
+      DATABASE_URL: postgres://shop:${DB_PASSWORD:-shop}@db:5432/shop
+      WORKER_NAME: hardwired-background
+    depends_on:
+      queue:
+        condition: service_started
+      db:
+        condition: service_healthy
+"""
+# The app's own code names its Redis (no variable of the service's environment does).
+HARDWIRED_MAIN = (
+    "process.env.REDIS_URL = 'redis://queue:6379'; require('../../packages/queue-worker/index.js').run('hardwired')"
+)
+
+
+def test_a_dev_worker_dialling_a_hard_coded_redis_never_consumes_and_the_queue_is_given_back(shop, tmp_path):
+    override = tmp_path / "hardwired.yaml"
+    override.write_text(HARDWIRED % HARDWIRED_MAIN)
+    config = yaml.safe_load(
+        runtime_config(tmp_path, files=[str(COMPOSE_FILE.relative_to(ROOT)), str(override)]).read_text()
+    )
+    config["workers"] = [
+        {
+            "name": "hardwired",
+            "profile": "workers",
+            "dir": "tests/integration/fixtures/shop/apps/email",
+            "build_mode": "none",
+            "dev": f'node -e "{HARDWIRED_MAIN}"',
+        }
+    ]
+    path = tmp_path / "hardwired-invoke.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {"INVOKE_RUNTIME_CONFIG": str(path), "DEVSTACK_DEV_CONNECT_WAIT": "5"}
+    up = shop.inv("worker.up", env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_for(lambda: queue_consumers_of(shop, "hardwired") == 1, 60, what="the background worker consuming")
+
+    doctor = shop.inv("doctor", env=env)
+    assert "no variable of hardwired's environment leads to Redis" in doctor.stdout, doctor.stdout
+
+    session = shop.inv("dev.worker", env=env, timeout=120)
+    out = session.stdout + session.stderr
+    assert "watching the stack's Redis at 127.0.0.1:" in out, out
+    assert "did not connect to the queue in 5 s" in out, out
+    assert "background worker `hardwired` restored" in out, out
+    assert "not confirmed" not in out, out
+    assert "BrokenPipeError" not in out and "Traceback" not in out, out
+    wait_for(lambda: queue_consumers_of(shop, "hardwired") == 1, 60, what="the queue served again")
+    shop.produce("hardwired", "after", 3)
+    wait_for(lambda: len(shop.processed("after")) == 3, 60, what="3 jobs after the session")
+    assert {who for _, who in shop.processed("after")} == {"hardwired-background"}
