@@ -4,7 +4,7 @@ terminal: `inv dev.worker` vs seed 001's scripts/dev-worker.sh, in one run (POSI
     eval "$(bash .ci/local-images 2>/dev/null)"   # local POSTGRES_IMAGE/REDIS_IMAGE/NODE_IMAGE
     .venv/bin/python bench/handover.py [--rounds 3] [--paths ctrl_c,sigterm,close_terminal,crash,exit]
         [--dev example|runner-tsx|runner-node|runner-node-nogate|nodemon|tsx-watch|concurrently-tsc-runner]
-        [--no-bash] [--compare-relay]
+        [--no-bash] [--compare-relay] [--before DIR]
 
 --dev picks inv's dev command: the example app's own runner (default, `app.dev`), or the runner shipped
 with the tasks (tasks/runner/devrun.mjs) around `tsx src/main.ts` or the built `main.js`, with the start
@@ -13,6 +13,8 @@ concurrently with `tsc --watch` beside the runner; from tests/integration/fixtur
 with `npm ci --prefix tests/integration/fixtures/watchers`). --no-bash skips the bash baseline rounds.
 Without the start gate inv gives the dev worker its Redis through the relay (README, "The Redis relay");
 --compare-relay adds rounds of inv with it off (`inv-stopfirst`: stop first, then start), side by side.
+--before DIR adds rounds of `inv dev.worker` from another checkout (`inv-before`: the code before a
+change, on the same stack), side by side.
 
 Each round: the background worker serves a stream (a job every --interval-ms, --duration-ms of work);
 the handover command starts in a pseudo-terminal (tests/integration/terminal.py), the dev worker
@@ -374,10 +376,18 @@ class Round:
 STOP_FIRST = "inv-stopfirst"
 
 
+#: --before DIR: `inv dev.worker` once more per round from another checkout of this repository (the
+#: code before a change: `git worktree add DIR <commit>`, with its node_modules and dist/), same stack.
+BEFORE = "inv-before"
+BEFORE_ROOT: list[Path] = []
+
+
 def start_session(tool: str, stack, script: Path, log: Path) -> Terminal:
     if tool == "bash":
         return Terminal(["bash", str(script)], env=dict(stack.environ), log=log)
     env = {**stack.environ, **DEV_ENV, **({"INVOKE_APP_REDIS_RELAY": "0"} if tool == STOP_FIRST else {})}
+    if tool == BEFORE:
+        return Terminal([INV, "--search-root", str(BEFORE_ROOT[0]), "dev.worker"], env=env, log=log)
     return Terminal([INV, "dev.worker"], env=env, log=log)
 
 
@@ -797,9 +807,21 @@ def main() -> int:
         action="store_true",
         help=f"also run inv with app.redis_relay off ({STOP_FIRST}: stop first, then start the dev command)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help=f"also run `inv dev.worker` from another checkout ({BEFORE}), e.g. the commit before a change "
+        "(`git worktree add DIR COMMIT`, then copy node_modules and dist/ into it), side by side",
+    )
     args = parser.parse_args()
     if args.no_bash:
         TOOLS.remove("bash")
+    if args.before is not None:
+        if not (args.before / "tasks.py").is_file():
+            parser.error(f"--before {args.before}: no tasks.py there")
+        BEFORE_ROOT.append(args.before.resolve())
+        TOOLS.insert(1, BEFORE)
     if args.compare_relay:
         TOOLS.insert(1, STOP_FIRST)
     dev, extra = DEV_COMMANDS[args.dev]
