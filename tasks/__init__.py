@@ -28,6 +28,7 @@ from . import dev, env, prodlike, stack, worker
 from ._version import __version__
 from .adopt import adopt
 from .doctor import doctor
+from .knowledge import config_errors
 from .knowledge.defaults import DEFAULTS
 from .setup import setup
 
@@ -36,6 +37,10 @@ from .setup import setup
 # restore must not be cut short.)
 if hasattr(signal, "SIGPIPE"):
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+# Invoke parses invoke.yaml after loading this collection, outside any task: a YAML error there is one
+# `error:` line (file, line, column), not Invoke's traceback.
+config_errors.install()
 
 ns = Collection(adopt, doctor, setup, worker.ns, dev.ns, stack.ns, env.ns, prodlike.ns)
 # On the root: Invoke merges only the collections on the path to the invoked task. The project's

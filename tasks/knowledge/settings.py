@@ -214,6 +214,7 @@ class Settings:
         """
         if root is None:
             root = project_root(config)
+        _check_sections(config)
         if environ is not None:
             _check_environ(environ, config)
         sections = {name: _section(config, name) for name in SECTIONS}
@@ -286,6 +287,22 @@ def _check_keys(where: str, values: Mapping[str, object], known: Mapping[str, Ke
         if elsewhere and not where.startswith("workers["):
             raise UserError(f"{where}.{name}: unknown key; did you mean {elsewhere[0]}?")
         raise UserError(f"{where}.{name}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _check_sections(config: ConfigSections) -> None:
+    """A top-level section close to one of ours but naming none (`prodlik:`, `compse:`): refused with the
+    nearest, since it would be ignored and the next error would mislead. Only near misses: other
+    top-level keys (Invoke's own `run:`, `tasks:`, or a project's) are left alone."""
+    keys = getattr(config, "keys", None)
+    if not callable(keys):
+        return
+    ours = (*SECTIONS, "workers")
+    for name in sorted(str(k) for k in keys()):
+        if name in ours:
+            continue
+        close = difflib.get_close_matches(name.lower(), ours, n=1, cutoff=0.75)
+        if close:
+            raise UserError(f"{name}: unknown top-level section of the configuration; did you mean {close[0]}?")
 
 
 def _check_environ(environ: Mapping[str, str], config: ConfigSections) -> None:

@@ -389,3 +389,24 @@ def test_dev_env_comes_over_compose_and_under_the_shell(monkeypatch):
     plain = settings_from({"workers": [{"name": "jobs"}], "dev": {"host_port_vars": "", "url_vars": ""}})
     compose.settings = plain
     assert dev_preflight.environment(compose, scheduler=True, environ={}).env["NODE_ENV"] == "production"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"prodlik": {"cpus": 2}}, "prodlik: unknown top-level section of the configuration; did you mean prodlike?"),
+        (
+            {"compse": {"files": "a.yml"}},
+            "compse: unknown top-level section of the configuration; did you mean compose?",
+        ),
+        ({"wokers": []}, "wokers: unknown top-level section of the configuration; did you mean workers?"),
+    ],
+)
+def test_a_misspelt_top_level_section_names_the_nearest_known_one(extra, message):
+    assert error_of(extra) == message
+
+
+def test_other_top_level_sections_are_left_alone(tmp_path):
+    settings_from({"run": {"echo": True}, "my_project": {"x": 1}, "tasks": {"dedupe": True}})
+    config = invoke_config(tmp_path, "run:\n  echo: true\nsudo:\n  prompt: x\n")
+    Settings.from_config(config, root=tmp_path)
