@@ -241,7 +241,7 @@ def find_connections(
             problems.append(
                 f"{var}={name}: cannot tell which port of service {name!r} the dev worker uses: add "
                 f'`{port_var}: "PORT"` to service {worker_service!r}\'s environment (or, if {var} is no '
-                f"address, `!{var}` to dev.host_port_vars)"
+                f'address, `"!{var}"` (quoted: YAML reads a bare ! as a tag) to dev.host_port_vars)'
             )
             connections.append(Connection(var, base[var], name, 0, how, port_var))
             continue
