@@ -110,8 +110,8 @@ PROJECT_KEYS: tuple[Key, ...] = (
         "REDIS_HOST:REDIS_PORT,PGHOST:PGPORT",
         "Extra HOST_VAR:PORT_VAR pairs of the worker service's environment, for a port variable not named "
         "like its host (`X_HOST`/`X_PORT` pairs and every value naming a service are found anyway): the dev "
-        'worker gets the address where that service\'s port is published. `"!NAME"` (quoted in YAML: a bare ! is a tag) '
-        "excludes a variable.",
+        "worker gets the address where that service's port is published. "
+        '`"!NAME"` (quoted in YAML: a bare ! is a tag) excludes a variable.',
         kind=LIST,
         attr="host_port_vars",
     ),
@@ -120,8 +120,8 @@ PROJECT_KEYS: tuple[Key, ...] = (
         "url_vars",
         "DATABASE_URL,REDIS_URL",
         "Extra variables holding URLs (`postgres://u:p@postgres:5432/db`; a URL whose host is a service is "
-        'found anyway): the service\'s host and port are swapped the same way. `"!NAME"` (quoted in YAML: a bare ! is a tag) '
-        "excludes a variable.",
+        "found anyway): the service's host and port are swapped the same way. "
+        '`"!NAME"` (quoted in YAML: a bare ! is a tag) excludes a variable.',
         kind=LIST,
         attr="url_vars",
     ),
