@@ -180,9 +180,10 @@ def _asked(
 _JSON_HELP = {"json": "Print one JSON document instead of text (keys: docs/json.md); the same exit code."}
 
 
-@task(help={**_HELP, **_JSON_HELP}, auto_shortflags=False)
+@task(positional=["name"], help={"name": NAME_HELP, **_HELP, **_JSON_HELP}, auto_shortflags=False)
 def plan(
     c: Context,
+    name: str | None = None,
     cpus: str | None = None,
     memory: str | None = None,
     heap_ratio: str | None = None,
@@ -198,7 +199,7 @@ def plan(
     from .knowledge.settings import settings
 
     def gather() -> HeapPlan:
-        s = settings(c)
+        s = settings(c).worker(name or None)  # a worker named as for prodlike.up (an unknown one: one line)
         compose = Compose(s, require_env=False)
         return make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
 
@@ -441,7 +442,7 @@ def down(c: Context, name: str | None = None) -> None:
     start_worker(compose)
 
 
-for _task in ("up", "verify", "stats", "load", "down"):
+for _task in ("plan", "up", "verify", "stats", "load", "down"):
     optional_positional(f"prodlike.{_task}")
 
 ns = Collection("prodlike", plan, up, verify, stats, load, down)

@@ -185,3 +185,10 @@ def test_a_positional_not_registered_stays_required(capsys):
 
     code, _, err = run_program(["strict"], Collection(strict), capsys)
     assert code == 1 and "did not receive required positional arguments: 'name'" in err
+
+
+def test_every_prodlike_task_takes_the_worker_as_a_word():
+    for name in ("plan", "up", "verify", "stats", "load", "down"):
+        assert tasks_of([f"prodlike.{name}", "email"])[f"prodlike.{name}"]["name"] == "email", name
+    assert tasks_of(["prodlike.plan", "email", "--memory", "512m"])["prodlike.plan"]["memory"] == "512m"
+    assert tasks_of(["prodlike.plan"])["prodlike.plan"]["name"] == ""
