@@ -90,7 +90,7 @@ def test_service_port_pairs_and_shell_values():
     # the worker itself is no connection; a queue name equal to a service name can be excluded
     assert "NAME" not in {c.var for c in found}
     queue_name = next(p for p in problems if p.startswith("Q=jobs: cannot tell"))
-    assert "`\"!Q\"` (quoted: YAML reads a bare ! as a tag) to dev.host_port_vars" in queue_name and len(problems) == 2
+    assert '`"!Q"` (quoted: YAML reads a bare ! as a tag) to dev.host_port_vars' in queue_name and len(problems) == 2
     plan = dev_environment(
         stack,
         "w",
