@@ -39,6 +39,17 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     from .knowledge.settings import display, settings
 
     s = settings(c)
+    if dry_run:
+        # Compose's answers are cached in the state folder: a dry run keeps them in a throwaway one, so
+        # that it writes nothing at all (not even `.devstack/`).
+        import atexit
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        scratch = tempfile.mkdtemp(prefix="devstack-adopt-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        s = replace(s, state_dir=Path(scratch))
     root = s.root
     today = Compose(s, require_env=False)  # what Compose reads now, before adoption lists the files
     env = today.env

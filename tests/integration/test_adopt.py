@@ -96,13 +96,24 @@ def adopted(tmp_path, engine, installed):
     repo.down()
 
 
+def tree(folder: Path) -> set[str]:
+    """Every path below ``folder`` but the fixture's copied node_modules (and Python's own caches)."""
+    return {
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if "node_modules" not in p.parts and "__pycache__" not in p.parts
+    }
+
+
 def test_adopt_then_drive_the_workers(adopted):
     before = adopted.snapshot()
+    paths = tree(adopted.dir)
     dry = adopted.inv("adopt", "--file", "configs/compose.yaml", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "dry run: 3 file(s) would change, nothing written" in dry.stdout
     assert "+        dev.devstack.source-fingerprint: ${SOURCE_FINGERPRINT_SYNC:-unknown}\n" in dry.stdout
     assert adopted.snapshot() == before
+    assert tree(adopted.dir) == paths  # nothing at all written: no .devstack/ either
 
     first = adopted.inv("adopt", "--file", "configs/compose.yaml")
     assert first.returncode == 0, first.stdout + first.stderr
