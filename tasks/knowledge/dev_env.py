@@ -55,6 +55,7 @@ class DevEnv:
     endpoints: list[Endpoint] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the dev worker gets unlike the container, said once
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,15 @@ def dev_environment(
     )
     swapped = {k: v for c in connections for k, v in c.set}
     env = {**base, **swapped, "WORKER_NAME": "dev"}
+    notes = []
+    if base.get("NODE_ENV", "").strip().lower() == "production" and "NODE_ENV" not in environ:
+        # An env file written for self-hosting: a dev worker in production mode hides stack traces,
+        # skips dev-only code paths and may refuse dev settings. The container keeps its value.
+        env["NODE_ENV"] = "development"
+        notes.append(
+            "NODE_ENV=development for the dev worker (the service has production; set NODE_ENV in the worker's "
+            "`dev_env` in invoke.yaml, or in your shell, to choose)"
+        )
     if dotenv_scheduler is not None:
         env[scheduler_var] = dotenv_scheduler
     env.update(environ)
@@ -331,7 +341,7 @@ def dev_environment(
             port = _url_port(parts.scheme, _port_of(parts), None)
             if parts.hostname and port is not None:
                 endpoints.append(Endpoint(var, parts.hostname, port))
-    return DevEnv(env, endpoints, problems, connections)
+    return DevEnv(env, endpoints, problems, connections, notes)
 
 
 def _int(value: str) -> int | None:

@@ -125,3 +125,27 @@ def test_sibling_port_variable_names():
     assert sibling_port_var("REDIS_HOSTNAME") == "REDIS_PORT"
     assert sibling_port_var("CACHE") == "CACHE_PORT"
     assert sibling_port_var("_HOST") == "_HOST_PORT"
+
+
+def production_stack():
+    data = json.loads((DATA / "by-value.v5.6.1.json").read_text())
+    data["services"]["worker"]["environment"]["NODE_ENV"] = "production"
+    return parse_config(data)
+
+
+def test_a_production_node_env_becomes_development_for_the_dev_worker_said_once():
+    plan = dev_environment(production_stack(), "worker", {}, scheduler=True, host_port_vars=[], url_vars=[])
+    assert plan.env["NODE_ENV"] == "development"
+    assert len(plan.notes) == 1 and plan.notes[0].startswith("NODE_ENV=development for the dev worker")
+
+
+@pytest.mark.parametrize("chosen", ["production", "test"])
+def test_node_env_chosen_in_dev_env_or_the_shell_is_kept(chosen):
+    environ = {"NODE_ENV": chosen}  # app.dev_env, then the shell: both arrive as `environ`
+    plan = dev_environment(production_stack(), "worker", environ, scheduler=True, host_port_vars=[], url_vars=[])
+    assert plan.env["NODE_ENV"] == chosen and plan.notes == []
+
+
+def test_a_service_without_production_gets_no_note():
+    plan = dev_environment(load("by-value.v5.6.1.json"), "worker", {}, scheduler=True, host_port_vars=[], url_vars=[])
+    assert plan.notes == [] and plan.env.get("NODE_ENV") != "development"

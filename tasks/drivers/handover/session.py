@@ -86,6 +86,8 @@ class DevSession:
         # The environment from Compose, and every address in it answering, before anything is touched.
         plan = dev_preflight.prepare(compose, scheduler)
         self.plan = plan
+        for note in plan.notes:
+            say(note)
         self.endpoints = [(e.host, e.port) for e in plan.endpoints]  # Redis among them answers PING
         self.relay: RelayProcess | None = None
         self.gaps: WatcherGaps | None = None  # the queue while a watcher waits (relay sessions)
