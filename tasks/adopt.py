@@ -108,6 +108,8 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         else:
             print(f"worker {p.service}: {p.reason}; profile {p.profile}, dir {p.app_dir}, build_mode {p.build_mode}")
         print(f"  {adopt_plan.OVERRIDE_FILE} adds: {added}")
+        for note in p.notes:
+            print(f"  note: {note}")
 
     if not invoke_names and any((root / n).is_file() for n in ("invoke.json", "invoke.py")):
         raise UserError("this project's Invoke configuration is invoke.json or invoke.py: adopt edits YAML only")

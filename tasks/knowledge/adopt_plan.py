@@ -70,6 +70,7 @@ class Proposal:
     build_mode: str  # image (built by its Dockerfile) or none (runs a pulled image / its sources)
     dev_override: dict[str, Any] = field(default_factory=dict)
     prodlike_overlay: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the override changes of the user's own settings, and why
 
     def entry(self) -> dict[str, Any]:
         """The `workers:` entry of invoke.yaml."""
@@ -246,7 +247,9 @@ def dev_override(raw: dict[str, Any], service: str, profile: str, build_mode: st
     out: dict[str, Any] = {}
     if not raw.get("profiles"):
         out["profiles"] = [profile]
-    if str(raw.get("restart") or "no") not in ("always", "unless-stopped"):
+    if str(raw.get("restart") or "no") != "unless-stopped":
+        # `always` too: a worker stopped by a dev session or `worker.down` would come back when the
+        # engine restarts (Docker Desktop's update, a reboot), beside the dev worker on its queue.
         out["restart"] = "unless-stopped"
     if raw.get("init") is not True:
         out["init"] = True
@@ -267,6 +270,23 @@ def dev_override(raw: dict[str, Any], service: str, profile: str, build_mode: st
         label = DIST_LABEL if build_mode == "host" else SOURCE_LABEL
         out["build"] = {"labels": {label: f"${{{fingerprint_var(build_mode, service)}:-unknown}}"}}
     return out
+
+
+def override_notes(raw: dict[str, Any]) -> tuple[str, ...]:
+    """The user's own settings the override replaces (not those it only adds), each with its reason."""
+    restart = str(raw.get("restart") or "no")
+    if restart == "always":
+        return (
+            f"restart: always becomes unless-stopped in {OVERRIDE_FILE} (the seeds' policy): a worker stopped "
+            f"by a dev session or `inv worker.down` must stay stopped when Docker restarts, or it would run beside "
+            "the dev worker on its queue",
+        )
+    if restart.startswith("on-failure"):
+        return (
+            f"restart: {restart} becomes unless-stopped in {OVERRIDE_FILE} (the seeds' policy): the background "
+            "worker comes back whenever Docker starts, not only after a crash",
+        )
+    return ()
 
 
 #: The heap plan's variables, as `prodlike.up` sets them (tasks.knowledge.prodlike_labels.compose_env).
@@ -376,6 +396,7 @@ def propose(
                 build_mode=build_mode,
                 dev_override=dev_override(raw, name, profile, build_mode),
                 prodlike_overlay=prodlike_overlay(raw),
+                notes=override_notes(raw),
             )
         )
     if not proposals:

@@ -49,7 +49,16 @@ def worker_advice(stack: StackConfig, service_name: str, profile: str, build_mod
                 f"set the worker's `profile` to one of them",
             )
         )
-    if service.restart not in ("always", "unless-stopped"):
+    if service.restart == "always":
+        advice.append(
+            Advice(
+                True,
+                f"service {service_name!r} has restart policy 'always', so a worker stopped by a dev session or "
+                f"`inv worker.down` comes back when Docker restarts, beside the dev worker on its queue: run `inv "
+                f"adopt` (its {OVERRIDE_FILE} sets `restart: unless-stopped`)",
+            )
+        )
+    elif service.restart != "unless-stopped":
         advice.append(
             Advice(
                 True,

@@ -357,3 +357,23 @@ def test_a_shared_dockerfile_names_its_worker_by_a_build_arg():
     config["services"]["mailer"]["build"]["args"] = {"NODE": "24"}
     with pytest.raises(UserError, match="no worker service found"):
         propose({"services": {"mailer": config["services"]["mailer"]}}, root, packages)
+
+
+@pytest.mark.parametrize(
+    ("restart", "note"),
+    [
+        ("always", "restart: always becomes unless-stopped in compose.devstack.yaml (the seeds' policy): a worker"),
+        ("on-failure:3", "restart: on-failure:3 becomes unless-stopped in compose.devstack.yaml (the seeds' policy)"),
+        ("no", None),
+        ("unless-stopped", None),
+    ],
+)
+def test_every_adopted_worker_gets_unless_stopped_and_a_replaced_policy_is_said(restart, note):
+    raw = {"restart": restart}
+    override = adopt_plan.dev_override(raw, "w", "workers", "none")
+    assert override.get("restart") == (None if restart == "unless-stopped" else "unless-stopped")
+    notes = adopt_plan.override_notes(raw)
+    if note is None:
+        assert notes == ()
+    else:
+        assert len(notes) == 1 and notes[0].startswith(note), notes

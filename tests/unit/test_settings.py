@@ -388,6 +388,17 @@ def test_dev_env_comes_over_compose_and_under_the_shell(monkeypatch):
     assert (env["NODE_ENV"], env["LOG"], env["KEEP"]) == ("development", "trace", "x")
     plain = settings_from({"workers": [{"name": "jobs"}], "dev": {"host_port_vars": "", "url_vars": ""}})
     compose.settings = plain
+    # without dev_env a production NODE_ENV becomes development for the dev worker (said in a note) ...
+    plain_env = dev_preflight.environment(compose, scheduler=True, environ={})  # type: ignore[arg-type]
+    assert plain_env.env["NODE_ENV"] == "development" and len(plain_env.notes) == 1
+    # ... and dev_env may keep production on purpose
+    kept = settings_from(
+        {
+            "workers": [{"name": "jobs", "dev_env": {"NODE_ENV": "production"}}],
+            "dev": {"host_port_vars": "", "url_vars": ""},
+        }
+    )
+    compose.settings = kept
     assert dev_preflight.environment(compose, scheduler=True, environ={}).env["NODE_ENV"] == "production"  # type: ignore[arg-type]
 
 
