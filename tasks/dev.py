@@ -34,10 +34,18 @@ def worker(c: Context, name: str | None = None, scheduler: bool = True, allow_sh
     """
     from .drivers import workers
     from .drivers.compose import Compose
+    from .drivers.foreground import say
     from .drivers.handover.session import DevSession
     from .knowledge.exit_codes import exit_code
 
-    session = DevSession(Compose(workers.one(c, name)), scheduler=scheduler, share_queue=allow_sharing)
+    chosen = workers.one(c, name)
+    if not name and chosen.several_workers:
+        others = ", ".join(w.name for w in chosen.workers[1:])
+        say(
+            f"no worker named: taking the first, {chosen.worker_name} (also configured: {others}; "
+            "`inv dev.worker NAME` for another)"
+        )
+    session = DevSession(Compose(chosen), scheduler=scheduler, share_queue=allow_sharing)
     code = exit_code(session.run(), session.child.received)
     if code:
         raise Exit(code=code)

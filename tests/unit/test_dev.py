@@ -44,3 +44,21 @@ def test_a_missing_app_folder_is_refused_before_docker_is_asked(tmp_path, gw):
     with pytest.raises(UserError, match=r"the app folder .* does not exist"):
         dev.worker(fakes.context(tmp_path, app={"dir": str(tmp_path / "nowhere")}))
     assert not gw.ran(r"^docker ps ")
+
+
+def test_without_a_name_the_session_says_which_of_several_workers_it_took(tmp_path, gw, capsys):
+    fakes.FakeStack(gw)
+    config = fakes.task_config(tmp_path, dev=fakes.dev_command("raise SystemExit(0)"))
+    app = {"dir": str(tmp_path / "app"), "build_mode": "none", "dev": fakes.dev_command("raise SystemExit(0)")}
+    config.load_overrides(
+        {
+            **config._overrides,
+            "workers": [
+                {"name": "worker", "service": "worker", "profile": "worker", **app},
+                {"name": "mailer", "service": "mailer", "profile": "worker", **app},
+            ],
+        }
+    )
+    dev.worker(fakes.Context(config=config))
+    out = capsys.readouterr().out
+    assert "no worker named: taking the first, worker (also configured: mailer; `inv dev.worker NAME`" in out
