@@ -4,6 +4,7 @@ The sequence's branches are in tests/unit/handover/test_session.py; here, what t
 from __future__ import annotations
 
 import pytest
+from invoke.context import Context
 from invoke.exceptions import Exit
 
 from tasks import dev
@@ -59,6 +60,6 @@ def test_without_a_name_the_session_says_which_of_several_workers_it_took(tmp_pa
             ],
         }
     )
-    dev.worker(fakes.Context(config=config))
+    dev.worker(Context(config=config))
     out = capsys.readouterr().out
     assert "no worker named: taking the first, worker (also configured: mailer; `inv dev.worker NAME`" in out
