@@ -31,21 +31,37 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
     """Start the background worker(s) and their dependencies.
 
     They come back whenever Docker starts."""
+    import sys
+
     from .drivers import handover, host_app, worker_service, workers
     from .drivers.compose import Compose
     from .drivers.handover import restore
+    from .knowledge.failures import UserError
 
-    for s in workers.select(c, name):
+    selected = workers.select(c, name)
+    failed: list[str] = []
+    for s in selected:
         compose = Compose(s)
-        handover.refuse_if_active(compose, "worker.up")
-        restore.recover_stale(compose)
-        containers = compose.containers()  # the project's, once: for the checks below and the no-op test
-        worker_service.note_leaving_prodlike(compose, "worker.up", containers)
-        if build:
-            host_app.build(s)
-        else:
-            host_app.require_dist(s, allow_stale=True)
-        worker_service.start_worker(compose, build=build, containers=containers, may_skip=True)
+        try:
+            handover.refuse_if_active(compose, "worker.up")
+            restore.recover_stale(compose)
+            containers = compose.containers()  # the project's, once: for the checks below and the no-op test
+            worker_service.note_leaving_prodlike(compose, "worker.up", containers)
+            if build:
+                host_app.build(s)
+            else:
+                host_app.require_dist(s, allow_stale=True)
+            worker_service.start_worker(
+                compose, build=build, containers=containers, may_skip=True, stop_on_failure=True
+            )
+        except UserError as error:
+            if len(selected) == 1:
+                raise
+            # One worker failing does not keep the others from starting: each one's line, then a summary.
+            print(f"{s.worker_name}: {error.reason}", file=sys.stderr, flush=True)
+            failed.append(s.worker_name)
+    if failed:
+        raise UserError(f"{len(failed)} of {len(selected)} workers did not start: {', '.join(failed)} (lines above)")
 
 
 @task(

@@ -198,8 +198,10 @@ def start_worker(
     what: str = "",
     containers: list[ContainerState] | None = None,
     may_skip: bool = False,
+    stop_on_failure: bool = False,
 ) -> None:
-    """`up -d` the worker, then wait until it is ready: a worker that crashes at start is an error.
+    """`up -d` the worker, then wait until it is ready: a worker that crashes at start is an error
+    (with ``stop_on_failure``, stopped first rather than left restarting under its restart policy).
 
     `up -d` also recreates a removed container and starts postgres/redis first. ``containers``: the
     project's containers when the caller has just listed them. With ``may_skip`` (a plain
@@ -227,7 +229,7 @@ def start_worker(
         print(f"{s.service}: already running with this configuration (image and dependencies unchanged)", flush=True)
         if worker.health == "healthy":
             return  # ready: its healthcheck passes (the readiness wait would say the same at once)
-        require_ready(compose, what)
+        require_ready(compose, what, stop_on_failure=stop_on_failure)
         return
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
     try:
@@ -240,7 +242,7 @@ def start_worker(
         )
     except UserError as error:
         raise ports.explain_failed_up(compose, [s.service], error) from None
-    require_ready(compose, what)
+    require_ready(compose, what, stop_on_failure=stop_on_failure)
 
 
 def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
@@ -289,11 +291,20 @@ def show_last_logs(compose: Compose, lines: int = 20) -> None:
         print(f"--- last {lines} log lines of {s.service} ---\n{text}\n---", file=sys.stderr, flush=True)
 
 
-def require_ready(compose: Compose, what: str) -> None:
-    """One error line when the started worker is not ready (after showing its last log lines)."""
+def require_ready(compose: Compose, what: str, *, stop_on_failure: bool = False) -> None:
+    """One error line when the started worker is not ready (after showing its last log lines).
+
+    With ``stop_on_failure`` the worker is stopped first: under `restart: unless-stopped` a worker that
+    crashes at start would otherwise go on restarting (and crashing) until someone stops it."""
     problem = wait_ready(compose)
-    if problem:
-        raise UserError(f"{what}: the {compose.settings.service} container started but {problem}")
+    if not problem:
+        return
+    service = compose.settings.service
+    stopped = ""
+    if stop_on_failure:
+        result = compose.run("stop", "--timeout", "5", service, capture=True)
+        stopped = "; stopped it" if result.ok else f"; stopping it failed too ({compose.diagnose(result)})"
+    raise UserError(f"{what}: the {service} container started but {problem}{stopped}")
 
 
 def prodlike_restore(

@@ -193,3 +193,29 @@ def test_doctor_prints_its_warn_lines(shop):
         "WARN scheduler      services 'email', 'sync' all have ENABLE_SCHEDULER on: only one worker may run the "
         "scheduler (turn it off in all but one)",
     ], doctor.stdout
+
+
+def test_a_worker_crashing_at_start_is_stopped_and_the_others_still_start(shop, tmp_path):
+    import yaml
+
+    from .shopsetup import COMPOSE_FILE, CONFIG
+    from .stackenv import ROOT
+
+    crash = tmp_path / "email-crashes.yaml"
+    crash.write_text(
+        'services:\n  email:\n    command: ["node", "-e", "console.error(\'bad config\'); process.exit(3)"]\n'
+    )
+    config = yaml.safe_load(CONFIG.read_text())
+    config["compose"]["files"] = [str(COMPOSE_FILE.relative_to(ROOT)), str(crash)]
+    runtime = tmp_path / "invoke.yaml"
+    runtime.write_text(yaml.safe_dump(config))
+    up = shop.inv("worker.up", env={"INVOKE_RUNTIME_CONFIG": str(runtime)})
+    assert up.returncode == 1, up.stdout + up.stderr
+    lines = up.stderr.strip().splitlines()
+    assert lines[-1] == "error: 1 of 2 workers did not start: email (lines above)", up.stderr
+    assert any(
+        line.startswith("email: starting the email service: ") and line.endswith("; stopped it") for line in lines
+    )
+    assert "bad config" in up.stderr  # its last log lines
+    states = shop.states()
+    assert states["email"] == "exited" and states["sync"] == "running", states  # not left restarting

@@ -232,6 +232,9 @@ def test_worker_up_and_stack_up_fail_with_the_logs_when_the_worker_crashes_at_st
     assert result.stderr.strip().splitlines()[-1].startswith("error: starting the worker service")
     assert "crashed at start" in result.stderr and "Traceback" not in result.stderr
     assert "last 20 log lines of worker" in result.stderr  # the container's own words, before the error line
+    # stopped, not left restarting (and crashing) under `restart: unless-stopped`
+    assert result.stderr.strip().splitlines()[-1].endswith("; stopped it"), result.stderr
+    assert stack.ps()["worker"] == "exited"
     again = stack.inv("stack.up")
     assert again.returncode == 1 and "last 20 log lines of worker" in again.stderr, again.stderr
 
