@@ -352,34 +352,8 @@ def _missing_dev_script(w: Settings, results: list[bool]) -> None:
 
 def _lock_advice(w: Settings, results: list[bool]) -> None:
     """WARN when the lock file disagrees with package.json: the detected `npm ci` / frozen install would fail."""
-    from .drivers.workers import LocalFiles
-    from .knowledge import lock_sync, package_manager
+    from .drivers.workers import lock_out_of_step
 
-    found = package_manager.detect(w.app_dir, w.root, LocalFiles())
-    if found.lock_file is None or found.manager not in ("npm", "pnpm"):
-        return
-    folders = (
-        {"", w.app_dir.relative_to(found.workspace_root).as_posix()}
-        if w.app_dir.is_relative_to(found.workspace_root)
-        else {""}
-    )
-    manifests = {}
-    for folder in folders:
-        text = LocalFiles().read(found.workspace_root / (folder or ".") / "package.json")
-        if text is not None:
-            manifests["" if folder == "." else folder] = text
-    lock_text = LocalFiles().read(found.lock_file) or ""
-    check = lock_sync.npm_mismatches if found.manager == "npm" else lock_sync.pnpm_mismatches
-    problems = check(lock_text, manifests)
-    if problems:
-        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        results.append(
-            _line(
-                True,
-                "  lock file",
-                f"{found.lock_file.name} is out of step with package.json ({problems[0]}{more}), so `{w.app_install}` "
-                f"will fail: run `{lock_sync.fix_command(found.manager)}` in {found.workspace_root.name} and commit "
-                f"{found.lock_file.name}",
-                warn=True,
-            )
-        )
+    problem = lock_out_of_step(w)
+    if problem:
+        results.append(_line(True, "  lock file", problem, warn=True))

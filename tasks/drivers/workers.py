@@ -60,3 +60,37 @@ def select(c: Context, name: str | None) -> list[Settings]:
 def one(c: Context, name: str | None) -> Settings:
     """The named worker, or the default (the only one, or the first)."""
     return complete(settings(c).worker(name or None))
+
+
+def lock_out_of_step(s: Settings) -> str | None:
+    """Why the worker's frozen install (`npm ci`, `pnpm install --frozen-lockfile`) would fail on a lock
+    file out of step with package.json, with the fix; None when it would not (or cannot be told)."""
+    from ..knowledge import lock_sync
+
+    files = LocalFiles()
+    found = package_manager.detect(s.app_dir, s.root, files)
+    if found.lock_file is None or found.manager not in ("npm", "pnpm"):
+        return None
+    words = s.app_install.split()
+    if not ({"ci", "--frozen-lockfile", "--immutable"} & set(words)):
+        return None  # an install that updates the lock file does not fail on it
+    folders = (
+        {"", s.app_dir.relative_to(found.workspace_root).as_posix()}
+        if s.app_dir.is_relative_to(found.workspace_root)
+        else {""}
+    )
+    manifests = {}
+    for folder in folders:
+        text = files.read(found.workspace_root / (folder or ".") / "package.json")
+        if text is not None:
+            manifests["" if folder == "." else folder] = text
+    check = lock_sync.npm_mismatches if found.manager == "npm" else lock_sync.pnpm_mismatches
+    problems = check(files.read(found.lock_file) or "", manifests)
+    if not problems:
+        return None
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (
+        f"{found.lock_file.name} is out of step with package.json ({problems[0]}{more}), so `{s.app_install}` "
+        f"will fail: run `{lock_sync.fix_command(found.manager)}` in {found.workspace_root.name} and commit "
+        f"{found.lock_file.name}"
+    )
