@@ -244,7 +244,7 @@ def up(
     from .drivers import engine, handover, host_app, workers
     from .drivers.compose import Compose
     from .drivers.handover import restore
-    from .drivers.worker_service import start_worker
+    from .drivers.worker_service import build_inputs, start_worker
     from .knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
 
     s = workers.one(c, name)  # its app commands completed from the lock file
@@ -257,7 +257,7 @@ def up(
     check_engine(heap, engine.info(compose.gateway))
     restore.recover_stale(compose)
     if build:
-        host_app.build(s)
+        host_app.build(s, pulled=build_inputs(compose) is None)
     else:
         host_app.require_dist(s, allow_stale=False)
     note = host_app.compiled_output_note(s)

@@ -30,7 +30,7 @@ def up(c: Context, build: bool = False) -> None:
     rebuild = build
     for s, each in zip(chosen, composes, strict=True):
         if build:
-            host_app.build(s)
+            host_app.build(s, pulled=worker_service.build_inputs(each) is None)
         else:
             host_app.require_dist(s, allow_stale=True)
         worker_build, env = image_plan(each, build)

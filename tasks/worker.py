@@ -48,7 +48,7 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
             containers = compose.containers()  # the project's, once: for the checks below and the no-op test
             worker_service.note_leaving_prodlike(compose, "worker.up", containers)
             if build:
-                host_app.build(s)
+                host_app.build(s, pulled=worker_service.build_inputs(compose) is None)
             else:
                 host_app.require_dist(s, allow_stale=True)
             worker_service.start_worker(

@@ -157,11 +157,21 @@ def run_app_command(s: Settings, command: str, what: str) -> None:
         raise UserError(f"{what} failed (`{command}` exited {result.returncode}); see its output above")
 
 
-def build(s: Settings) -> None:
-    """Install the app's dependencies when they are absent, then build it (host-built workers only)."""
+def build(s: Settings, *, pulled: bool = False) -> None:
+    """Install the app's dependencies when they are absent, then build it (host-built workers only).
+
+    ``pulled``: the worker service has no `build:` section (it runs a pulled image): nothing is built."""
+    name = s.worker_name or s.service
+    if pulled and s.build_mode != "host":
+        print(
+            f"[build] {name}: runs a pulled image (its service has no `build:`): nothing to build; "
+            f"`docker compose pull {s.service}` updates the image",
+            flush=True,
+        )
+        return
     if s.build_mode != "host":
         how = "its image builds the app" if s.build_mode == "image" else "the app has no build step"
-        print(f"[build] {s.worker_name or s.service}: {how}; rebuilding the image only", flush=True)
+        print(f"[build] {name}: {how}; rebuilding the image only", flush=True)
         return
     if not (s.root / "node_modules").is_dir() and not (s.app_dir / "node_modules").is_dir():
         run_app_command(s, s.app_install, "install")

@@ -219,3 +219,14 @@ def test_a_worker_crashing_at_start_is_stopped_and_the_others_still_start(shop, 
     assert "bad config" in up.stderr  # its last log lines
     states = shop.states()
     assert states["email"] == "exited" and states["sync"] == "running", states  # not left restarting
+
+
+def test_build_on_a_pulled_image_says_there_is_nothing_to_build(shop):
+    up = shop.inv("worker.up", "email", "--build")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert (
+        "[build] email: runs a pulled image (its service has no `build:`): nothing to build; "
+        "`docker compose pull email` updates the image" in up.stdout
+    ), up.stdout
+    assert "rebuilding the image" not in up.stdout
+    assert shop.states()["email"] == "running"
