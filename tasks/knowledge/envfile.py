@@ -41,16 +41,23 @@ def read(path: Path) -> EnvFile:
     return parse(path.read_text(encoding="utf-8"), path)
 
 
+def shown(path: Path) -> str:
+    """A path as the user can find it: relative to the working folder when below it, else absolute
+    (the env file Compose reads may be `infra/docker/.env`, not the root's `.env`)."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else str(path)
+
+
 def load(path: Path, example: Path) -> EnvFile:
-    """The project's .env, or one clear error when it is missing or malformed."""
+    """The project's .env, or one clear error (naming it by its path) when it is missing or malformed."""
     if not path.is_file():
         raise UserError(
-            f"{path.name} is missing: copy {example.name} to {path.name} (or run `inv env.init`) and adjust it"
+            f"{shown(path)} is missing: copy {shown(example)} to {shown(path)} (or run `inv env.init`) and adjust it"
         )
     env = read(path)
     if env.malformed:
         lines = ", ".join(str(n) for n in env.malformed)
-        raise UserError(f"{path.name} is malformed at line {lines}: expected KEY=value (see {example.name})")
+        raise UserError(f"{shown(path)} is malformed at line {lines}: expected KEY=value (see {shown(example)})")
     return env
 
 

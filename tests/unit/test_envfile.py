@@ -14,7 +14,8 @@ def test_parse_values_and_malformed_line_numbers():
     assert env.malformed == [5, 7]
 
 
-def test_load_missing_file_says_copy_the_example(tmp_path):
+def test_load_missing_file_says_copy_the_example(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(Exit) as info:
         envfile.load(tmp_path / ".env", tmp_path / ".env.example")
     assert "copy .env.example to .env" in info.value.message

@@ -89,6 +89,7 @@ def test_no_env_and_no_example_is_fine(tmp_path, monkeypatch):
 
 def test_missing_env_with_an_example_is_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
     touch(tmp_path / "compose.yaml")
     touch(tmp_path / ".env.example", "A=1\n")
     with pytest.raises(UserError, match=r"\.env is missing: copy \.env\.example .*inv env\.init"):
@@ -134,3 +135,17 @@ def test_a_configured_env_file_is_named_to_compose_even_when_missing(tmp_path, m
     configured_root = Compose(settings_for(tmp_path, env_file=".env"))  # `.env` written by adopt: named too
     configured_root.base = ["docker", "compose"]
     assert configured_root.argv("ps")[2:4] == ["--env-file", str(tmp_path / ".env")]
+
+
+def test_a_missing_env_file_of_a_subfolder_project_is_named_by_its_path(tmp_path, monkeypatch):
+    """With the compose file in infra/docker/, Compose reads infra/docker/.env: a missing one is not ".env"."""
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    touch(tmp_path / "infra/docker/docker-compose.yml")
+    touch(tmp_path / "infra/docker/.env.example", "A=1\n")
+    touch(tmp_path / ".env", "A=root\n")  # the root's exists: not the one Compose reads
+    with pytest.raises(UserError) as error:
+        Compose(settings_for(tmp_path, files="infra/docker/docker-compose.yml"))
+    assert error.value.reason.startswith(
+        "infra/docker/.env is missing: copy infra/docker/.env.example to infra/docker/.env"
+    ), error.value.reason
