@@ -42,6 +42,7 @@ def up(c: Context, build: bool = False) -> None:
     services = stack.enabled(profiles)
     ports.check_free(compose, services, stack)
     build = rebuild
+    before = stack_up.restart_counts(compose)
     try:
         done = stack_up.up_wait(
             compose,
@@ -55,6 +56,8 @@ def up(c: Context, build: bool = False) -> None:
         raise ports.explain_failed_up(compose, services, error) from None
     for name in done.finished if done else ():
         print(f"{name}: finished (exit code 0)")
+    # `up --wait` takes a container without a healthcheck as up once it runs: a crash loop passes it.
+    stack_up.require_no_crash_loop(compose, [s for s in services if s not in (done.finished if done else ())], before)
     for each in composes:
         worker_service.require_ready(each, "starting the stack")
 

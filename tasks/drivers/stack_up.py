@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 
 from ..drivers.compose import Compose
+from ..knowledge.crash_loops import Started, parse_inspect, restarted, still_settling
 from ..knowledge.failures import UserError
 from ..knowledge.stack_config import StackConfig, UpOutcome, after_up
+
+#: How often the crash-loop watch after `up --wait` asks Docker.
+SETTLE_POLL_S = 0.25
 
 
 def show_logs(compose: Compose, services: list[str], lines: int = 20) -> list[str]:
@@ -76,3 +80,40 @@ def _with_failing(error: UserError, found: UpOutcome | None, shown: list[str]) -
     listed = ", ".join(f"{name} {why}" for name, why in found.failing)
     logs = f"; last log lines of {', '.join(shown)} above" if shown else ""
     return UserError(f"{error.reason} ({listed}{logs})")
+
+
+def inspect_all(compose: Compose) -> list[Started]:
+    """Every container of the project as `docker inspect` sees it ([] when Docker cannot tell)."""
+    try:
+        names = [ct.name for ct in compose.containers()]
+    except UserError:
+        return []
+    if not names:
+        return []
+    result = compose.gateway.docker("inspect", *names)
+    return parse_inspect(result.stdout) if result.ok else []
+
+
+def restart_counts(compose: Compose) -> dict[str, int]:
+    """Restart count per container id now (before `up`: the baseline of `require_no_crash_loop`)."""
+    return {c.id: c.restarts for c in inspect_all(compose)}
+
+
+def require_no_crash_loop(compose: Compose, services: list[str], before: dict[str, int]) -> None:
+    """After `up --wait`: fail, with their last log lines, on services that restarted or exited non-zero
+    since ``before``, watching those without a healthcheck until they have stayed up a moment."""
+    import time
+
+    begin = time.monotonic()
+    while True:
+        now = inspect_all(compose)
+        failing = restarted(before, now, services)
+        if failing:
+            shown = show_logs(compose, [name for name, _ in failing])
+            listed = ", ".join(f"{name} {why}" for name, why in failing)
+            logs = f"; last log lines of {', '.join(shown)} above" if shown else ""
+            raise UserError(f"starting the stack: {listed}{logs}")
+        watched = time.monotonic() - begin
+        if not still_settling(now, services, time.time(), watched):
+            return
+        time.sleep(SETTLE_POLL_S)

@@ -321,3 +321,40 @@ def test_worker_up_on_a_running_worker_skips_compose_until_its_configuration_cha
     stack.compose("stop", "worker")
     restarted = stack.inv("worker.up", check=True)
     assert "already running" not in restarted.stdout and stack.ps()["worker"] == "running"
+
+
+def test_stack_up_fails_on_a_side_service_in_a_crash_loop(stack, tmp_path):
+    """`up --wait` takes a container without a healthcheck as up once it runs: a service that runs 0.3 s,
+    exits 1 and is restarted by its policy passed it, and stack.up said nothing."""
+    import os
+
+    flaky = tmp_path / "flaky.yaml"
+    flaky.write_text(
+        "services:\n  flaky:\n    image: ${NODE_IMAGE:-node:24-bookworm-slim}\n"
+        '    command: ["node", "-e", "console.log(\'flaky: starting\'); setTimeout(() => process.exit(1), 300)"]\n'
+        "    restart: unless-stopped\n"
+    )
+    env = {"INVOKE_COMPOSE_FILES": os.pathsep.join(["docker-compose.yml", str(flaky)])}
+    try:
+        result = stack.inv("stack.up", env=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: starting the stack: flaky restarted (exit code 1): a crash loop"), last
+        assert "last 20 log lines of flaky" in result.stderr and "flaky: starting" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        found = subprocess.run(
+            [
+                "docker",
+                "ps",
+                "-aq",
+                "--filter",
+                f"label=com.docker.compose.project={stack.project}",
+                "--filter",
+                "label=com.docker.compose.service=flaky",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if found:
+            subprocess.run(["docker", "rm", "-f", *found], capture_output=True)
