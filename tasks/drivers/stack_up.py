@@ -99,7 +99,9 @@ def restart_counts(compose: Compose) -> dict[str, int]:
     return {c.id: c.restarts for c in inspect_all(compose)}
 
 
-def require_no_crash_loop(compose: Compose, services: list[str], before: dict[str, int]) -> None:
+def require_no_crash_loop(
+    compose: Compose, services: list[str], before: dict[str, int], *, what: str = "starting the stack"
+) -> None:
     """After `up --wait`: fail, with their last log lines, on services that restarted or exited non-zero
     since ``before``, watching those without a healthcheck until they have stayed up a moment."""
     import time
@@ -112,7 +114,7 @@ def require_no_crash_loop(compose: Compose, services: list[str], before: dict[st
             shown = show_logs(compose, [name for name, _ in failing])
             listed = ", ".join(f"{name} {why}" for name, why in failing)
             logs = f"; last log lines of {', '.join(shown)} above" if shown else ""
-            raise UserError(f"starting the stack: {listed}{logs}")
+            raise UserError(f"{what}: {listed}{logs}")
         watched = time.monotonic() - begin
         if not still_settling(now, services, time.time(), watched):
             return

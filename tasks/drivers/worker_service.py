@@ -211,7 +211,7 @@ def start_worker(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..drivers import ports
+    from ..drivers import ports, stack_facts, stack_up
 
     s = compose.settings
     skip_asked = may_skip and not build and files is None and not extra_env
@@ -232,6 +232,7 @@ def start_worker(
         require_ready(compose, what, stop_on_failure=stop_on_failure)
         return
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
+    before = stack_up.restart_counts(compose)  # a dependency in a crash loop fails the start too
     try:
         compose.check(
             *args,
@@ -243,6 +244,9 @@ def start_worker(
     except UserError as error:
         raise ports.explain_failed_up(compose, [s.service], error) from None
     require_ready(compose, what, stop_on_failure=stop_on_failure)
+    dependencies = [name for name in stack_facts.load(compose).with_dependencies([s.service]) if name != s.service]
+    if dependencies:
+        stack_up.require_no_crash_loop(compose, dependencies, before, what=what)
 
 
 def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:

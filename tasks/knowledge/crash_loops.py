@@ -79,8 +79,14 @@ def restarted(before: dict[str, int], now: list[Started], services: list[str]) -
     for container in now:
         if container.service not in services:
             continue
-        if container.status == "restarting" or container.restarts > before.get(container.id, 0):
-            failing.append((container.service, f"restarted (exit code {container.exit_code}): a crash loop"))
+        times = container.restarts - before.get(container.id, 0)
+        if container.status == "restarting" or times > 0:
+            # ExitCode is the last exit's only while it is down (a running container shows 0)
+            code = f", last exit code {container.exit_code}" if container.status != "running" else ""
+            what = (
+                f"restarted {times} time{'s' if times != 1 else ''} while starting" if times > 0 else "keeps restarting"
+            )
+            failing.append((container.service, f"{what}{code}: a crash loop"))
         elif container.status in ("exited", "dead") and container.exit_code != 0:
             failing.append((container.service, f"exited with code {container.exit_code}"))
     return list(dict.fromkeys(failing))

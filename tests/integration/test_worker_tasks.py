@@ -339,9 +339,43 @@ def test_stack_up_fails_on_a_side_service_in_a_crash_loop(stack, tmp_path):
         result = stack.inv("stack.up", env=env)
         assert result.returncode == 1, result.stdout + result.stderr
         last = result.stderr.strip().splitlines()[-1]
-        assert last.startswith("error: starting the stack: flaky restarted (exit code 1): a crash loop"), last
+        assert last.startswith("error: starting the stack: flaky restarted ") and "a crash loop" in last, last
         assert "last 20 log lines of flaky" in result.stderr and "flaky: starting" in result.stderr
         assert "Traceback" not in result.stderr
+    finally:
+        found = subprocess.run(
+            [
+                "docker",
+                "ps",
+                "-aq",
+                "--filter",
+                f"label=com.docker.compose.project={stack.project}",
+                "--filter",
+                "label=com.docker.compose.service=flaky",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if found:
+            subprocess.run(["docker", "rm", "-f", *found], capture_output=True)
+
+
+def test_worker_up_fails_on_a_dependency_in_a_crash_loop(stack, tmp_path):
+    import os
+
+    flaky = tmp_path / "flaky-dependency.yaml"
+    flaky.write_text(
+        "services:\n  flaky:\n    image: ${NODE_IMAGE:-node:24-bookworm-slim}\n"
+        '    command: ["node", "-e", "setTimeout(() => process.exit(1), 300)"]\n'
+        "    restart: unless-stopped\n"
+        "  worker:\n    depends_on: [flaky]\n"
+    )
+    env = {"INVOKE_COMPOSE_FILES": os.pathsep.join(["docker-compose.yml", str(flaky)])}
+    try:
+        result = stack.inv("worker.up", env=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: starting the worker service: flaky restarted ") and "a crash loop" in last, last
     finally:
         found = subprocess.run(
             [

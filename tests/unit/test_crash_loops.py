@@ -36,8 +36,8 @@ def test_a_service_that_restarted_since_before_up_or_exited_non_zero_fails():
     )
     failing = restarted({"f6": 4}, now, ["redis", "flaky", "api", "migrate", "seed", "postgres"])
     assert failing == [
-        ("flaky", "restarted (exit code 1): a crash loop"),
-        ("api", "restarted (exit code 1): a crash loop"),
+        ("flaky", "restarted 3 times while starting: a crash loop"),
+        ("api", "keeps restarting, last exit code 1: a crash loop"),
         ("seed", "exited with code 2"),
     ]
     assert restarted({}, now, ["redis"]) == []  # only the services asked about
