@@ -504,3 +504,83 @@ def test_runner_argument_errors_are_one_line(tmp_path):
     assert result.returncode == 2
     assert "unknown option --bogus" in result.stdout
     assert re.search(r"no command to run", result.stdout)
+
+
+# -- the consumers first (issue 23): the repository's own dev script, unchanged, loses no job ------------
+CONSUMER_JOB_MS = 8000  # longer than tsx watch's 5 s patience
+
+
+def job_records(stack, prefix: str, total: int) -> dict[str, dict[str, int]]:
+    """BullMQ's own record of each job (its hash `bull:digest:<id>`): attempts started (ats), times found
+    stalled (stc), finished (finishedOn set). A job cut and run again shows ats 2, stc 1."""
+    from tasks.drivers.queue_consumers import Redis
+    from tasks.knowledge.bullmq_clients import RedisAddress
+
+    redis = Redis(RedisAddress("127.0.0.1", stack.redis_port))
+    records = {}
+    for i in range(1, total + 1):
+        key = f"bull:digest:{prefix}-{i}"
+        ats, stc, finished = redis.queries(("HGET", key, "ats"), ("HGET", key, "stc"), ("HGET", key, "finishedOn"))
+        records[f"{prefix}-{i}"] = {"ats": int(ats or 0), "stc": int(stc or 0), "finished": int(bool(finished))}
+    return records
+
+
+def assert_never_cut(stack, prefix: str, total: int) -> None:
+    """Every job finished, each started once and never found stalled (what BullMQ records)."""
+
+    def finished():
+        records = job_records(stack, prefix, total)
+        return records if all(job["finished"] for job in records.values()) else None
+
+    records = wait_for(finished, 150, interval=0.5, what=f"the {total} jobs {prefix}-* finished")
+    assert {job: (r["ats"], r["stc"]) for job, r in records.items()} == dict.fromkeys(records, (1, 0)), records
+
+
+def test_the_raw_tsx_watch_script_through_npm_is_stopped_by_its_consumer(running_worker, tmp_path):
+    """`npm run` -> `sh -c` -> `tsx watch` -> node, the dev script as repositories have it: Ctrl+C in the
+    middle of 8 s jobs reaches the worker only, once; tsx watch (which kills its child 5 s after a stop)
+    is stopped after the worker has finished its job and exited. Every job started once, never stalled."""
+    stack = running_worker
+    term = session(stack, tmp_path, f"npm --prefix {FIXTURE} run tsx-watch")
+    term.wait_output("dev worker running with the queue", timeout=90)
+    stack.produce("npmtsx", 3, duration_ms=CONSUMER_JOB_MS)
+    mid_job(stack)
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    out = term.output
+    assert "stopping the dev worker's queue consumers first (pid " in out, out
+    assert "Force killing" not in out and "may have been cut" not in out, out
+    assert out.count("received SIGINT") <= 1 and "received SIGTERM" not in out, out  # the worker got one signal
+    assert "background worker restored" in out
+    assert stack.ps()["worker"] == "running"
+    assert_never_cut(stack, "npmtsx", 3)
+    assert_exactly_once(stack, "npmtsx", 3)
+
+
+CLUSTER_APP = FIXTURE / "cluster-worker.mjs"
+
+
+def test_a_cluster_primary_that_forwards_nothing_has_its_forks_stopped(running_worker, tmp_path):
+    """A node:cluster app whose primary neither forwards nor handles signals: Ctrl+C mid-job goes to both
+    forks (the consumers), once each; they finish their 8 s jobs and exit, then the primary is ended. No job
+    cut, and the session ends without waiting out the 30 s grace period (no escalation, no kill)."""
+    stack = running_worker
+    term = session(stack, tmp_path, f"node {CLUSTER_APP}", INVOKE_APP_START_GATE="0")
+    term.wait_output("dev worker running (", timeout=90)
+    wait_for(lambda: len(re.findall(r"\[cluster\] fork pid=\d+ ready", term.output)) == 2, 30, what="both forks")
+    stack.produce("cluster", 4, duration_ms=CONSUMER_JOB_MS)
+    wait_for(lambda: active_jobs(stack) >= 2, 30, interval=0.1, what="both forks in the middle of a job")
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    out = term.output
+    line = next(ln for ln in out.splitlines() if "queue consumers first" in ln)
+    primary = re.search(r"\[cluster\] primary pid=(\d+)", out)
+    assert primary and re.search(
+        rf"first \(pids \d+ \(node\), \d+ \(node\): Ctrl\+C, once each\); then pid {primary[1]} ", line
+    ), line
+    assert out.count("SIGINT received") == 2 and "received again" not in out, out  # once each
+    assert out.count("closed") >= 2, out
+    assert "still running" not in out and "killing" not in out and "may have been cut" not in out, out
+    assert "dev worker exited (code 0)" in out, out
+    assert "background worker restored" in out
+    assert_never_cut(stack, "cluster", 4)
