@@ -318,4 +318,6 @@ def test_the_same_wrapper_signalled_as_a_whole_cuts_the_consumer(tmp_path):
         time.sleep(0.3)
     finally:
         listener.close()
-    assert log.read_text().splitlines() == ["connected", "SIGTERM", "SIGTERM"]  # twice, then killed
+    lines = log.read_text().splitlines()
+    # from the group and relayed by the wrapper (two, or one when they arrive together), then killed
+    assert lines[:2] == ["connected", "SIGTERM"] and "finished" not in lines, lines
