@@ -21,6 +21,11 @@ from ..knowledge.consumer_procs import StopPlan, Target, describe, targets_text
 from ..knowledge.exit_codes import signal_name
 from . import consumer_procs
 
+#: While consumers finish: how often the ones signalled are looked at (cheap), and how often the whole
+#: tree is read again for new ones (a process table and every process's connections).
+STOP_POLL_S = 0.05
+SCAN_INTERVAL_S = 0.5
+
 
 class ConsumerStop:
     def __init__(
@@ -48,6 +53,7 @@ class ConsumerStop:
         self.signalled: dict[int, float | None] = {}  # pid -> its start time
         self.names: dict[int, str] = {}
         self.started = 0.0
+        self._next_scan = 0.0
         #: Consumers still running when the group had to be signalled (the grace period ran out).
         self.unfinished: list[int] = []
 
@@ -99,6 +105,10 @@ class ConsumerStop:
         """While waiting: signal new consumers; when all have exited (or the grace is over), the group."""
         if self.state != "waiting":
             return
+        now = self.clock()
+        if now < self._next_scan and now - self.started < self.grace and self._running():
+            return  # (a new consumer is looked for every SCAN_INTERVAL_S, and once more before the end)
+        self._next_scan = now + SCAN_INTERVAL_S
         found = self.find(self.root, self.targets)
         new = [pid for pid in (found.consumers if found else []) if pid not in self.signalled]
         if found is not None:
@@ -107,16 +117,19 @@ class ConsumerStop:
             what = describe(new, self.names)
             self.say(f"a new queue consumer appeared ({what}): {signal_name(self.signum)} to it too")
             self._signal(new)
-        running = [pid for pid, started in self.signalled.items() if self.alive(pid, started)]
+        running = self._running()
         if not running:
             self.finish()
-        elif self.clock() - self.started >= self.grace:
+        elif now - self.started >= self.grace:
             self.unfinished = running
             self.say(
                 f"the dev worker's queue consumers ({describe(running, self.names)}) are still running "
                 f"{self.grace:g} s after the stop request: sending {signal_name(self.signum)} to the whole dev command"
             )
             self.finish()
+
+    def _running(self) -> list[int]:
+        return [pid for pid, started in self.signalled.items() if self.alive(pid, started)]
 
     def finish(self) -> None:
         """The signal to the group (what wraps the consumers), once."""

@@ -41,6 +41,9 @@ GONE_MARGIN_S = 2.0
 #: How often the wait for the dev command looks at the clock (for the escalation above).
 WAIT_POLL_S = 0.2
 
+#: How often the wait looks at the consumers while they finish (they are stopped first).
+STOP_POLL_S = 0.05
+
 #: What signal.signal returns: a handler, SIG_DFL/SIG_IGN, or None for one not installed from Python.
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -240,8 +243,9 @@ class ForegroundChild:
         """
         assert self.proc is not None
         while True:
+            waiting = self.consumer_stop is not None and self.consumer_stop.waiting
             try:
-                returncode = self.proc.wait(timeout=WAIT_POLL_S)
+                returncode = self.proc.wait(timeout=STOP_POLL_S if waiting else WAIT_POLL_S)
                 break
             except subprocess.TimeoutExpired:
                 self._advance_stop()
@@ -254,7 +258,7 @@ class ForegroundChild:
             while self.consumer_stop is not None and self.consumer_stop.waiting:
                 self._advance_stop()
                 if self.consumer_stop.waiting:
-                    time.sleep(WAIT_POLL_S)
+                    time.sleep(STOP_POLL_S)
             wait_group_gone(self.proc.pid, group_grace)
         return returncode
 
