@@ -87,7 +87,7 @@ class ConsumerStop:
             wraps = f"; then {describe(found.wrappers, found.names)}, which {verb} them"
         self.say(
             f"stopping the dev worker's queue consumers first ({describe(found.consumers, found.names)}: "
-            f"{signal_name(signum)}, once each){wraps}"
+            f"{signal_name(signum)}, {'once each' if len(found.consumers) > 1 else 'once'}){wraps}"
         )
         self.state = "waiting"
 
