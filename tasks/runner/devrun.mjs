@@ -531,7 +531,11 @@ function main() {
       return;
     }
     stopping = { proc, signal };
-    log(`stopping the worker's consumers first (pid ${found.join(', ')}: ${signal}, once each), then what remains of its group`);
+    const many = found.length > 1;
+    log(
+      `stopping the worker's consumers first (${many ? 'pids' : 'pid'} ${found.join(', ')}: ${signal}, ` +
+        `${many ? 'once each' : 'once'}), then what remains of its group`,
+    );
     for (const pid of found) signalOnce(pid, signal);
     clearInterval(consumerPoll);
     consumerPoll = setInterval(watchConsumers, CONSUMER_POLL_MS);

@@ -588,3 +588,29 @@ def test_a_cluster_primary_that_forwards_nothing_has_its_forks_stopped(running_w
     assert "dev worker exited (code 0)" in out, out
     assert "background worker restored" in out
     assert_never_cut(stack, "cluster", 4)
+
+
+def test_the_runner_restarts_a_cluster_app_only_after_its_forks_finished(running_worker, tmp_path):
+    """The shipped runner around the same cluster app, restarted by a change in the middle of 8 s jobs: it
+    stops the forks holding the jobs (signalling the primary alone, as it did, let the forks die with it
+    mid-job), waits for them, and only then starts the app again. No job cut."""
+    stack = running_worker
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    term = session(stack, tmp_path, f"devstack-run --watch {watched} -- node {CLUSTER_APP}", INVOKE_APP_START_GATE="0")
+    term.wait_output("dev worker running (", timeout=90)
+    wait_for(lambda: len(re.findall(r"\[cluster\] fork pid=\d+ ready", term.output)) == 2, 30, what="both forks")
+    stack.produce("clusterrestart", 2, duration_ms=CONSUMER_JOB_MS)
+    wait_for(lambda: active_jobs(stack) >= 2, 30, interval=0.1, what="both forks in the middle of a job")
+    (watched / "x.js").write_text("// changed\n")
+    term.wait_output("restarting the worker once it has stopped")
+    term.wait_output("stopping the worker's consumers first (pids ")
+    assert re.search(r"consumers first \(pids \d+, \d+: SIGTERM, once each\)", term.output), term.output
+    term.wait_output("starting it again", timeout=60)
+    wait_for(lambda: len(re.findall(r"\[cluster\] fork pid=\d+ ready", term.output)) == 4, 60, what="new forks")
+    out = term.output
+    assert out.count("SIGTERM received") == 2 and "received again" not in out, out
+    assert "killing it" not in out, out
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    assert_never_cut(stack, "clusterrestart", 2)

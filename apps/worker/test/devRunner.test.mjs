@@ -307,7 +307,7 @@ setInterval(() => {}, 1000);`;
       await run.waitFor('[child] connected');
       process.kill(-run.proc.pid, 'SIGTERM');
       assert.deepEqual(await run.exited, { code: null, signal: 'SIGTERM' });
-      assert.match(run.output(), /stopping the worker's consumers first \(pid \d+: SIGTERM, once each\)/);
+      assert.match(run.output(), /stopping the worker's consumers first \(pid \d+: SIGTERM, once\)/);
       assert.deepEqual(readFileSync(/** @type {string} */ (process.env.CONSUMER_LOG), 'utf8').trim().split('\n'), [
         'connected',
         'SIGTERM',
