@@ -167,7 +167,7 @@ MARKS = {
     "restoring": ("[dev.worker] restoring the background", "[dev-worker] Restarting background"),
     "restored": ("background worker restored", "[dev-worker] Docker worker restarted."),
     "restore_warning": ("[dev.worker] warning:",),
-    "reloaded": ("changed, restarting the worker",),  # someone edited apps/worker/src mid-round
+    "reloaded": ("changed: restarting the worker",),  # someone edited apps/worker/src mid-round
 }
 READY_LINE = re.compile(r"\[worker\] ready queue=\S+ .*pid=(\d+)")
 

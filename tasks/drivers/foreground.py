@@ -5,13 +5,17 @@ POSIX: the child gets its own session, so only this process receives terminal si
 forwarded to the child's whole process group (npm -> tsx -> node), which is never left orphaned by a
 normal exit path.
 The first stop signal is forwarded as it came, except a hang-up (a closed terminal), which is passed
-on as SIGTERM: nodemon and `node --watch` take SIGHUP as "restart". A person's second Ctrl+C (or
-SIGTERM) escalates to SIGTERM, a third to SIGKILL, each said in one line. A dev command still running
-when the stop grace period (plus a margin) has passed since the first stop request is escalated the
-same way by itself, also in one line each: nobody may be there to press again (a closed terminal, an
-IDE's stop button), and a watcher can hang on its own stop (`tsx watch` whose worker already died).
-Windows: Ctrl+C and console close reach the child from the console itself; this
-process only waits (a killed console is then recovered by the next command from the handover record).
+on as SIGTERM: nodemon and `node --watch` take SIGHUP as "restart". When the address the dev worker
+dials Redis at is known (``redis_targets``), it goes first to the dev command's queue consumers only
+(the processes connected to Redis, every fork, once each), and to the group once they have exited
+(`tasks/drivers/consumer_stop.py`): a wrapper's force-kill or early death never reaches a job.
+A person's second Ctrl+C (or SIGTERM) escalates to SIGTERM, a third to SIGKILL, each said in one
+line. A dev command still running when the stop grace period (plus a margin) has passed since the
+first stop request is escalated the same way by itself, also in one line each: nobody may be there
+to press again (a closed terminal, an IDE's stop button), and a watcher can hang on its own stop
+(`tsx watch` whose worker already died). Windows: Ctrl+C and console close reach the child from the
+console itself; this process only waits (a killed console is then recovered by the next command from
+the handover record).
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..knowledge.consumer_procs import Target
+    from .consumer_stop import ConsumerStop
 
 IS_WINDOWS = os.name == "nt"
 #: Past the grace period, how long before the dev command gets SIGTERM, and as long again before SIGKILL.
@@ -32,6 +40,9 @@ ESCALATE_MARGIN_S = 5.0
 GONE_MARGIN_S = 2.0
 #: How often the wait for the dev command looks at the clock (for the escalation above).
 WAIT_POLL_S = 0.2
+
+#: How often the wait looks at the consumers while they finish (they are stopped first).
+STOP_POLL_S = 0.05
 
 #: What signal.signal returns: a handler, SIG_DFL/SIG_IGN, or None for one not installed from Python.
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -84,6 +95,9 @@ class ForegroundChild:
         #: Set while the dev worker's queue connection is known to be gone (a crash under a watcher that
         #: lives on): it holds no job, so a stop needs no grace period.
         self.worker_gone = False
+        #: Where the dev worker dials Redis (set by the session; None: the group gets every signal).
+        self.redis_targets: list[Target] | None = None
+        self.consumer_stop: ConsumerStop | None = None
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         from ..knowledge.exit_codes import REPEAT_MIN_INTERVAL_S, escalation
@@ -105,11 +119,50 @@ class ForegroundChild:
         if step.line:
             say(step.line)
         if IS_WINDOWS:
+            if self._presses == 1 and self.redis_targets is not None:
+                say(
+                    "Windows: the console's stop reaches every process of the dev command at once "
+                    "(its queue consumers cannot be stopped first)"
+                )
             if self._presses >= 3:
                 self.proc.kill()  # TerminateProcess; the console delivered the earlier ones itself
             return
-        if step.send:
+        if step.send and self._presses == 1:
+            self._first_stop(step.send)
+        elif step.send:
+            if self.consumer_stop is not None:
+                self.consumer_stop.abandon()  # a person escalated: the group signals as before
             self._signal_group(step.send)
+
+    def _first_stop(self, signum: int) -> None:
+        """The first stop request: to the queue consumers first where they can be found (POSIX)."""
+        if self.redis_targets is None or self.proc is None:
+            self._signal_group(signum)
+            return
+        if self.consumer_stop is not None and self.consumer_stop.state != "idle":
+            if not self.consumer_stop.waiting:  # (the consumers already had their one signal)
+                self._signal_group(signum)
+            return
+        if self.consumer_stop is None:
+            from .consumer_stop import ConsumerStop
+
+            self.consumer_stop = ConsumerStop(
+                self.proc.pid,
+                self.redis_targets,
+                grace=0.0 if self.worker_gone else self.stop_grace,
+                say=say,
+                signal_group=self._signal_group,
+            )
+        self.consumer_stop.begin(signum)
+
+    @property
+    def unfinished_consumers(self) -> list[int]:
+        """Consumers still running when what wraps them had to be signalled (past the grace period)."""
+        return list(self.consumer_stop.unfinished) if self.consumer_stop is not None else []
+
+    def _advance_stop(self) -> None:
+        if self.consumer_stop is not None and self.consumer_stop.waiting:
+            self.consumer_stop.advance()
 
     def _signal_group(self, signum: int) -> None:
         """``signum`` to the dev command's whole process group (POSIX); for SIGKILL its descendants too."""
@@ -150,7 +203,7 @@ class ForegroundChild:
         if IS_WINDOWS:
             self.proc.terminate()
             return
-        self._signal_group(signal.SIGTERM)
+        self._first_stop(signal.SIGTERM)
 
     def _escalate_if_overdue(self) -> None:
         """Past the grace period since the first stop request: SIGTERM once, then SIGKILL after the margin."""
@@ -161,6 +214,8 @@ class ForegroundChild:
         overdue = _now() - self._stop_requested_at - grace
         if self._escalated == 0 and overdue >= margin and self._presses < 2:
             self._escalated = 1
+            if self.consumer_stop is not None:
+                self.consumer_stop.abandon()
             why = "its worker is gone, no job to finish" if self.worker_gone else f"grace period {grace:g} s"
             after = grace + margin
             say(f"the dev command is still running {after:g} s after the stop request ({why}): sending SIGTERM")
@@ -188,14 +243,22 @@ class ForegroundChild:
         """
         assert self.proc is not None
         while True:
+            waiting = self.consumer_stop is not None and self.consumer_stop.waiting
             try:
-                returncode = self.proc.wait(timeout=WAIT_POLL_S)
+                returncode = self.proc.wait(timeout=STOP_POLL_S if waiting else WAIT_POLL_S)
                 break
             except subprocess.TimeoutExpired:
+                self._advance_stop()
                 self._escalate_if_overdue()
             except KeyboardInterrupt:  # only if a handler was not installed
                 continue
         if not IS_WINDOWS:
+            # Its main process may end before the consumers (a runner whose worker exited): they are
+            # waited for first (the grace period still bounds it), then what is left of the group.
+            while self.consumer_stop is not None and self.consumer_stop.waiting:
+                self._advance_stop()
+                if self.consumer_stop.waiting:
+                    time.sleep(STOP_POLL_S)
             wait_group_gone(self.proc.pid, group_grace)
         return returncode
 

@@ -10,7 +10,7 @@ _SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9
 
 def parse_duration(text: str | None, default: float) -> float:
     """Seconds of a Go-style duration; ``default`` when empty or not a duration (a bare number has
-    no unit: Compose refuses it, and so does the dev runner, apps/worker/scripts/duration.mjs)."""
+    no unit: Compose refuses it, and so does the shipped dev runner, tasks/runner/devrun.mjs)."""
     value = (text or "").strip()
     if not value:
         return default

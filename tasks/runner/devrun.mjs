@@ -23,6 +23,15 @@
  * If the worker exits by itself, the runner ends with its code: a dev session must not keep the
  * queue for a worker that no longer runs.
  *
+ * The worker's consumers (Linux): what holds the jobs is often not the worker's own process (`tsx`
+ * runs the code in a child node, a node:cluster primary forks the consumers and forwards nothing).
+ * A stop (a signal, or a restart on a change) therefore goes to the processes of the worker's tree
+ * that hold an established TCP connection (to the Redis port(s) in DEVSTACK_REDIS_PORTS, which
+ * `inv dev.worker` sets; to anything when it is not set), read from /proc: each gets the signal once,
+ * every fork included, a consumer appearing meanwhile too; once they have exited, what remains of the
+ * worker's process group gets it. With no consumer found it is said in one line and the worker's own
+ * process gets the signal, as it does on macOS and Windows (said once when the runner starts).
+ *
  * The grace period: --grace, else WORKER_STOP_GRACE_PERIOD (Compose syntax, as the background
  * container's stop_grace_period), else 30s.
  *
@@ -32,7 +41,7 @@
  * it again.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync, watch } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, watch } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +54,8 @@ const DEBOUNCE_MS = 150;
 /** The same signal again within this time is the same request by a second route. */
 const DUPLICATE_SIGNAL_MS = 100;
 const POLL_MS = 500;
+/** How often a stop looks at the worker's consumers (new ones, gone ones). */
+const CONSUMER_POLL_MS = 200;
 const DEFAULT_EXTENSIONS = ['.ts', '.mts', '.cts', '.tsx', '.js', '.mjs', '.cjs', '.json'];
 const SKIPPED_DIRS = new Set(['node_modules']);
 export const DEFAULT_GRACE_MS = 30_000;
@@ -302,6 +313,126 @@ export function pathWithLocalBins(env, cwd) {
   return { key, value: [...bins, env[key] ?? ''].filter(Boolean).join(sep) };
 }
 
+// -- the worker's consumers (Linux: /proc) -----------------------------------------------------
+/**
+ * `/proc/<pid>/stat` -> its parent, group and state (the name is in parentheses and may hold any
+ * character: the fields are read after the last `)`).
+ * @param {string} text
+ */
+export function parseStat(text) {
+  const close = text.lastIndexOf(')');
+  const name = text.slice(text.indexOf('(') + 1, close);
+  const [state, ppid, pgrp] = text.slice(close + 2).split(' ');
+  return { name, state: state ?? '', ppid: Number(ppid), pgrp: Number(pgrp) };
+}
+
+/**
+ * The established TCP connections in `/proc/net/tcp` or `tcp6` text: socket inode -> remote port.
+ * @param {string} text
+ * @returns {Map<string, number>}
+ */
+export function parseTcp(text) {
+  /** @type {Map<string, number>} */
+  const found = new Map();
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10 || fields[3] !== '01') continue; // 01: ESTABLISHED
+    const remote = /** @type {string} */ (fields[2]);
+    found.set(/** @type {string} */ (fields[9]), parseInt(remote.slice(remote.lastIndexOf(':') + 1), 16));
+  }
+  return found;
+}
+
+/**
+ * The consumers among a process table (pure): the processes under `root` (and the members of its
+ * process group whose parent is outside the table: orphans) holding a connection to one of `ports`
+ * (any connection when `ports` is empty).
+ * @param {number} root
+ * @param {Map<number, { ppid: number, pgrp: number, ports: number[] }>} table
+ * @param {number[]} ports
+ */
+export function consumersOf(root, table, ports) {
+  /** @type {Map<number, number[]>} */
+  const children = new Map();
+  for (const [pid, row] of table) children.set(row.ppid, [...(children.get(row.ppid) ?? []), pid]);
+  const starts = [root, ...[...table].filter(([pid, row]) => pid !== root && row.pgrp === root && !table.has(row.ppid)).map(([pid]) => pid)];
+  /** @type {number[]} */
+  const tree = [];
+  const queue = starts.filter((pid) => table.has(pid));
+  while (queue.length) {
+    const pid = /** @type {number} */ (queue.shift());
+    if (tree.includes(pid)) continue;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []).sort((a, b) => a - b));
+  }
+  return tree
+    .filter((pid) => {
+      const held = table.get(pid)?.ports ?? [];
+      return ports.length ? held.some((port) => ports.includes(port)) : held.length > 0;
+    })
+    .sort((a, b) => a - b);
+}
+
+/**
+ * DEVSTACK_REDIS_PORTS (`6379` or `6379,41234`) -> ports.
+ * @param {string | undefined} text
+ */
+export function redisPorts(text) {
+  return String(text ?? '')
+    .split(',')
+    .map((part) => Number(part.trim()))
+    .filter((port) => Number.isInteger(port) && port > 0);
+}
+
+/**
+ * Reads the live (not zombie) processes of this machine with their established TCP connections'
+ * remote ports (Linux). Processes of another user are left out.
+ * @param {string} procRoot
+ */
+export function readProcTable(procRoot = '/proc') {
+  /** @type {Map<string, number>} */
+  const sockets = new Map();
+  for (const name of ['tcp', 'tcp6']) {
+    try {
+      for (const [inode, port] of parseTcp(readFileSync(join(procRoot, 'net', name), 'utf8'))) sockets.set(inode, port);
+    } catch {
+      // no IPv6, or no /proc/net
+    }
+  }
+  /** @type {Map<number, { ppid: number, pgrp: number, ports: number[] }>} */
+  const table = new Map();
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = parseStat(readFileSync(join(procRoot, entry, 'stat'), 'utf8'));
+      if (stat.state === 'Z') continue;
+      /** @type {number[]} */
+      const ports = [];
+      try {
+        for (const fd of readdirSync(join(procRoot, entry, 'fd'))) {
+          try {
+            const link = readlinkSync(join(procRoot, entry, 'fd', fd));
+            const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+            const port = inode === undefined ? undefined : sockets.get(inode);
+            if (port !== undefined) ports.push(port);
+          } catch {
+            // closed meanwhile
+          }
+        }
+      } catch {
+        // another user's process: its descriptors cannot be read
+      }
+      table.set(Number(entry), { ppid: stat.ppid, pgrp: stat.pgrp, ports });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return table;
+}
+
+/** Can this platform find the consumers? */
+const FINDS_CONSUMERS = process.platform === 'linux' && existsSync('/proc/self/fd');
+
 /** @param {NodeJS.Signals | null} signal @param {number | null} code */
 function exitCodeOf(code, signal) {
   return code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0));
@@ -358,11 +489,22 @@ function main() {
     proc.on('exit', (code, signal) => onExit(proc, code, signal));
   }
 
+  const ports = redisPorts(process.env.DEVSTACK_REDIS_PORTS);
+  /** Consumers signalled by the current stop (pid -> signal), each once. */
+  /** @type {Map<number, NodeJS.Signals>} */
+  const signalled = new Map();
+  /** @type {{ proc: import('node:child_process').ChildProcess, signal: NodeJS.Signals } | undefined} */
+  let stopping;
+  /** @type {NodeJS.Timeout | undefined} */
+  let consumerPoll;
+
   /**
-   * Asks the worker to stop (one signal), and arms the grace period's SIGKILL.
+   * Asks the worker to stop: its consumers first (one signal each), then what remains of its group;
+   * arms the grace period's SIGKILL. `again`: a second request (SIGTERM to the worker and its consumers).
    * @param {NodeJS.Signals} signal
+   * @param {boolean} [again]
    */
-  function stopWorker(signal) {
+  function stopWorker(signal, again = false) {
     const proc = child;
     if (proc === undefined || proc.pid === undefined) return;
     graceTimer ??= setTimeout(() => {
@@ -373,10 +515,84 @@ function main() {
       killTree(proc, 'SIGKILL');
     }, args.graceMs);
     if (IS_WINDOWS) return; // the console's Ctrl+C reached it; nothing graceful can be sent from here
+    if (again || !FINDS_CONSUMERS) {
+      // A second request (SIGTERM), or a platform without /proc: the worker's own process, as always,
+      // and the consumers the first request found.
+      for (const pid of [proc.pid, ...signalled.keys()]) kill(pid, signal);
+      return;
+    }
+    const found = findConsumers(proc.pid);
+    if (found.length === 0) {
+      log(
+        `no consumer of the worker found (no process of it holds a TCP connection${ports.length ? ` to port ${ports.join(', ')}` : ''}): ` +
+          `sending ${signal} to the worker's process (pid ${proc.pid})`,
+      );
+      kill(proc.pid, signal);
+      return;
+    }
+    stopping = { proc, signal };
+    const many = found.length > 1;
+    log(
+      `stopping the worker's consumers first (${many ? 'pids' : 'pid'} ${found.join(', ')}: ${signal}, ` +
+        `${many ? 'once each' : 'once'}), then what remains of its group`,
+    );
+    for (const pid of found) signalOnce(pid, signal);
+    clearInterval(consumerPoll);
+    consumerPoll = setInterval(watchConsumers, CONSUMER_POLL_MS);
+  }
+
+  /** @param {number} pid @param {NodeJS.Signals} signal */
+  function kill(pid, signal) {
     try {
-      process.kill(proc.pid, signal);
+      process.kill(pid, signal);
     } catch {
       // already gone
+    }
+  }
+
+  /** @param {number} pid @param {NodeJS.Signals} signal */
+  function signalOnce(pid, signal) {
+    if (signalled.has(pid)) return;
+    signalled.set(pid, signal);
+    kill(pid, signal);
+  }
+
+  /** @param {number} root */
+  function findConsumers(root) {
+    try {
+      return consumersOf(root, readProcTable(), ports);
+    } catch {
+      return [];
+    }
+  }
+
+  /** While a stop waits: new consumers get the signal once; when all are gone, the rest of the group. */
+  function watchConsumers() {
+    const current = stopping;
+    if (current === undefined || current.proc !== child || current.proc.pid === undefined) {
+      clearInterval(consumerPoll);
+      stopping = undefined;
+      return;
+    }
+    const found = findConsumers(current.proc.pid);
+    const fresh = found.filter((pid) => !signalled.has(pid));
+    if (fresh.length) log(`a new consumer of the worker appeared (pid ${fresh.join(', ')}): ${current.signal} to it too`);
+    for (const pid of fresh) signalOnce(pid, current.signal);
+    const running = [...signalled.keys()].filter((pid) => {
+      try {
+        return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).state !== 'Z';
+      } catch {
+        return false;
+      }
+    });
+    if (running.length === 0) {
+      clearInterval(consumerPoll);
+      stopping = undefined;
+      try {
+        process.kill(-current.proc.pid, current.signal); // what wraps them (tsx, a cluster primary)
+      } catch {
+        // the group is empty
+      }
     }
   }
 
@@ -413,7 +629,7 @@ function main() {
       stopWorker(signal === 'SIGHUP' ? 'SIGTERM' : signal);
     } else if (signal !== 'SIGHUP') {
       log(`${signal} again: sending SIGTERM to the worker`);
-      stopWorker('SIGTERM');
+      stopWorker('SIGTERM', true);
     }
   }
 
@@ -447,6 +663,9 @@ function main() {
     child = undefined;
     clearTimeout(graceTimer);
     graceTimer = undefined;
+    clearInterval(consumerPoll);
+    stopping = undefined;
+    signalled.clear();
     // Whatever the worker started in its group goes with it (a tsx or npm wrapper's leftovers).
     if (!IS_WINDOWS && proc.pid !== undefined) {
       try {
@@ -484,6 +703,11 @@ function main() {
   }
 
   for (const signal of STOP_SIGNALS) process.on(signal, () => onSignal(signal));
+  if (IS_WINDOWS) {
+    log("on Windows the console's Ctrl+C reaches every process of the worker at once: its consumers cannot be stopped first");
+  } else if (!FINDS_CONSUMERS) {
+    log(`the worker's consumers cannot be found on ${process.platform} (no /proc): a stop goes to the worker's process`);
+  }
   log(
     `running \`${args.command.join(' ')}\`, restarting it after a graceful stop on changes in ` +
       `${roots.map((root) => `${display(root)}/`).join(', ')} (stop grace ${formatDuration(args.graceMs)})`,

@@ -453,7 +453,7 @@ KILL_PHASES = {
     # the same through the Redis relay: inv's death must not cut the dev worker's Redis in the middle of a job
     "relay-running-mid-job": "dev worker running (`",
     # after Ctrl+C, while the dev worker finishes its 6 s job
-    "stopping-after-ctrl-c": "[devrun] SIGINT received",
+    "stopping-after-ctrl-c": "stopping the dev worker's queue consumers first",
     # the dev command has ended, the background worker is being started again
     "restoring": "restoring the background worker ...",
 }
@@ -504,3 +504,113 @@ def test_runner_argument_errors_are_one_line(tmp_path):
     assert result.returncode == 2
     assert "unknown option --bogus" in result.stdout
     assert re.search(r"no command to run", result.stdout)
+
+
+# -- the consumers first (issue 23): the repository's own dev script, unchanged, loses no job ------------
+CONSUMER_JOB_MS = 8000  # longer than tsx watch's 5 s patience
+
+
+def job_records(stack, prefix: str, total: int) -> dict[str, dict[str, int]]:
+    """BullMQ's own record of each job (its hash `bull:digest:<id>`): attempts started (ats), times found
+    stalled (stc), finished (finishedOn set). A job cut and run again shows ats 2, stc 1."""
+    from tasks.drivers.queue_consumers import Redis
+    from tasks.knowledge.bullmq_clients import RedisAddress
+
+    redis = Redis(RedisAddress("127.0.0.1", stack.redis_port))
+    records = {}
+    for i in range(1, total + 1):
+        key = f"bull:digest:{prefix}-{i}"
+        ats, stc, finished = redis.queries(("HGET", key, "ats"), ("HGET", key, "stc"), ("HGET", key, "finishedOn"))
+        records[f"{prefix}-{i}"] = {"ats": int(ats or 0), "stc": int(stc or 0), "finished": int(bool(finished))}
+    return records
+
+
+def assert_never_cut(stack, prefix: str, total: int) -> None:
+    """Every job finished, each started once and never found stalled (what BullMQ records)."""
+
+    def finished():
+        records = job_records(stack, prefix, total)
+        return records if all(job["finished"] for job in records.values()) else None
+
+    records = wait_for(finished, 150, interval=0.5, what=f"the {total} jobs {prefix}-* finished")
+    assert {job: (r["ats"], r["stc"]) for job, r in records.items()} == dict.fromkeys(records, (1, 0)), records
+
+
+@pytest.mark.parametrize("how", list(EXITS))
+def test_the_raw_tsx_watch_script_through_npm_is_stopped_by_its_consumer(running_worker, tmp_path, how):
+    """`npm run` -> `sh -c` -> `tsx watch` -> node, the dev script as repositories have it: a stop in the
+    middle of 8 s jobs reaches the worker only, once; tsx watch (which kills its child 5 s after a stop)
+    is stopped after the worker has finished its job and exited. Every job started once, never stalled."""
+    stack = running_worker
+    term = session(stack, tmp_path, f"npm --prefix {FIXTURE} run tsx-watch")
+    term.wait_output("dev worker running with the queue", timeout=90)
+    prefix = f"npmtsx{how.replace('_', '')}"
+    stack.produce(prefix, 3, duration_ms=CONSUMER_JOB_MS)
+    mid_job(stack)
+    getattr(term, how)()
+    assert term.wait(120) == EXITS[how], term.output
+    assert stack.ps()["worker"] == "running"
+    assert_never_cut(stack, prefix, 3)
+    assert_exactly_once(stack, prefix, 3)
+    if how == "close_terminal":  # a closed terminal shows nothing more
+        return
+    out = term.output
+    assert "stopping the dev worker's queue consumers first (pid " in out, out
+    assert "Force killing" not in out and "may have been cut" not in out, out
+    assert len(re.findall(r"\[worker\] SIG\w+ received", out)) == 1, out  # one signal reached the worker
+    assert "background worker restored" in out
+
+
+CLUSTER_APP = FIXTURE / "cluster-worker.mjs"
+
+
+def test_a_cluster_primary_that_forwards_nothing_has_its_forks_stopped(running_worker, tmp_path):
+    """A node:cluster app whose primary neither forwards nor handles signals: Ctrl+C mid-job goes to both
+    forks (the consumers), once each; they finish their 8 s jobs and exit, then the primary is ended. No job
+    cut, and the session ends without waiting out the 30 s grace period (no escalation, no kill)."""
+    stack = running_worker
+    term = session(stack, tmp_path, f"node {CLUSTER_APP}", INVOKE_APP_START_GATE="0")
+    term.wait_output("dev worker running (", timeout=90)
+    wait_for(lambda: len(re.findall(r"\[cluster\] fork pid=\d+ ready", term.output)) == 2, 30, what="both forks")
+    stack.produce("cluster", 4, duration_ms=CONSUMER_JOB_MS)
+    wait_for(lambda: active_jobs(stack) >= 2, 30, interval=0.1, what="both forks in the middle of a job")
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    out = term.output
+    line = next(ln for ln in out.splitlines() if "queue consumers first" in ln)
+    primary = re.search(r"\[cluster\] primary pid=(\d+)", out)
+    assert primary and re.search(
+        rf"first \(pids \d+ \(node\), \d+ \(node\): Ctrl\+C, once each\); then pid {primary[1]} ", line
+    ), line
+    assert out.count("SIGINT received") == 2 and "received again" not in out, out  # once each
+    assert out.count("closed") >= 2, out
+    assert "still running" not in out and "killing" not in out and "may have been cut" not in out, out
+    assert "dev worker exited (code 0)" in out, out
+    assert "background worker restored" in out
+    assert_never_cut(stack, "cluster", 4)
+
+
+def test_the_runner_restarts_a_cluster_app_only_after_its_forks_finished(running_worker, tmp_path):
+    """The shipped runner around the same cluster app, restarted by a change in the middle of 8 s jobs: it
+    stops the forks holding the jobs (signalling the primary alone, as it did, let the forks die with it
+    mid-job), waits for them, and only then starts the app again. No job cut."""
+    stack = running_worker
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    term = session(stack, tmp_path, f"devstack-run --watch {watched} -- node {CLUSTER_APP}", INVOKE_APP_START_GATE="0")
+    term.wait_output("dev worker running (", timeout=90)
+    wait_for(lambda: len(re.findall(r"\[cluster\] fork pid=\d+ ready", term.output)) == 2, 30, what="both forks")
+    stack.produce("clusterrestart", 2, duration_ms=CONSUMER_JOB_MS)
+    wait_for(lambda: active_jobs(stack) >= 2, 30, interval=0.1, what="both forks in the middle of a job")
+    (watched / "x.js").write_text("// changed\n")
+    term.wait_output("restarting the worker once it has stopped")
+    term.wait_output("stopping the worker's consumers first (pids ")
+    assert re.search(r"consumers first \(pids \d+, \d+: SIGTERM, once each\)", term.output), term.output
+    term.wait_output("starting it again", timeout=60)
+    wait_for(lambda: len(re.findall(r"\[cluster\] fork pid=\d+ ready", term.output)) == 4, 60, what="new forks")
+    out = term.output
+    assert out.count("SIGTERM received") == 2 and "received again" not in out, out
+    assert "killing it" not in out, out
+    term.ctrl_c()
+    assert term.wait(120) == 0, term.output
+    assert_never_cut(stack, "clusterrestart", 2)

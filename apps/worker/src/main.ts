@@ -1,7 +1,7 @@
 /**
  * Worker entry point: heap check, Postgres schema, BullMQ worker, optional
  * scheduler, memory monitor, and a graceful shutdown on SIGTERM/SIGINT/SIGHUP
- * (SIGBREAK on Windows) or a stop request from the dev runner (scripts/dev.mjs).
+ * (SIGBREAK on Windows; see stopRequests.ts).
  * With WORKER_START_GATE=<file> it prepares everything, then waits for that
  * file before it takes jobs.
  */
@@ -71,22 +71,13 @@ async function closeBullmqStep(name: string, step: () => Promise<unknown>): Prom
 }
 
 function describeStop(request: StopRequest): string {
-  switch (request.kind) {
-    case 'signal':
-      return `${request.signal} received`;
-    case 'restart':
-      return `restart requested by the dev runner (${request.detail})`;
-    case 'runner-gone':
-      return 'dev runner gone';
-  }
+  return `${request.signal} received`;
 }
 
 /** One log line per stop request (see stopRequests.ts for how duplicates are dropped). */
 async function shutdown(request: StopRequest): Promise<void> {
   if (shuttingDown) {
-    if (request.kind !== 'runner-gone') {
-      log.info(`[worker] ${describeStop(request)}, already closing (waiting for the active job)`);
-    }
+    log.info(`[worker] ${describeStop(request)}, already closing (waiting for the active job)`);
     return;
   }
   shuttingDown = true;

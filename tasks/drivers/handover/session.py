@@ -26,7 +26,6 @@ comes back through the one restore of `restore.py`.
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from ...drivers import dev_preflight, process, queue_consumers, queue_owners, worker_service
@@ -231,13 +230,32 @@ class DevSession:
                 "not running a second worker on the same queue"
             )
 
-    def _start_child(self, extra_env: dict[str, str]) -> None:
+    def _start_child(self, extra_env: dict[str, str], redis: tuple[str, int] | None = None) -> None:
         assert self.record is not None
         self.child.env.update(extra_env)
+        self._aim_stops(redis)
         proc = self.child.start()
         self.record.dev_pid = proc.pid
         self.record.dev_started = process_started(proc.pid)
         write_record(self.directory, self.record)
+
+    def _aim_stops(self, redis: tuple[str, int] | None) -> None:
+        """Where the dev worker dials Redis, for its stop (its queue consumers first): the relay, and
+        Redis itself (``redis``, found by the caller, else asked here). The dev command gets the ports as
+        DEVSTACK_REDIS_PORTS (the shipped runner stops its worker's consumers by them too)."""
+        from ...drivers import consumer_procs
+
+        addresses: list[tuple[str, int]] = []
+        if self.relay is not None:
+            addresses.append((self.relay.host, self.relay.port))
+        if redis is None:
+            found = queue_consumers.find(self.child.env, self.s.host_port_vars, self.s.url_vars, self.endpoints)
+            redis = (found.address.host, found.address.port) if found is not None else None
+        if redis is not None:
+            addresses.append(redis)
+        self.child.redis_targets = consumer_procs.targets(addresses)
+        if addresses:
+            self.child.env["DEVSTACK_REDIS_PORTS"] = ",".join(dict.fromkeys(str(port) for _, port in addresses))
 
     def _run_plain(self) -> int:
         consumers = self.consumers
@@ -249,7 +267,8 @@ class DevSession:
         if self.child.received:
             say("interrupted before the dev worker started")
             return 128 + int(self.child.received[0])
-        self._start_child({})
+        redis = (consumers.redis.address.host, consumers.redis.address.port) if consumers.redis else None
+        self._start_child({}, redis)
         say(f"dev worker started (`{self.s.app_dev}`, pid {self.child.pid}); waiting for it to consume")  # watchers
         return self._confirm_consuming(consumers)
 
@@ -273,8 +292,8 @@ class DevSession:
         return relayed
 
     def _run_relayed(self, consumers: queue_consumers.ConsumerWatch, relayed: RelayEnv) -> int:
-        assert self.relay is not None
-        self._start_child(relayed.changes)
+        assert self.relay is not None and consumers.redis is not None
+        self._start_child(relayed.changes, (consumers.redis.address.host, consumers.redis.address.port))
         say(
             f"dev worker starting (`{self.s.app_dev}`, pid {self.child.pid}); the {background(self.s.service)} "
             f"keeps the queue until the dev worker connects to Redis ({relayed.names} lead to a relay at "
@@ -410,7 +429,14 @@ class DevSession:
 
     def _wait_child(self) -> int:
         returncode = self.child.wait(group_grace=self.grace + 5)
-        say(f"dev worker {describe_exit(returncode)}")  # watchers: shell-style codes
+        unfinished = self.child.unfinished_consumers
+        cut = (
+            f"; its queue consumer{'s' if len(unfinished) > 1 else ''} (pid {', '.join(map(str, unfinished))}) "
+            "had not finished when what wraps them was stopped: a job they held may have been cut"
+            if unfinished
+            else ""
+        )
+        say(f"dev worker {describe_exit(returncode)}{cut}")  # watchers: shell-style codes
         return returncode
 
     def _end_child(self) -> None:
@@ -421,10 +447,7 @@ class DevSession:
             return
         say(f"stopping the dev worker (pid {proc.pid}) ...")
         try:
-            if os.name == "nt":
-                proc.terminate()
-            else:
-                os.killpg(proc.pid, signal.SIGTERM)
+            self.child.stop()  # its queue consumers first (SIGTERM), then the rest; Windows: terminate
         except (ProcessLookupError, PermissionError):
             pass
         self._wait_child()
