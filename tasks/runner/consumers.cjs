@@ -26,7 +26,8 @@ const startTime = (pid) => {
 };
 
 const CODE = /\.(c|m)?(j|t)sx?$/;
-const LISTEN = /process\s*\.\s*(on|once|addListener|prependListener|prependOnceListener)\s*\(/;
+// A listener call (`process.on(`, `proc.once(` ...): with a SIGTERM/SIGINT literal in the same file, a handler.
+const LISTEN = /\.\s*(on|once|addListener|prependListener|prependOnceListener)\s*\(/;
 const MAX_FILES = 400;
 
 function entries(proc) {
