@@ -99,7 +99,7 @@ def test_restart_and_stack_down_stop_through_it(tmp_path, gw, st):
     worker.restart(fakes.context(tmp_path))
     assert gw.in_order(SNAPSHOT, SIGNAL, STOP, r" start worker$")
     gw.calls.clear()
-    st.containers["worker"].state = "running"  # type: ignore[index]
+    st.containers["worker"].state = "running"
     stack.down(fakes.context(tmp_path))
     assert gw.in_order(SNAPSHOT, SIGNAL, STOP, r" down --remove-orphans")
 
@@ -120,7 +120,7 @@ def test_doctor_lines(tmp_path, gw, st):
     said, warnings = found
     assert said.startswith("on a stop: its consumer (pid 6) has no SIGTERM handler")
     assert len(warnings) == 1 and "does not handle SIGTERM" in warnings[0]
-    st.containers["worker"].state = "exited"  # type: ignore[index]
+    st.containers["worker"].state = "exited"
     assert container_stop.doctor_lines(compose) is None
 
 
