@@ -10,6 +10,8 @@ a worker without any signal handler; a stop that ends in Docker's SIGKILL.
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from . import stopsetup
@@ -112,3 +114,27 @@ def test_a_stop_that_ends_in_sigkill_says_so(image, tmp_path, cleanup):
     state = stack.container_state()
     assert state["ExitCode"] == 137 and not state["OOMKilled"]
     assert not stack.job(job_id).get("finishedOn")
+
+
+def test_a_handover_from_a_npm_run_dev_container_lets_its_job_finish(image, tmp_path, cleanup):
+    """`inv dev.worker` takes the queue (through the Redis relay) from a container running `npm run dev`:
+    the background consumer is signalled first and finishes its job, then the dev worker serves."""
+    stack = started(tmp_path, "npm run dev")
+    cleanup.append(stack)
+    (job_id,) = mid_job(stack, 1, 8000)
+    log = tmp_path / "dev.log"
+    proc = stack.popen_inv("dev.worker", env={"INVOKE_APP_START_GATE": "0"}, log=log)
+    try:
+        wait_for(lambda: "dev worker running (" in log.read_text() or proc.poll() is not None, 120, what="dev worker")
+        out = log.read_text()
+        assert "stopping the background worker (it finishes its current job: its consumer (pid " in out, out
+        assert finished_once(stack.job(job_id)), stack.job(job_id)
+        (after,) = stack.add_jobs(1, 100)
+        wait_for(lambda: finished_once(stack.job(after)), 60, what="a job done by the dev worker")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(90)
+    out = log.read_text()
+    assert code == 0, out
+    assert "background worker restored" in out, out
+    assert f"[shape] start {after} pid" in out  # run by the dev worker (its output is in the session's)
