@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,8 @@ from ..knowledge.failures import UserError
 DEFAULT_GRACE_S = 10.0
 #: Redis's port when no variable of the service names one (what ioredis dials by default).
 DEFAULT_REDIS_PORT = 6379
-#: The script's own start-up and the exec's, on top of the wait.
-EXEC_SLACK_S = 15.0
+#: A stop this much shorter than the grace period may still have ended in Docker's kill (clocks, rounding).
+KILL_SLACK_S = 0.5
 
 
 def _say(line: str) -> None:
@@ -155,11 +156,16 @@ def stop_worker(
     running = [ct.name for ct in containers if ct.running]
     looked: list[Looked] = []
     if running:
-        details = inspect_many(compose, running)
-        ports, port_note = redis_ports(compose)
-        for name in running:
-            if (details.get(name, {}).get("State") or {}).get("Running", True):  # uninspectable: looked at all the same
-                looked.append(look(compose, name, details.get(name, {}), ports))
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The grace periods (`docker inspect`) are asked while the container is looked into.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            inspected = pool.submit(inspect_many, compose, running)
+            ports, port_note = redis_ports(compose)
+            looked = [look(compose, name, {}, ports) for name in running]
+            details = inspected.result()
+        for each in looked:
+            each.grace_s = _grace(details.get(each.container, {}))
         for each in looked:
             where = f" ({each.container})" if len(looked) > 1 else ""
             if each.plan is None:
@@ -175,10 +181,15 @@ def stop_worker(
                 say(f"  {stop_reach.after_signal(each.report, each.grace_s)}")
     elif any(ct.state == "restarting" for ct in containers):
         say(f"stopping the {subject} (it was restarting) ...")
+    began = time.monotonic()
     result = compose.run("stop", s.service, capture=capture)
-    if looked:
-        after = inspect_many(compose, [each.container for each in looked])
-        for each in looked:
+    took = time.monotonic() - began
+    # Docker's SIGKILL comes only at the end of the grace period: a quicker stop needs no look (and a
+    # handover gives the queue to the dev worker without waiting for one more `docker inspect`).
+    slow = [each for each in looked if took >= each.grace_s - KILL_SLACK_S]
+    if slow:
+        after = inspect_many(compose, [each.container for each in slow])
+        for each in slow:
             state = (after.get(each.container) or {}).get("State") or {}
             if state.get("ExitCode") == 137 and not state.get("OOMKilled") and not state.get("Running"):
                 say(stop_reach.killed_line(subject, each.grace_s, each.consumers_gone))

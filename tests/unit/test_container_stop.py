@@ -60,15 +60,27 @@ def test_a_consumer_below_a_wrapper_is_signalled_before_compose_stops_the_contai
 
 def test_a_consumer_docker_reaches_is_left_to_docker_and_a_kill_is_said(tmp_path, gw, st, capsys):
     gw.on(SNAPSHOT, stdout=(DATA / "bare.json").read_text().replace("bare/worker.mjs", "x.mjs"))
-    exit_code_after_stop(gw, st, 137, grace=2)
+    exit_code_after_stop(gw, st, 137, grace=0)  # the fake's stop is instant: a grace period it outlasts
     worker.down(fakes.context(tmp_path))
     assert not gw.ran(SIGNAL) and gw.ran(STOP)
     out = capsys.readouterr().out
     assert "its consumer (pid 6) has no SIGTERM handler" in out
     assert (
-        "the worker service did not stop within its grace period (2 s): Docker killed it (SIGKILL, exit code 137)"
+        "the worker service did not stop within its grace period (0 s): Docker killed it (SIGKILL, exit code 137)"
         in out
     )
+
+
+def test_a_stop_quicker_than_the_grace_period_is_not_inspected_again(tmp_path, gw, st, capsys):
+    """Docker kills only at the end of the grace period: no `docker inspect` after a quick stop (a
+    handover gives the queue to the dev worker right after it)."""
+    gw.on(SNAPSHOT, stdout=(DATA / "bare.json").read_text())
+    exit_code_after_stop(gw, st, 137, grace=30)
+    worker.down(fakes.context(tmp_path))
+    commands = gw.commands()
+    stop_at = max(i for i, c in enumerate(commands) if " stop worker" in c)
+    assert not [c for c in commands[stop_at:] if c.startswith("docker inspect")]
+    assert "137" not in capsys.readouterr().out
 
 
 def test_when_the_container_cannot_be_looked_into_one_line_and_the_stop_as_before(tmp_path, gw, st, capsys):
