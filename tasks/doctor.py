@@ -185,6 +185,7 @@ def _checks(c: Context) -> bool:
                 if slow:
                     results.append(_line(True, w.service, slow, warn=True))
                 _shell_stop_advice(w, wcompose, stack, results)
+                _stop_reach_advice(w, wcompose, results)
                 # How the dev worker on the host reaches the services the worker service names.
                 from .knowledge import dev_env
 
@@ -277,6 +278,21 @@ def _shell_stop_advice(w: Settings, compose: Compose, stack: StackConfig, result
                 warn=True,
             )
         )
+
+
+def _stop_reach_advice(w: Settings, compose: Compose, results: list[bool]) -> None:
+    """For a running worker container: do its consumers handle SIGTERM, and does a stop signal reach
+    them (read inside it by `docker exec ... node`; tasks.drivers.container_stop)? WARN with the fix."""
+    from .drivers import container_stop
+
+    found = container_stop.doctor_lines(compose)
+    if found is None:
+        return  # not running: nothing to look at
+    said, warnings = found
+    if not warnings:
+        results.append(_line(True, w.service, said))
+    for warning in warnings:
+        results.append(_line(True, w.service, warning, warn=True))
 
 
 def _handover_advice(w: Settings, compose: Compose, results: list[bool]) -> None:

@@ -70,13 +70,13 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
 )
 def down(c: Context, name: str | None = None, rm: bool = False) -> None:
     """Stop the background worker(s) gracefully; the containers are kept unless --rm."""
-    from .drivers import handover, workers
+    from .drivers import container_stop, handover, workers
     from .drivers.compose import Compose
 
     for s in workers.select(c, name):
         compose = Compose(s)
         handover.forget_restore(compose, "worker.down")
-        compose.check("stop", s.service, what=f"stopping the {s.service} service")
+        container_stop.stop_worker(compose, fail=f"stopping the {s.service} service")
         if rm:
             compose.check("rm", "--force", s.service, what=f"removing the {s.service} container")
 
@@ -117,7 +117,7 @@ def logs(
 @task(positional=["name"], help={"name": NAME_HELP})
 def restart(c: Context, name: str | None = None) -> None:
     """Restart the background worker container(s); worker.up applies config changes."""
-    from .drivers import handover, workers
+    from .drivers import container_stop, handover, workers
     from .drivers.compose import Compose
     from .knowledge.failures import UserError
 
@@ -131,7 +131,8 @@ def restart(c: Context, name: str | None = None) -> None:
                 raise UserError(f"there is no {s.service} container to restart: start it with `inv worker.up`")
             print(f"{s.service}: no container to restart (start it with `inv worker.up {s.worker_name}`)")
             continue
-        compose.check("restart", s.service, what=f"restarting the {s.service} service", profiles=[s.profile])
+        # Stop (the consumers first, as worker.down does), then start: a restart's stop is said as truly.
+        container_stop.stop_worker(compose, fail=f"restarting the {s.service} service", restart=True)
 
 
 @task(

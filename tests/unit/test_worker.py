@@ -87,7 +87,8 @@ def test_restart_without_a_container_says_to_start_it(tmp_path, gw):
 def test_restart_restarts_behind_the_profile(tmp_path, gw):
     fakes.FakeStack(gw)
     worker.restart(fakes.context(tmp_path))
-    assert gw.ran(r"^docker compose .* --profile worker restart worker$")
+    # A restart is a stop (said as worker.down says it: the consumers first) then a start, behind the profile.
+    assert gw.in_order(r"^docker compose .* stop worker$", r"^docker compose .* --profile worker start worker$")
 
 
 def test_status_shows_a_live_session(tmp_path, gw, capsys):

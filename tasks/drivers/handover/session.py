@@ -6,8 +6,9 @@ The order keeps the queue served and never has two workers on it:
    app folder must exist (one `error:` line, the background worker untouched).
 2. With a start gate (``app.start_gate``), the dev worker starts while the background worker still
    serves the queue; it connects and writes ``WORKER_READY_FILE`` but fetches no job until
-   ``WORKER_START_GATE`` exists. Only then is the background worker stopped (`docker compose stop`:
-   it finishes its active job), and the gate opened. A dev worker that dies while starting never
+   ``WORKER_START_GATE`` exists. Only then is the background worker stopped (its consumers signalled
+   from inside the container where Docker's SIGTERM would not reach them, then `docker compose stop`:
+   see `tasks.drivers.container_stop`), and the gate opened. A dev worker that dies while starting never
    disturbed anything. Without the hook the gate is Redis itself (``app.redis_relay``): the dev
    worker's Redis variables lead to a relay (`tasks.drivers.redis_relay`) that holds its connections;
    the first one to arrive stops the background worker, then the relay forwards. Where no variable
@@ -28,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 
-from ...drivers import dev_preflight, process, queue_consumers, queue_owners, worker_service
+from ...drivers import container_stop, dev_preflight, process, queue_consumers, queue_owners, worker_service
 from ...drivers.compose import Compose
 from ...drivers.foreground import ForegroundChild, say
 from ...drivers.handover import guardian
@@ -221,9 +222,9 @@ class DevSession:
         self.record.worker_was_running = True
         self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose, self.found)
         write_record(self.directory, self.record)
-        what = "it finishes its current job" if self.background_found == "running" else "it was restarting"
-        say(f"stopping the {background(self.s.service)} ({what}) ...")
-        result = self.compose.run("stop", self.s.service, capture=True)
+        # Its consumers signalled first where Docker's SIGTERM would not reach them; the line says
+        # what becomes of their jobs (container_stop).
+        result = container_stop.stop_worker(self.compose, subject=background(self.s.service), say=say, capture=True)
         if not result.ok:
             raise UserError(
                 f"could not stop the {background(self.s.service)} ({self.compose.diagnose(result)}); "

@@ -1,0 +1,165 @@
+// Run inside a worker container: `docker exec <container> node -e <this file's text> <mode> ...`
+// (tasks/drivers/container_stop.py; what it prints is read by tasks/knowledge/stop_reach.py).
+//
+//   snapshot <port>...  every process (status, stat, cmdline, socket inodes), /proc/net/tcp and tcp6,
+//                       and for the processes connected to one of the ports, the files of their code
+//                       that register a SIGTERM/SIGINT handler. One JSON line.
+//   stop <ms> <SIG:pid:starttime>...  send each its signal once (only if it is still the same
+//                       process), wait until all have exited or <ms> passed. One JSON line.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const [mode, ...args] = process.argv.slice(1);
+const read = (p) => {
+  try {
+    return fs.readFileSync(p, "utf8");
+  } catch {
+    return null;
+  }
+};
+const startTime = (pid) => {
+  const stat = read(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: rest[0], start: rest[19] };
+};
+
+const CODE = /\.(c|m)?(j|t)sx?$/;
+// A listener call (`process.on(`, `proc.once(` ...): with a SIGTERM/SIGINT literal in the same file, a handler.
+const LISTEN = /\.\s*(on|once|addListener|prependListener|prependOnceListener)\s*\(/;
+const MAX_FILES = 400;
+
+function entries(proc) {
+  // The files a process runs: its arguments that are code files outside node_modules.
+  const found = [];
+  for (const raw of proc.cmdline.slice(1)) {
+    const arg = raw.startsWith("file://") ? raw.slice(7) : raw;
+    if (arg.startsWith("-") || !CODE.test(arg)) continue;
+    const full = path.resolve(proc.cwd || "/", arg);
+    if (full.includes("/node_modules/")) continue;
+    try {
+      if (fs.statSync(full).isFile()) found.push(full);
+    } catch {}
+  }
+  return found;
+}
+
+function scan(proc) {
+  const files = entries(proc);
+  const result = { entries: files, files: 0, sigterm: [], sigint: [] };
+  const seen = new Set();
+  const queue = [];
+  for (const f of files) queue.push(f, path.dirname(f));
+  while (queue.length && result.files < MAX_FILES) {
+    const item = queue.shift();
+    if (seen.has(item)) continue;
+    seen.add(item);
+    let st;
+    try {
+      st = fs.statSync(item);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) {
+      let names = [];
+      try {
+        names = fs.readdirSync(item).sort();
+      } catch {}
+      for (const n of names) if (n !== "node_modules" && !n.startsWith(".")) queue.push(path.join(item, n));
+    } else if (st.isFile() && CODE.test(item) && st.size < 4 * 1024 * 1024) {
+      const text = read(item);
+      if (text === null) continue;
+      result.files += 1;
+      if (!LISTEN.test(text)) continue;
+      if (/["'`]SIGTERM["'`]/.test(text)) result.sigterm.push(item);
+      if (/["'`]SIGINT["'`]/.test(text)) result.sigint.push(item);
+    }
+  }
+  return result;
+}
+
+function snapshot(ports) {
+  const procs = [];
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const status = read(`/proc/${name}/status`);
+    if (status === null) continue;
+    const cmdline = (read(`/proc/${name}/cmdline`) || "").split("\0");
+    if (cmdline.length && cmdline[cmdline.length - 1] === "") cmdline.pop();
+    let cwd = "";
+    try {
+      cwd = fs.readlinkSync(`/proc/${name}/cwd`);
+    } catch {}
+    const sockets = [];
+    try {
+      for (const fd of fs.readdirSync(`/proc/${name}/fd`)) {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${name}/fd/${fd}`));
+          if (m) sockets.push(m[1]);
+        } catch {}
+      }
+    } catch {}
+    procs.push({ pid: Number(name), status, stat: read(`/proc/${name}/stat`) || "", cmdline, cwd, sockets });
+  }
+  const tcp = read("/proc/net/tcp") || "";
+  const tcp6 = read("/proc/net/tcp6") || "";
+  // Which sockets lead to Redis, only to know whose code to read (the report is judged in Python).
+  const inodes = new Set();
+  for (const line of (tcp + "\n" + tcp6).split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || f[3] !== "01") continue;
+    if (ports.includes(parseInt(f[2].split(":")[1], 16))) inodes.add(f[9]);
+  }
+  const scans = {};
+  for (const proc of procs) if (proc.sockets.some((s) => inodes.has(s))) scans[proc.pid] = scan(proc);
+  return { self: process.pid, procs, tcp, tcp6, scans };
+}
+
+function stop(ms, items) {
+  const began = Date.now();
+  const targets = items.map((item) => {
+    const [signal, pid, start] = item.split(":");
+    const t = { pid: Number(pid), signal, start, sent: false, exited: false, error: "" };
+    const now = startTime(pid);
+    if (now === null || now.start !== start) {
+      t.exited = true; // gone before the signal: nothing to do
+      t.after_ms = 0;
+      return t;
+    }
+    try {
+      process.kill(t.pid, signal);
+      t.sent = true;
+    } catch (e) {
+      t.error = String(e.code || e.message);
+    }
+    return t;
+  });
+  const poll = () => {
+    for (const t of targets) {
+      if (t.exited) continue;
+      const now = startTime(t.pid);
+      if (now === null || now.start !== t.start || now.state === "Z") {
+        t.exited = true;
+        t.after_ms = Date.now() - began;
+      }
+    }
+    const waiting = targets.filter((t) => !t.exited && t.sent);
+    if (waiting.length === 0 || Date.now() - began >= ms) {
+      const results = targets.map(({ pid, sent, exited, after_ms, error }) => ({ pid, sent, exited, after_ms, error }));
+      process.stdout.write(JSON.stringify({ waited_ms: Date.now() - began, results }) + "\n");
+      return;
+    }
+    setTimeout(poll, 50);
+  };
+  poll();
+}
+
+if (mode === "snapshot") {
+  process.stdout.write(JSON.stringify(snapshot(args.map(Number))) + "\n");
+} else if (mode === "stop") {
+  stop(Number(args[0]), args.slice(1));
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exitCode = 2;
+}
