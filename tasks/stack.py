@@ -62,7 +62,7 @@ def up(c: Context, build: bool = False) -> None:
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})
 def down(c: Context, volumes: bool = False) -> None:
     """Remove the project's containers and network, the profiled worker included."""
-    from .drivers import handover, workers
+    from .drivers import handover, job_fate, workers
     from .drivers.compose import Compose
 
     composes = [Compose(s) for s in workers.select(c, None)]
@@ -71,9 +71,14 @@ def down(c: Context, volumes: bool = False) -> None:
     compose = composes[0]
     # A plain `down` skips services of inactive profiles (the worker keeps running and the network
     # cannot be removed): the `*` profile enables them all.
-    compose.check(
-        "down", "--remove-orphans", *(["--volumes"] if volumes else []), what="taking the stack down", profiles=["*"]
-    )
+    with job_fate.around_stop(compose, print):  # Redis goes down too: its jobs are read before Redis stops
+        compose.check(
+            "down",
+            "--remove-orphans",
+            *(["--volumes"] if volumes else []),
+            what="taking the stack down",
+            profiles=["*"],
+        )
 
 
 ns = Collection("stack", up, down)

@@ -54,13 +54,14 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
 )
 def down(c: Context, name: str | None = None, rm: bool = False) -> None:
     """Stop the background worker(s) gracefully; the containers are kept unless --rm."""
-    from .drivers import handover, workers
+    from .drivers import handover, job_fate, workers
     from .drivers.compose import Compose
 
     for s in workers.select(c, name):
         compose = Compose(s)
         handover.forget_restore(compose, "worker.down")
-        compose.check("stop", s.service, what=f"stopping the {s.service} service")
+        with job_fate.around_stop(compose, print):  # one line: its jobs in flight finished, or cut (ids)
+            compose.check("stop", s.service, what=f"stopping the {s.service} service")
         if rm:
             compose.check("rm", "--force", s.service, what=f"removing the {s.service} container")
 
@@ -101,7 +102,7 @@ def logs(
 @task(positional=["name"], help={"name": NAME_HELP})
 def restart(c: Context, name: str | None = None) -> None:
     """Restart the background worker container(s); worker.up applies config changes."""
-    from .drivers import handover, workers
+    from .drivers import handover, job_fate, workers
     from .drivers.compose import Compose
     from .knowledge.failures import UserError
 
@@ -115,7 +116,8 @@ def restart(c: Context, name: str | None = None) -> None:
                 raise UserError(f"there is no {s.service} container to restart: start it with `inv worker.up`")
             print(f"{s.service}: no container to restart (start it with `inv worker.up {s.worker_name}`)")
             continue
-        compose.check("restart", s.service, what=f"restarting the {s.service} service", profiles=[s.profile])
+        with job_fate.around_stop(compose, print):
+            compose.check("restart", s.service, what=f"restarting the {s.service} service", profiles=[s.profile])
 
 
 @task(
@@ -126,9 +128,10 @@ def restart(c: Context, name: str | None = None) -> None:
     },
 )
 def status(c: Context, name: str | None = None, json: bool = False) -> None:
-    """Show the state, health, uptime, restart policy and scheduler of the worker(s).
+    """Show the worker(s): state, health, uptime, restart policy, scheduler, queues.
 
-    Read from Docker and Compose, for the background worker(s)."""
+    Read from Docker and Compose, for the background worker(s); per queue on its Redis: waiting,
+    active, delayed and failed jobs and who consumes it (a container, or the dev worker)."""
     from concurrent.futures import ThreadPoolExecutor
     from typing import Any
 
@@ -156,7 +159,7 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     started = pool.submit(listed)
     pool.shutdown(wait=False)
 
-    from .drivers import handover, stack_facts
+    from .drivers import handover, job_fate, stack_facts
     from .knowledge import status_view
     from .knowledge.failures import UserError
 
@@ -177,7 +180,12 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
                 s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var
             )
             dev_session = handover.describe(compose)
-            entries.append(status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session))
+            # The queues on its Redis: counts and consumers, a consumer named by its container's address.
+            by_ip = {ip: ct for ct, facts in inspected.items() for ip in facts.addresses}
+            queues, problem = job_fate.queues_status(compose, by_ip, dev_session is not None)
+            entries.append(
+                status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session, queues, problem)
+            )
         return entries
 
     if json:

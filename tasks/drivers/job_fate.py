@@ -134,8 +134,8 @@ def redis_of(compose: Compose, plan: DevEnv | None = None) -> Redis | None:
         plan = plan or dev_preflight.environment(compose, scheduler=True)
         endpoints = [(e.host, e.port) for e in plan.endpoints]
         return queue_consumers.find(plan.env, s.host_port_vars, s.url_vars, endpoints)
-    except (UserError, OSError, ValueError):
-        return None
+    except (UserError, OSError, ValueError, LookupError, AttributeError, TypeError):
+        return None  # a configuration that cannot be read: the line says Redis is unknown, the stop goes on
 
 
 class StopWatch:
@@ -171,7 +171,11 @@ class StopWatch:
             with Connection(self.redis) as conn:
                 results, served = look_after(conn, self.snap, [self.host_ip])
         except (OSError, RedisError, ValueError) as error:
-            return f"jobs in flight: unknown (Redis did not answer after the stop: {error})"
+            ids = ", ".join(job.id for job in self.snap.jobs)
+            return (
+                f"{len(self.snap.jobs)} jobs were in flight (ids {ids}); what became of them is unknown "
+                f"(Redis did not answer after the stop: {error})"
+            )
         return jf.describe(self.snap, results, served=served)
 
 

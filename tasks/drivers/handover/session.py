@@ -29,7 +29,7 @@ import os
 import signal
 import time
 
-from ...drivers import dev_preflight, process, queue_consumers, worker_service
+from ...drivers import dev_preflight, job_fate, process, queue_consumers, worker_service
 from ...drivers.compose import Compose
 from ...drivers.foreground import ForegroundChild, say
 from ...drivers.handover import guardian
@@ -173,7 +173,8 @@ class DevSession:
         write_record(self.directory, self.record)
         what = "it finishes its current job" if self.background_found == "running" else "it was restarting"
         say(f"stopping the {background(self.s.service)} ({what}) ...")
-        result = self.compose.run("stop", self.s.service, capture=True)
+        with job_fate.around_stop(self.compose, say, plan=self.plan):  # one line: its jobs in flight
+            result = self.compose.run("stop", self.s.service, capture=True)
         if not result.ok:
             raise UserError(
                 f"could not stop the {background(self.s.service)} ({self.compose.diagnose(result)}); "
@@ -360,8 +361,11 @@ class DevSession:
         return True
 
     def _wait_child(self) -> int:
+        jobs = job_fate.DevJobs(self.compose, self.plan, lambda: bool(self.child.received)).start()
         returncode = self.child.wait(group_grace=self.grace + 5)
         say(f"dev worker {describe_exit(returncode)}")  # watchers: shell-style codes
+        if line := jobs.line():  # its jobs in flight when it stopped (before the background worker is back)
+            say(line)
         return returncode
 
     def _end_child(self) -> None:
