@@ -240,15 +240,15 @@ class DevJobs:
         # Ended by itself (no stop signal): what it still holds now is what it left behind.
         snap = self.snap or self._held()
         if snap is None:
-            return "the dev worker's jobs in flight: unknown (Redis did not answer)"
+            return "dev worker's jobs in flight: unknown (Redis did not answer)"
         if not snap.jobs:
-            return jf.describe(snap, [], whose="dev worker's ") if self.snap is not None else None
+            return f"dev worker's jobs: {jf.describe(snap, [])}" if self.snap is not None else None
         try:
             with Connection(self.redis) as conn:
                 results, served = look_after(conn, snap, [])
         except (OSError, RedisError, ValueError) as error:
-            return f"the dev worker's jobs in flight: unknown (Redis did not answer: {error})"
-        return jf.describe(snap, results, served=served, whose="dev worker's ")
+            return f"dev worker's jobs in flight: unknown (Redis did not answer: {error})"
+        return f"dev worker's jobs: {jf.describe(snap, results, served=served)}"
 
 
 # -- worker.status ------------------------------------------------------------------------------

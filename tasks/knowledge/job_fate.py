@@ -230,14 +230,14 @@ def retry_text(cut: Sequence[Fate], library: str, served: bool) -> str:
     return f"{library} retries them{who}: {expiry}its stalled-job check moves them back to wait, {window}"
 
 
-def describe(snap: Snapshot | None, results: Sequence[Fate] | None, *, served: bool = False, whose: str = "") -> str:
+def describe(snap: Snapshot | None, results: Sequence[Fate] | None, *, served: bool = False) -> str:
     """ONE line: `all N jobs in flight finished` / `N jobs cut (ids ...): BullMQ retries them ...` /
     `no job was in flight`, with what else happened (failed, back in the queue, held by another worker)."""
     if snap is None or results is None:
-        return f"{whose}jobs in flight: unknown (their queue could not be read from Redis)"
+        return "jobs in flight: unknown (their queue could not be read from Redis)"
     queues = ", ".join(f"`{q}`" for q in snap.queues) or "no queue found"
     if not snap.jobs:
-        return f"no {whose}job was in flight ({queues})"
+        return f"no job was in flight ({queues})"
     by: dict[str, list[Fate]] = {}
     for f in results:
         by.setdefault(f.state, []).append(f)
@@ -245,13 +245,11 @@ def describe(snap: Snapshot | None, results: Sequence[Fate] | None, *, served: b
     cut = by.get(CUT, [])
     parts: list[str] = []
     if cut:
-        parts.append(
-            f"{_plural(len(cut), whose + 'job')} cut (ids {_ids(cut)}): {retry_text(cut, snap.library, served)}"
-        )
+        parts.append(f"{_plural(len(cut), 'job')} cut (ids {_ids(cut)}): {retry_text(cut, snap.library, served)}")
     if done and not cut and len(done) == len(results):
         failed = by.get(FAILED, [])
         parts.append(
-            f"all {_plural(len(done), whose + 'job')} in flight finished"
+            f"all {_plural(len(done), 'job')} in flight finished"
             + (f" ({len(failed)} failed: {_ids(failed)})" if failed else "")
         )
     elif done:

@@ -136,10 +136,8 @@ def test_every_line():
         "1 job cut (ids 1): BullMQ retries them: their lock expires in 12 s, then its stalled-job check moves "
         "them back to wait, within about 13-43 s; 1 back in the queue (ids 2)"
     )
-    dev = jf.Snapshot([Q], [jf.Held(Q, "1", "t")])
-    assert jf.describe(dev, [jf.Fate(dev.jobs[0], jf.FINISHED)], whose="dev worker's ") == (
-        "all 1 dev worker's job in flight finished"
-    )
+    one = jf.Snapshot([Q], [jf.Held(Q, "1", "t")])
+    assert jf.describe(one, [jf.Fate(one.jobs[0], jf.FINISHED)]) == "all 1 job in flight finished"
 
 
 def test_a_hash_removed_on_completion_is_finished_and_a_retry_after_failure_is_back_in_the_queue():
