@@ -157,13 +157,18 @@ def snapshot(
 
 
 def after_commands(snap: Snapshot) -> list[Command]:
-    """Per queue its active list; per job its hash's finish fields and its lock with the time it has left."""
-    out: list[Command] = [("LRANGE", q.key("active"), "0", "-1") for q in snap.queues]
+    """Per queue its active list and when its next stalled-job check may run (the `stalled-check` key
+    lives `stalledInterval`); per job its hash's finish fields, its lock with the time it has left,
+    and whether the last check marked it (the `stalled` set: the next check moves it if unlocked)."""
+    out: list[Command] = []
+    for q in snap.queues:
+        out += [("LRANGE", q.key("active"), "0", "-1"), ("PTTL", q.key("stalled-check"))]
     for job in snap.jobs:
         out += [
             ("HMGET", job.queue.key(job.id), "finishedOn", "failedReason", "processedOn"),
             ("GET", job.queue.key(f"{job.id}:lock")),
             ("PTTL", job.queue.key(f"{job.id}:lock")),
+            ("SISMEMBER", job.queue.key("stalled"), job.id),
         ]
     return out
 
@@ -177,6 +182,21 @@ class Fate:
     job: Held
     state: str
     lock_left_ms: int = 0  # CUT: how long the dead worker's lock still blocks the retry
+    #: CUT: when a worker on its queue retries it, in ms, from the stalled-job check's own key
+    #: (None: unknown, no check has run lately)
+    retry_in_ms: int | None = None
+
+
+def retry_estimate(lock_left_ms: int, marked: bool, check_in_ms: int) -> int | None:
+    """When the stalled-job check moves a cut job back to wait (a worker running the checks): the
+    next check (in ``check_in_ms``, the `stalled-check` key's PTTL) if the last one marked it and its
+    lock has expired by then; else the one after (`STALLED_INTERVAL_S` later: BullMQ's default, the
+    interval itself is not stored). None when no check has run lately (no key)."""
+    if check_in_ms < 0:
+        return None
+    if marked and lock_left_ms <= check_in_ms:
+        return check_in_ms
+    return check_in_ms + STALLED_INTERVAL_S * 1000
 
 
 def fates(snap: Snapshot, replies: Sequence[Reply], serving: set[QueueRef] | None) -> list[Fate]:
@@ -189,20 +209,21 @@ def fates(snap: Snapshot, replies: Sequence[Reply], serving: set[QueueRef] | Non
     Still active: CUT when nothing can be running it any more (no lock, or the lock from before while no
     other worker consumes its queue: the stopped worker's, left to expire after its PTTL); else LOCKED
     (a lock another connected worker may hold: Redis cannot tell whose)."""
-    n = len(snap.queues)
-    active = {q: {str(j) for j in _list(replies[i])} for i, q in enumerate(snap.queues)}
+    n = 2 * len(snap.queues)
+    active = {q: {str(j) for j in _list(replies[2 * i])} for i, q in enumerate(snap.queues)}
+    check_in = {q: _int(replies[2 * i + 1], -2) for i, q in enumerate(snap.queues)}
     out: list[Fate] = []
     for k, job in enumerate(snap.jobs):
-        fields, lock, pttl = replies[n + 3 * k : n + 3 * k + 3]
+        fields, lock, pttl, marked = replies[n + 4 * k : n + 4 * k + 4]
         finished_on, failed_reason, processed_on = [*_list(fields), None, None, None][:3]
         if job.id in active.get(job.queue, set()):
             locked = isinstance(lock, str) and lock != ""
-            if not locked:
-                out.append(Fate(job, CUT))
-            elif serving is not None and job.queue not in serving and lock == job.lock:
-                out.append(Fate(job, CUT, max(_int(pttl), 0)))
-            else:
+            if locked and (serving is None or job.queue in serving or lock != job.lock):
                 out.append(Fate(job, LOCKED))
+                continue
+            left = max(_int(pttl), 0) if locked else 0
+            estimate = retry_estimate(left, _int(marked) == 1, check_in.get(job.queue, -2))
+            out.append(Fate(job, CUT, left, estimate))
         elif finished_on:
             out.append(Fate(job, FAILED if failed_reason else FINISHED))
         elif isinstance(fields, list) and not any((finished_on, failed_reason, processed_on)):
@@ -221,13 +242,19 @@ def _plural(n: int, word: str) -> str:
 
 
 def retry_text(cut: Sequence[Fate], library: str, served: bool) -> str:
-    """When the stalled-job check will give cut jobs to a worker again."""
+    """When the stalled-job check will give cut jobs to a worker again. ``served``: a worker consumes
+    their queue now (it runs the checks); else one must first come back."""
     lock_s = max((f.lock_left_ms for f in cut), default=0) / 1000
-    low = int(lock_s + 0.999)
-    window = f"within about {low}-{low + STALLED_INTERVAL_S} s" if low else f"within about {STALLED_INTERVAL_S} s"
-    expiry = f"their lock expires in {lock_s:.0f} s, then " if low else ""
-    who = "" if served else " once a worker consumes the queue again"
-    return f"{library} retries them{who}: {expiry}its stalled-job check moves them back to wait, {window}"
+    lock = f" (the stopped worker's lock expires in {lock_s:.0f} s)" if lock_s >= 0.5 else ""
+    estimates = [f.retry_in_ms for f in cut]
+    window = f"{STALLED_INTERVAL_S}-{2 * STALLED_INTERVAL_S} s"
+    if not served:
+        when = f"once a worker consumes the queue again, about {window} after it starts"
+    elif estimates and all(e is not None for e in estimates):
+        when = f"within about {max(e for e in estimates if e is not None) / 1000:.0f} s"
+    else:
+        when = f"within about {window}"
+    return f"{library}'s stalled-job check retries them {when}{lock}"
 
 
 def describe(snap: Snapshot | None, results: Sequence[Fate] | None, *, served: bool = False) -> str:
@@ -359,8 +386,8 @@ def _list(value: Reply) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _int(value: Reply) -> int:
+def _int(value: Reply, default: int = 0) -> int:
     try:
         return int(str(value))
     except (TypeError, ValueError):
-        return 0
+        return default

@@ -87,8 +87,9 @@ def test_a_killed_workers_jobs_are_cut_finished_ones_finished(name):
     line = jf.describe(snap, list(fates.values()))
     assert line.startswith("2 jobs cut (ids ")
     assert "lock-5" in line and "cut-3" in line
-    assert f"{library} retries them once a worker consumes the queue again" in line
-    assert "within about 30-60 s" in line and line.endswith("; 1 finished")
+    assert f"{library}'s stalled-job check retries them once a worker consumes the queue again, about 30-60 s" in line
+    assert "(the stopped worker's lock expires in " in line and line.endswith("; 1 finished")
+    assert fates["cut-3"].retry_in_ms is None  # no stalled-job check has run (no `stalled-check` key)
 
 
 def _consumer(id_: str, ip: str, queue: str = "digest") -> Consumer:
@@ -98,10 +99,10 @@ def _consumer(id_: str, ip: str, queue: str = "digest") -> Consumer:
 Q = jf.QueueRef("bull", "digest")
 
 
-def _after(active: list[str], *jobs: tuple[list, str | None, int]) -> list:
-    out: list = [active]
+def _after(active: list[str], *jobs: tuple[list, str | None, int], check_in: str = "-2", marked: str = "0") -> list:
+    out: list = [active, check_in]
     for fields, lock, pttl in jobs:
-        out += [fields, lock, pttl]
+        out += [fields, lock, pttl, marked]
     return out
 
 
@@ -131,13 +132,28 @@ def test_every_line():
     failed = [jf.Fate(two.jobs[0], jf.FINISHED), jf.Fate(two.jobs[1], jf.FAILED)]
     assert jf.describe(two, failed) == "all 2 jobs in flight finished (1 failed: 2)"
     cut = [jf.Fate(two.jobs[0], jf.CUT, 12_400), jf.Fate(two.jobs[1], jf.REQUEUED)]
-    line = jf.describe(two, cut, served=True)
-    assert line == (
-        "1 job cut (ids 1): BullMQ retries them: their lock expires in 12 s, then its stalled-job check moves "
-        "them back to wait, within about 13-43 s; 1 back in the queue (ids 2)"
+    assert jf.describe(two, cut, served=True) == (
+        "1 job cut (ids 1): BullMQ's stalled-job check retries them within about 30-60 s (the stopped "
+        "worker's lock expires in 12 s); 1 back in the queue (ids 2)"
+    )
+    timed = [jf.Fate(two.jobs[0], jf.CUT, 0, 41_200), jf.Fate(two.jobs[1], jf.CUT, 0, 11_000)]
+    assert jf.describe(two, timed, served=True) == (
+        "2 jobs cut (ids 1, 2): BullMQ's stalled-job check retries them within about 41 s"
     )
     one = jf.Snapshot([Q], [jf.Held(Q, "1", "t")])
     assert jf.describe(one, [jf.Fate(one.jobs[0], jf.FINISHED)]) == "all 1 job in flight finished"
+
+
+def test_the_retry_is_read_from_the_stalled_check_key_and_set():
+    # marked by the last check and unlocked by the next one: retried at the next check
+    assert jf.retry_estimate(0, True, 12_000) == 12_000
+    # not marked yet (its worker renewed the lock until it died), or still locked at the next check: the one after
+    assert jf.retry_estimate(0, False, 12_000) == 42_000
+    assert jf.retry_estimate(20_000, True, 12_000) == 42_000
+    assert jf.retry_estimate(0, True, -2) is None  # no check has run lately: no worker runs them
+    snap = jf.Snapshot([Q], [jf.Held(Q, "7", "tok")], before=frozenset({"1"}))
+    after = _after(["7"], ([None, None, "1"], None, -2), check_in="9000", marked="1")
+    assert jf.fates(snap, after, set()) == [jf.Fate(snap.jobs[0], jf.CUT, 0, 9000)]
 
 
 def test_a_hash_removed_on_completion_is_finished_and_a_retry_after_failure_is_back_in_the_queue():
