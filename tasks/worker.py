@@ -138,19 +138,21 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     from .drivers import workers
     from .drivers.compose import Compose
 
-    def listed() -> list[tuple[Any, Compose, Any, Any]]:
+    def listed() -> list[tuple[Any, Compose, Any, Any, Any]]:
         """Each worker's settings, Compose, containers (one `docker ps` each) and, asked at the same
-        time, `docker inspect` of the container by the name Compose gives it (checked in gather())."""
-        from .drivers import stack_facts
+        time, `docker inspect` of the container by the name Compose gives it (checked in gather())
+        and its queues read from Redis (after container_name(): the configuration is cached by then)."""
+        from .drivers import job_fate, stack_facts
 
         found = []
-        with ThreadPoolExecutor(max_workers=2) as inner:
+        with ThreadPoolExecutor(max_workers=3) as inner:
             for s in workers.select(c, name):
                 compose = Compose(s)
                 ps = inner.submit(compose.containers, s.service)
                 expected = stack_facts.container_name(compose, s.service)
                 guess = inner.submit(stack_facts.inspect_containers, compose.gateway, [expected] if expected else [])
-                found.append((s, compose, ps.result(), (expected, guess)))
+                queues = inner.submit(job_fate.read_queues, compose)
+                found.append((s, compose, ps.result(), (expected, guess), queues))
         return found
 
     # Docker is asked first, in the background: the imports and files below are read while it
@@ -165,7 +167,7 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
 
     def gather() -> list[dict[str, Any]]:
         entries = []
-        for s, compose, containers, (expected, guess) in started.result():
+        for s, compose, containers, (expected, guess), queues_read in started.result():
             notes = []
             try:
                 config = stack_facts.load(compose).service(s.service)
@@ -182,9 +184,10 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
             dev_session = handover.describe(compose)
             # The queues on its Redis: counts and consumers, a consumer named by its container's address.
             by_ip = {ip: ct for ct, facts in inspected.items() for ip in facts.addresses}
-            queues, problem = job_fate.queues_status(compose, by_ip, dev_session is not None)
+            read = queues_read.result()
+            queues = job_fate.queues_view(read, by_ip, dev_session is not None)
             entries.append(
-                status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session, queues, problem)
+                status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session, queues, read.problem)
             )
         return entries
 

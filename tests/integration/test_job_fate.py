@@ -97,3 +97,21 @@ def test_during_a_dev_session_the_dev_worker_is_the_consumer_and_its_end_is_repo
     out = session.output
     assert "dev worker's jobs: all 1 job in flight finished" in out, out
     assert redis(stack, "HGET", "bull:digest:dev-1", "ats") == "1"
+
+
+def test_a_handover_says_the_background_workers_job_finished(stack):
+    """The handover's stop of the background worker (start gate: after the dev worker is ready) waits
+    for its job and says so, from Redis."""
+    stack.inv("worker.up", check=True)
+    stack.produce("hand", 1, duration_ms=15000)
+    wait_for(lambda: active(stack) == ["hand-1"], timeout=60, interval=0.1, what="the 15 s job to be active")
+    session = Session(stack)
+    try:
+        session.wait_output("all 1 job in flight finished", timeout=120)
+        out = session.output
+        assert out.index("stopping the background worker") < out.index("all 1 job in flight finished"), out
+    finally:
+        session.proc.send_signal(signal.SIGINT)
+    session.finish(90)
+    assert redis(stack, "HGET", "bull:digest:hand-1", "ats") == "1"
+    assert "dev worker's jobs: no job was in flight (`digest`)" in session.output, session.output
