@@ -65,19 +65,24 @@ def up(c: Context, build: bool = False) -> None:
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})
 def down(c: Context, volumes: bool = False) -> None:
     """Remove the project's containers and network, the profiled worker included."""
-    from .drivers import container_stop, handover, workers
+    from .drivers import container_stop, handover, job_fate, workers
     from .drivers.compose import Compose
 
     composes = [Compose(s) for s in workers.select(c, None)]
     for each in composes:
         handover.forget_restore(each, "stack.down")
     for each in composes:  # each worker stopped as worker.down does (its consumers first), then the rest
-        container_stop.stop_worker(each, fail=f"stopping the {each.settings.service} service")
+        with job_fate.around_stop(each, print):  # while Redis still runs: its jobs in flight, finished or cut
+            container_stop.stop_worker(each, fail=f"stopping the {each.settings.service} service")
     compose = composes[0]
     # A plain `down` skips services of inactive profiles (the worker keeps running and the network
     # cannot be removed): the `*` profile enables them all.
     compose.check(
-        "down", "--remove-orphans", *(["--volumes"] if volumes else []), what="taking the stack down", profiles=["*"]
+        "down",
+        "--remove-orphans",
+        *(["--volumes"] if volumes else []),
+        what="taking the stack down",
+        profiles=["*"],
     )
 
 

@@ -70,13 +70,14 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
 )
 def down(c: Context, name: str | None = None, rm: bool = False) -> None:
     """Stop the background worker(s) gracefully; the containers are kept unless --rm."""
-    from .drivers import container_stop, handover, workers
+    from .drivers import container_stop, handover, job_fate, workers
     from .drivers.compose import Compose
 
     for s in workers.select(c, name):
         compose = Compose(s)
         handover.forget_restore(compose, "worker.down")
-        container_stop.stop_worker(compose, fail=f"stopping the {s.service} service")
+        with job_fate.around_stop(compose, print):  # one line: its jobs in flight finished, or cut (ids)
+            container_stop.stop_worker(compose, fail=f"stopping the {s.service} service")
         if rm:
             compose.check("rm", "--force", s.service, what=f"removing the {s.service} container")
 
@@ -117,7 +118,7 @@ def logs(
 @task(positional=["name"], help={"name": NAME_HELP})
 def restart(c: Context, name: str | None = None) -> None:
     """Restart the background worker container(s); worker.up applies config changes."""
-    from .drivers import container_stop, handover, workers
+    from .drivers import container_stop, handover, job_fate, workers
     from .drivers.compose import Compose
     from .knowledge.failures import UserError
 
@@ -132,7 +133,8 @@ def restart(c: Context, name: str | None = None) -> None:
             print(f"{s.service}: no container to restart (start it with `inv worker.up {s.worker_name}`)")
             continue
         # Stop (the consumers first, as worker.down does), then start: a restart's stop is said as truly.
-        container_stop.stop_worker(compose, fail=f"restarting the {s.service} service", restart=True)
+        with job_fate.around_stop(compose, print):
+            container_stop.stop_worker(compose, fail=f"restarting the {s.service} service", restart=True)
 
 
 @task(
@@ -143,28 +145,31 @@ def restart(c: Context, name: str | None = None) -> None:
     },
 )
 def status(c: Context, name: str | None = None, json: bool = False) -> None:
-    """Show the state, health, uptime, restart policy and scheduler of the worker(s).
+    """Show the worker(s): state, health, uptime, restart policy, scheduler, queues.
 
-    Read from Docker and Compose, for the background worker(s)."""
+    Read from Docker and Compose, for the background worker(s); per queue on its Redis: waiting,
+    active, delayed and failed jobs and who consumes it (a container, or the dev worker)."""
     from concurrent.futures import ThreadPoolExecutor
     from typing import Any
 
     from .drivers import workers
     from .drivers.compose import Compose
 
-    def listed() -> list[tuple[Any, Compose, Any, Any]]:
+    def listed() -> list[tuple[Any, Compose, Any, Any, Any]]:
         """Each worker's settings, Compose, containers (one `docker ps` each) and, asked at the same
-        time, `docker inspect` of the container by the name Compose gives it (checked in gather())."""
-        from .drivers import stack_facts
+        time, `docker inspect` of the container by the name Compose gives it (checked in gather())
+        and its queues read from Redis (after container_name(): the configuration is cached by then)."""
+        from .drivers import job_fate, stack_facts
 
         found = []
-        with ThreadPoolExecutor(max_workers=2) as inner:
+        with ThreadPoolExecutor(max_workers=3) as inner:
             for s in workers.select(c, name):
                 compose = Compose(s)
                 ps = inner.submit(compose.containers, s.service)
                 expected = stack_facts.container_name(compose, s.service)
                 guess = inner.submit(stack_facts.inspect_containers, compose.gateway, [expected] if expected else [])
-                found.append((s, compose, ps.result(), (expected, guess)))
+                queues = inner.submit(job_fate.read_queues, compose)
+                found.append((s, compose, ps.result(), (expected, guess), queues))
         return found
 
     # Docker is asked first, in the background: the imports and files below are read while it
@@ -173,13 +178,13 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
     started = pool.submit(listed)
     pool.shutdown(wait=False)
 
-    from .drivers import handover, stack_facts
+    from .drivers import handover, job_fate, stack_facts
     from .knowledge import status_view
     from .knowledge.failures import UserError
 
     def gather() -> list[dict[str, Any]]:
         entries = []
-        for s, compose, containers, (expected, guess) in started.result():
+        for s, compose, containers, (expected, guess), queues_read in started.result():
             notes = []
             try:
                 config = stack_facts.load(compose).service(s.service)
@@ -194,7 +199,13 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
                 s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var
             )
             dev_session = handover.describe(compose)
-            entries.append(status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session))
+            # The queues on its Redis: counts and consumers, a consumer named by its container's address.
+            by_ip = {ip: ct for ct, facts in inspected.items() for ip in facts.addresses}
+            read = queues_read.result()
+            queues = job_fate.queues_view(read, by_ip, dev_session is not None)
+            entries.append(
+                status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session, queues, read.problem)
+            )
         return entries
 
     if json:

@@ -282,12 +282,16 @@ def container_name(compose: Compose, service: str) -> str:
     return str(named) if named else f"{project}-{service}-1"
 
 
-_INSPECT = '{"name":{{json .Name}},"restart":{{json .HostConfig.RestartPolicy.Name}},"env":{{json .Config.Env}}}'
+_INSPECT = (
+    '{"name":{{json .Name}},"restart":{{json .HostConfig.RestartPolicy.Name}},"env":{{json .Config.Env}},'
+    '"networks":{{json .NetworkSettings.Networks}}}'
+)
 
 
 def inspect_containers(gateway: Gateway, containers: list[str]) -> dict[str, ContainerFacts]:
-    """What Docker applies to these containers: restart policy (`HostConfig.RestartPolicy.Name`) and
-    environment (`Config.Env`), in one `docker inspect` call. Containers it cannot see are left out."""
+    """What Docker applies to these containers: restart policy (`HostConfig.RestartPolicy.Name`),
+    environment (`Config.Env`) and network addresses, in one `docker inspect` call. Containers it
+    cannot see are left out."""
     if not containers:
         return {}
     result = gateway.docker("inspect", "--type", "container", "--format", _INSPECT, *containers)

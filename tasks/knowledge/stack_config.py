@@ -227,10 +227,11 @@ class ContainerFacts:
 
     restart: str
     environment: dict[str, str]
+    addresses: tuple[str, ...] = ()  # its IP addresses on its networks (who a Redis client is)
 
 
 def parse_inspect(output: str) -> dict[str, ContainerFacts]:
-    """Lines of `{"name": ..., "restart": ..., "env": [...]}` (the format used by the driver)."""
+    """Lines of `{"name": ..., "restart": ..., "env": [...], "networks": {...}}` (the driver's format)."""
     facts = {}
     for line in output.splitlines():
         try:
@@ -243,7 +244,16 @@ def parse_inspect(output: str) -> dict[str, ContainerFacts]:
         for item in row.get("env") or []:
             key, _, value = str(item).partition("=")
             env[key] = value
-        facts[str(row["name"]).lstrip("/")] = ContainerFacts(str(row.get("restart") or "no"), env)
+        networks = row.get("networks")
+        networks = networks if isinstance(networks, dict) else {}
+        addresses = tuple(
+            str(n[key])
+            for n in networks.values()
+            if isinstance(n, dict)
+            for key in ("IPAddress", "GlobalIPv6Address")
+            if n.get(key)
+        )
+        facts[str(row["name"]).lstrip("/")] = ContainerFacts(str(row.get("restart") or "no"), env, addresses)
     return facts
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..knowledge import envfile
 from ..knowledge.compose_cli import ContainerState
+from ..knowledge.job_fate import render_queues
 from ..knowledge.prodlike_labels import is_prodlike, mode_text
 from ..knowledge.stack_config import ContainerFacts, Service
 
@@ -159,13 +160,23 @@ def render(
     return render_facts(facts(service, containers, config=config, inspected=inspected, scheduler_var=scheduler_var))
 
 
-def worker_facts(worker: str, view: dict[str, Any], notes: list[str], dev_session: str | None) -> dict[str, Any]:
-    """One entry of `worker.status --json`'s ``workers``: the service's `facts`, notes, the dev session."""
+def worker_facts(
+    worker: str,
+    view: dict[str, Any],
+    notes: list[str],
+    dev_session: str | None,
+    queues: list[dict[str, Any]] | None = None,
+    queues_problem: str = "",
+) -> dict[str, Any]:
+    """One entry of `worker.status --json`'s ``workers``: the service's `facts`, notes, the dev session,
+    and the queues on its Redis (`job_fate.queue_view`; None with ``queues_problem`` when unreadable)."""
     return {
         "worker": worker,
         **view,
         "notes": notes,
         "dev_session": dev_session.removeprefix(DEV_PREFIX) if dev_session else None,
+        "queues": queues,
+        "queues_problem": queues_problem or None,
     }
 
 
@@ -173,6 +184,8 @@ def render_worker(entry: dict[str, Any]) -> str:
     """The text of `worker_facts`: notes, the service, the dev session line."""
     lines = [f"note: {note}" for note in entry["notes"]]
     lines.append(render_facts(entry))
+    if "queues" in entry:
+        lines += render_queues(entry["queues"], entry.get("queues_problem") or "")
     if entry["dev_session"]:
         lines.append(DEV_PREFIX + entry["dev_session"])
     return "\n".join(lines)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 
-from ...drivers import container_stop, dev_preflight, process, queue_consumers, queue_owners, worker_service
+from ...drivers import container_stop, dev_preflight, job_fate, process, queue_consumers, queue_owners, worker_service
 from ...drivers.compose import Compose
 from ...drivers.foreground import ForegroundChild, say
 from ...drivers.handover import guardian
@@ -223,8 +223,9 @@ class DevSession:
         self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose, self.found)
         write_record(self.directory, self.record)
         # Its consumers signalled first where Docker's SIGTERM would not reach them; the line says
-        # what becomes of their jobs (container_stop).
-        result = container_stop.stop_worker(self.compose, subject=background(self.s.service), say=say, capture=True)
+        # what becomes of their jobs (container_stop), and the next one what became of them (job_fate).
+        with job_fate.around_stop(self.compose, say, plan=self.plan):
+            result = container_stop.stop_worker(self.compose, subject=background(self.s.service), say=say, capture=True)
         if not result.ok:
             raise UserError(
                 f"could not stop the {background(self.s.service)} ({self.compose.diagnose(result)}); "
@@ -429,6 +430,7 @@ class DevSession:
         return True
 
     def _wait_child(self) -> int:
+        jobs = job_fate.DevJobs(self.compose, self.plan, lambda: bool(self.child.received)).start()
         returncode = self.child.wait(group_grace=self.grace + 5)
         unfinished = self.child.unfinished_consumers
         cut = (
@@ -438,6 +440,8 @@ class DevSession:
             else ""
         )
         say(f"dev worker {describe_exit(returncode)}{cut}")  # watchers: shell-style codes
+        if line := jobs.line():  # its jobs in flight when it stopped (before the background worker is back)
+            say(line)
         return returncode
 
     def _end_child(self) -> None:

@@ -1,0 +1,290 @@
+"""Reading the queue from Redis: the jobs a stop finds in flight and what became of them, and what
+each queue holds for `worker.status` (the I/O; the decisions are `tasks/knowledge/job_fate.py`).
+
+Spoken over a plain socket like `queue_consumers.Redis` (RESP2, no client library), pipelined: each
+look is one to three round trips on one connection. Nothing here fails a command: a Redis that
+cannot be read gives one honest line instead.
+
+At each stop of a worker (``worker.down``, ``worker.restart``, ``stack.down``, a handover's stop)::
+
+    with job_fate.around_stop(compose, say):
+        <the stop>
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..knowledge import job_fate as jf
+from ..knowledge.bullmq_clients import Consumer, consumers, ip_of, parse_client_list
+from .queue_consumers import TIMEOUT_S, Redis, RedisError, _command, _Reader
+
+if TYPE_CHECKING:
+    from ..knowledge.dev_env import DevEnv
+    from .compose import Compose
+
+Say = Callable[[str], None]
+#: How many SCAN calls the key fallback may take (COUNT 1000 each): a dev Redis needs one or two.
+SCAN_CALLS = 20
+
+
+class _Values(_Reader):
+    def value(self) -> jf.Reply:
+        """One reply: str, None (nil or an error: this pipeline's reader keeps going), or a list."""
+        line = self.line()
+        kind, rest = line[:1], line[1:].decode("utf-8", "replace")
+        if kind in (b"+", b":"):
+            return rest
+        if kind == b"-":
+            return None
+        if kind == b"$":
+            size = int(rest)
+            return None if size < 0 else self.exactly(size).decode("utf-8", "replace")
+        if kind == b"*":
+            size = int(rest)
+            return None if size < 0 else [self.value() for _ in range(size)]
+        raise RedisError(f"unexpected reply {line[:40]!r}")
+
+
+class Connection:
+    """One connection to ``redis``; ``send`` pipelines commands (one round trip)."""
+
+    def __init__(self, redis: Redis):
+        address = redis.address
+        self.sock = socket.create_connection((address.host, address.port), timeout=TIMEOUT_S)
+        self.reader = _Values(self.sock)
+        if address.password:
+            auth = ("AUTH", address.username, address.password) if address.username else ("AUTH", address.password)
+            self.sock.sendall(_command(*auth))
+            if self.reader.value() is None:
+                self.close()
+                raise RedisError("authentication refused")
+
+    def send(self, commands: Sequence[tuple[str, ...]]) -> list[jf.Reply]:
+        if not commands:
+            return []
+        self.sock.sendall(b"".join(_command(*c) for c in commands))
+        return [self.reader.value() for _ in commands]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def clients(conn: Connection) -> tuple[list[Consumer] | None, str]:
+    """The BullMQ/Bull consumer connections (None: CLIENT LIST refused) and this machine's address as
+    Redis sees it (the connection asking; "" when unknown)."""
+    client_id, listing = conn.send([("CLIENT", "ID"), ("CLIENT", "LIST")])
+    if not isinstance(listing, str):
+        return None, ""
+    own = next((ip_of(c.get("addr", "")) for c in parse_client_list(listing) if c.get("id") == client_id), "")
+    return consumers(listing), own
+
+
+def scan_queues(conn: Connection) -> list[jf.QueueRef]:
+    """Queues found by their keys (`*:meta`, `*:id`; SCAN, never KEYS), each confirmed by its key types."""
+    keys: list[str] = []
+    for pattern in jf.SCAN_PATTERNS:
+        cursor = "0"
+        for _ in range(SCAN_CALLS):
+            (reply,) = conn.send([("SCAN", cursor, "MATCH", pattern, "COUNT", jf.SCAN_COUNT)])
+            cursor, found = jf.scan_cursor(reply)
+            keys += found
+            if cursor == "0":
+                break
+    candidates = jf.candidate_queues(keys)
+    replies = conn.send([c for q in candidates for c in jf.confirm_commands(q)])
+    return [q for i, q in enumerate(candidates) if jf.confirmed(replies[3 * i : 3 * i + 3])]
+
+
+def held_jobs(conn: Connection, queues: Sequence[jf.QueueRef], found: Sequence[Consumer]) -> jf.Snapshot:
+    """The jobs in flight in these queues (active and locked), with the consumers connected now."""
+    jobs, library = jf.active_ids(queues, conn.send(jf.active_commands(queues)))
+    return jf.snapshot(queues, jobs, conn.send(jf.lock_commands(jobs)), library, found)
+
+
+def look_after(conn: Connection, snap: jf.Snapshot, skip_ips: Sequence[str]) -> tuple[list[jf.Fate], bool]:
+    """Each job's fate, and whether a worker (any) consumes one of the queues of the cut ones now."""
+    replies = conn.send([("CLIENT", "LIST"), *jf.after_commands(snap)])
+    listing = replies[0]
+    now = consumers(listing) if isinstance(listing, str) else None
+    serving = None if now is None else jf.survivors(now, snap.before, skip_ips)
+    results = jf.fates(snap, replies[1:], serving)
+    cut_queues = {f.job.queue for f in results if f.state == jf.CUT}
+    served = now is not None and bool(cut_queues & set(jf.queues_of(now)))
+    return results, served
+
+
+def redis_of(compose: Compose, plan: DevEnv | None = None) -> Redis | None:
+    """The worker's Redis, as `inv dev.worker` finds it: its environment (host side), answering PING."""
+    from ..knowledge.failures import UserError
+    from . import dev_preflight, queue_consumers
+
+    s = compose.settings
+    try:
+        plan = plan or dev_preflight.environment(compose, scheduler=True)
+        endpoints = [(e.host, e.port) for e in plan.endpoints]
+        return queue_consumers.find(plan.env, s.host_port_vars, s.url_vars, endpoints)
+    except (UserError, OSError, ValueError, LookupError, AttributeError, TypeError):
+        return None  # a configuration that cannot be read: the line says Redis is unknown, the stop goes on
+
+
+class StopWatch:
+    """The background worker's jobs in flight before its stop (``before``), their fate after (``line``)."""
+
+    def __init__(self, redis: Redis | None):
+        self.redis = redis
+        self.snap: jf.Snapshot | None = None
+        self.host_ip = ""
+        self.problem = "" if redis is not None else "no Redis answers at the worker's addresses"
+
+    def before(self) -> StopWatch:
+        if self.redis is None:
+            return self
+        try:
+            with Connection(self.redis) as conn:
+                found, self.host_ip = clients(conn)
+                # The background worker's queues: those of consumers not on this machine (containers);
+                # none named (not consuming, or CLIENT SETNAME refused): every queue found by its keys.
+                queues = jf.queues_of(found or [], [self.host_ip]) or scan_queues(conn)
+                self.snap = held_jobs(conn, queues, found or [])
+        except (OSError, RedisError, ValueError) as error:
+            self.problem = f"Redis did not answer: {error}"
+            self.snap = None
+        return self
+
+    def line(self) -> str:
+        if self.snap is None or self.redis is None:
+            return f"jobs in flight: unknown ({self.problem})"
+        if not self.snap.jobs:
+            return jf.describe(self.snap, [])
+        try:
+            with Connection(self.redis) as conn:
+                results, served = look_after(conn, self.snap, [self.host_ip])
+        except (OSError, RedisError, ValueError) as error:
+            ids = ", ".join(job.id for job in self.snap.jobs)
+            return (
+                f"{len(self.snap.jobs)} jobs were in flight (ids {ids}); what became of them is unknown "
+                f"(Redis did not answer after the stop: {error})"
+            )
+        return jf.describe(self.snap, results, served=served)
+
+
+@contextmanager
+def around_stop(compose: Compose, say: Say, *, plan: DevEnv | None = None) -> Iterator[None]:
+    """Around a stop of the background worker: one line on its jobs in flight once it has stopped
+    (nothing when the stop fails: its error says what happened)."""
+    watch = StopWatch(redis_of(compose, plan)).before()
+    yield
+    say(watch.line())
+
+
+class DevJobs:
+    """The dev worker's jobs when it stops: its queues (this machine's consumers) when watching starts,
+    its jobs in flight when a stop signal arrives (``received``), their fate once it has ended."""
+
+    POLL_S = 0.02
+
+    def __init__(self, compose: Compose, plan: DevEnv, received: Callable[[], bool]):
+        self.received = received
+        self.redis = redis_of(compose, plan)
+        self.queues: list[jf.QueueRef] = []
+        self.snap: jf.Snapshot | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="dev-jobs", daemon=True)
+
+    def start(self) -> DevJobs:
+        if self.redis is None:
+            return self
+        try:
+            with Connection(self.redis) as conn:
+                found, host_ip = clients(conn)
+            self.queues = sorted({jf.QueueRef(c.prefix, c.queue) for c in found or [] if ip_of(c.addr) == host_ip})
+        except (OSError, RedisError, ValueError):
+            return self
+        if self.queues:
+            self.thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self.done.wait(self.POLL_S):
+            if self.received():
+                self.snap = self._held()
+                return
+
+    def _held(self) -> jf.Snapshot | None:
+        assert self.redis is not None
+        try:
+            with Connection(self.redis) as conn:
+                found, _ = clients(conn)
+                return held_jobs(conn, self.queues, found or [])
+        except (OSError, RedisError, ValueError):
+            return None
+
+    def line(self) -> str | None:
+        """After the dev command ended: one line, or None when it held no queue."""
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join(1.0)
+        if not self.queues or self.redis is None:
+            return None
+        # Ended by itself (no stop signal): what it still holds now is what it left behind.
+        snap = self.snap or self._held()
+        if snap is None:
+            return "dev worker's jobs in flight: unknown (Redis did not answer)"
+        if not snap.jobs:
+            return f"dev worker's jobs: {jf.describe(snap, [])}" if self.snap is not None else None
+        try:
+            with Connection(self.redis) as conn:
+                results, served = look_after(conn, snap, [])
+        except (OSError, RedisError, ValueError) as error:
+            return f"dev worker's jobs in flight: unknown (Redis did not answer: {error})"
+        return f"dev worker's jobs: {jf.describe(snap, results, served=served)}"
+
+
+# -- worker.status ------------------------------------------------------------------------------
+
+
+@dataclass
+class QueuesRead:
+    """What `worker.status` reads of the worker's Redis: queues, their counts, the consumers, this
+    machine's address as Redis sees it; or why it could not (``problem``)."""
+
+    queues: list[jf.QueueRef] = field(default_factory=list)
+    counts: dict[jf.QueueRef, dict[str, int]] = field(default_factory=dict)
+    consumers: list[Consumer] = field(default_factory=list)
+    host_ip: str = ""
+    problem: str = ""
+
+
+def read_queues(compose: Compose) -> QueuesRead:
+    """The queues on the worker's Redis (named by consumers or found by their keys), counted, in four
+    pipelined round trips on one connection. Asks Docker nothing: it runs beside status's Docker calls."""
+    redis = redis_of(compose)
+    if redis is None:
+        return QueuesRead(problem="no Redis answers at the worker's addresses")
+    try:
+        with Connection(redis) as conn:
+            found, host_ip = clients(conn)
+            queues = sorted(set(jf.queues_of(found or [])) | set(scan_queues(conn)))
+            counted = jf.counts(queues, conn.send(jf.count_commands(queues)))
+    except (OSError, RedisError, ValueError) as error:
+        return QueuesRead(problem=f"Redis did not answer: {error}")
+    return QueuesRead(queues, counted, found or [], host_ip)
+
+
+def queues_view(read: QueuesRead, containers: dict[str, str], dev_session: bool) -> list[dict[str, Any]] | None:
+    """``read`` as `worker.status` shows it (``containers``: ip -> container name); None when unreadable."""
+    if read.problem:
+        return None
+    return jf.queue_view(read.queues, read.counts, read.consumers, containers, read.host_ip, dev_session)

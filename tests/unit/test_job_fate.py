@@ -1,0 +1,201 @@
+"""The job-fate reading (tasks/knowledge/job_fate.py) on replies recorded from BullMQ 6 and Bull 4
+(tests/unit/data/job_fate/README.md), and its driver's RESP reading on a fake socket."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks.knowledge import job_fate as jf
+from tasks.knowledge.bullmq_clients import Consumer, consumers
+
+DATA = Path(__file__).parent / "data" / "job_fate"
+RECORDED = {"bullmq6.json": ("digest", "BullMQ"), "bull4.json": ("mail", "Bull")}
+
+
+def load(name: str) -> dict:
+    return json.loads((DATA / name).read_text())
+
+
+def replies(entries: list[dict]) -> list:
+    return [e["reply"] for e in entries]
+
+
+def commands(entries: list[dict]) -> list[tuple[str, ...]]:
+    return [tuple(e["command"]) for e in entries]
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_the_recorded_commands_are_the_ones_built(name):
+    """The recording was made with these builders: replaying it tests the same command shapes."""
+    rec = load(name)
+    queue = jf.QueueRef("bull", RECORDED[name][0])
+    assert commands(rec["confirm"]) == jf.confirm_commands(queue)
+    assert commands(rec["active"]) == jf.active_commands([queue])
+    assert commands(rec["counts"]) == jf.count_commands([queue])
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_queues_are_found_from_client_names_and_from_keys(name):
+    rec = load(name)
+    queue_name, _ = RECORDED[name]
+    named = consumers(rec["client_list"][0]["reply"])
+    assert [(c.prefix, c.queue) for c in named] == [("bull", queue_name)]  # BullMQ `:w:rec` and Bull's plain name
+    assert jf.queues_of(named) == [jf.QueueRef("bull", queue_name)]
+    assert jf.queues_of(named, [named[0].addr.rpartition(":")[0]]) == []  # this machine's left out
+    keys = [k for e in rec["scan"] for k in jf.scan_cursor(e["reply"])[1]]
+    assert jf.candidate_queues(keys) == [jf.QueueRef("bull", queue_name)]
+    assert jf.confirmed(replies(rec["confirm"]))
+
+
+def test_bull_has_no_meta_hash_but_its_id_counter_confirms_the_queue():
+    rec = load("bull4.json")
+    assert [e["reply"] for e in rec["confirm"][:2]] == ["string", "none"]
+    assert jf.confirmed(replies(rec["confirm"]))
+
+
+def test_an_apps_own_id_key_is_not_a_queue():
+    assert not jf.confirmed(["string", "none", "0"])  # `session:abc:id` with no queue lists beside it
+    assert not jf.confirmed(["hash", "none", "3"])
+    assert jf.queue_of_key("{app}:jobs:q:meta") == jf.QueueRef("{app}:jobs", "q")
+    assert jf.queue_of_key("bull:q:wait") is None and jf.queue_of_key("meta") is None
+
+
+def _snapshot(rec: dict, queue: jf.QueueRef) -> jf.Snapshot:
+    jobs, library = jf.active_ids([queue], replies(rec["active"]))
+    assert commands(rec["locks"]) == jf.lock_commands(jobs)
+    return jf.snapshot([queue], jobs, replies(rec["locks"]), library, consumers(rec["client_list"][0]["reply"]))
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_a_killed_workers_jobs_are_cut_finished_ones_finished(name):
+    rec = load(name)
+    queue_name, library = RECORDED[name]
+    queue = jf.QueueRef("bull", queue_name)
+    snap = _snapshot(rec, queue)
+    assert snap.library == library  # BullMQ writes its version in `meta`; Bull has none
+    assert {j.id for j in snap.jobs} == {"held-2", "cut-3", "lock-5"}
+    assert commands(rec["after"]) == jf.after_commands(snap)
+    serving = jf.survivors(consumers(rec["after_client_list"][0]["reply"]), snap.before)
+    assert serving == set()  # the worker's connection is gone
+    fates = {f.job.id: f for f in jf.fates(snap, replies(rec["after"]), serving)}
+    assert fates["held-2"].state == jf.FINISHED  # finishedOn written
+    assert fates["cut-3"].state == jf.CUT and fates["cut-3"].lock_left_ms == 0  # active, no lock
+    assert fates["lock-5"].state == jf.CUT and 25_000 < fates["lock-5"].lock_left_ms <= 30_000  # dead worker's lock
+    line = jf.describe(snap, list(fates.values()))
+    assert line.startswith("2 jobs cut (ids ")
+    assert "lock-5" in line and "cut-3" in line
+    assert f"{library}'s stalled-job check retries them once a worker consumes the queue again, about 30-60 s" in line
+    assert "(the stopped worker's lock expires in " in line and line.endswith("; 1 finished")
+    assert fates["cut-3"].retry_in_ms is None  # no stalled-job check has run (no `stalled-check` key)
+
+
+def _consumer(id_: str, ip: str, queue: str = "digest") -> Consumer:
+    return Consumer(id_, f"{ip}:5000", "bull", queue)
+
+
+Q = jf.QueueRef("bull", "digest")
+
+
+def _after(active: list[str], *jobs: tuple[list, str | None, int], check_in: str = "-2", marked: str = "0") -> list:
+    out: list = [active, check_in]
+    for fields, lock, pttl in jobs:
+        out += [fields, lock, pttl, marked]
+    return out
+
+
+def test_a_lock_still_there_while_a_worker_from_before_consumes_is_not_called_cut():
+    """Another background service on the same queue (or a dev worker that bypassed the relay) may hold it."""
+    snap = jf.Snapshot([Q], [jf.Held(Q, "7", "tok")], before=frozenset({"1", "2"}))
+    after = _after(["7"], ([None, None, "1"], "tok", 20_000))
+    other = [_consumer("2", "172.18.0.5")]
+    assert [f.state for f in jf.fates(snap, after, jf.survivors(other, snap.before))] == [jf.LOCKED]
+    # ... but a new connection (the restarted worker) cannot hold a lock taken before the stop
+    restarted = [_consumer("9", "172.18.0.3")]
+    assert [f.state for f in jf.fates(snap, after, jf.survivors(restarted, snap.before))] == [jf.CUT]
+    # the host's own connections are left out for the background worker's stop
+    host = [_consumer("1", "172.18.0.1")]
+    assert [f.state for f in jf.fates(snap, after, jf.survivors(host, snap.before, ["172.18.0.1"]))] == [jf.CUT]
+    # CLIENT LIST unreadable: a lock cannot be judged
+    assert [f.state for f in jf.fates(snap, after, None)] == [jf.LOCKED]
+
+
+def test_every_line():
+    none = jf.Snapshot([Q], [])
+    assert jf.describe(none, []) == "no job was in flight (`digest`)"
+    assert jf.describe(None, None) == "jobs in flight: unknown (their queue could not be read from Redis)"
+    two = jf.Snapshot([Q], [jf.Held(Q, "1", "t"), jf.Held(Q, "2", "t")])
+    done = [jf.Fate(two.jobs[0], jf.FINISHED), jf.Fate(two.jobs[1], jf.FINISHED)]
+    assert jf.describe(two, done) == "all 2 jobs in flight finished"
+    failed = [jf.Fate(two.jobs[0], jf.FINISHED), jf.Fate(two.jobs[1], jf.FAILED)]
+    assert jf.describe(two, failed) == "all 2 jobs in flight finished (1 failed: 2)"
+    cut = [jf.Fate(two.jobs[0], jf.CUT, 12_400), jf.Fate(two.jobs[1], jf.REQUEUED)]
+    assert jf.describe(two, cut, served=True) == (
+        "1 job cut (ids 1): BullMQ's stalled-job check retries them within about 30-60 s (the stopped "
+        "worker's lock expires in 12 s); 1 back in the queue (ids 2)"
+    )
+    timed = [jf.Fate(two.jobs[0], jf.CUT, 0, 41_200), jf.Fate(two.jobs[1], jf.CUT, 0, 11_000)]
+    assert jf.describe(two, timed, served=True) == (
+        "2 jobs cut (ids 1, 2): BullMQ's stalled-job check retries them within about 41 s"
+    )
+    one = jf.Snapshot([Q], [jf.Held(Q, "1", "t")])
+    assert jf.describe(one, [jf.Fate(one.jobs[0], jf.FINISHED)]) == "all 1 job in flight finished"
+
+
+def test_the_retry_is_read_from_the_stalled_check_key_and_set():
+    # marked by the last check and unlocked by the next one: retried at the next check
+    assert jf.retry_estimate(0, True, 12_000) == 12_000
+    # not marked yet (its worker renewed the lock until it died), or still locked at the next check: the one after
+    assert jf.retry_estimate(0, False, 12_000) == 42_000
+    assert jf.retry_estimate(20_000, True, 12_000) == 42_000
+    assert jf.retry_estimate(0, True, -2) is None  # no check has run lately: no worker runs them
+    snap = jf.Snapshot([Q], [jf.Held(Q, "7", "tok")], before=frozenset({"1"}))
+    after = _after(["7"], ([None, None, "1"], None, -2), check_in="9000", marked="1")
+    assert jf.fates(snap, after, set()) == [jf.Fate(snap.jobs[0], jf.CUT, 0, 9000)]
+
+
+def test_a_hash_removed_on_completion_is_finished_and_a_retry_after_failure_is_back_in_the_queue():
+    snap = jf.Snapshot([Q], [jf.Held(Q, "1", "t"), jf.Held(Q, "2", "t")])
+    after = _after([], ([None, None, None], None, -2), ([None, "boom", "17"], None, -2))
+    assert [f.state for f in jf.fates(snap, after, set())] == [jf.FINISHED, jf.REQUEUED]
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_status_counts_and_consumers(name):
+    rec = load(name)
+    queue = jf.QueueRef("bull", RECORDED[name][0])
+    counted = jf.counts([queue], replies(rec["counts"]))
+    assert counted[queue] == {"waiting": 1, "active": 3, "delayed": 1, "failed": 1}
+    named = consumers(rec["client_list"][0]["reply"])
+    ip = named[0].addr.rpartition(":")[0]
+    view = jf.queue_view([queue], counted, named, {}, ip, dev_session=True)
+    assert view[0]["consumers"] == [
+        {"by": "dev worker", "address": named[0].addr, "worker": "rec" if name == "bullmq6.json" else None}
+    ]
+    by_container = jf.queue_view([queue], counted, named, {ip: "proj-worker-1"}, "172.17.0.99", dev_session=False)
+    assert by_container[0]["consumers"][0]["by"] == "proj-worker-1"
+    text = jf.render_queues(by_container)
+    assert text == [f"  queue {queue.name}: 1 waiting, 3 active, 1 delayed, 1 failed; consumers: proj-worker-1"]
+    assert jf.render_queues(None, "no Redis answers") == ["  queues:         unknown (no Redis answers)"]
+    assert jf.render_queues([]) == ["  queues:         none found in Redis"]
+
+
+def test_the_driver_reads_arrays_nils_and_errors_in_one_pipeline():
+    from tasks.drivers.job_fate import _Values
+
+    class Sock:
+        def __init__(self, data: bytes):
+            self.data = data
+
+        def recv(self, n: int) -> bytes:
+            chunk, self.data = self.data[:7], self.data[7:]  # a few bytes at a time
+            return chunk
+
+    reader = _Values(
+        Sock(  # type: ignore[arg-type]
+            b"*2\r\n$1\r\n0\r\n*2\r\n$3\r\nb:a\r\n$-1\r\n$-1\r\n-ERR no\r\n:42\r\n*-1\r\n+OK\r\n"
+        )
+    )
+    assert [reader.value() for _ in range(6)] == [["0", ["b:a", None]], None, None, "42", None, "OK"]
