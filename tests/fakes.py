@@ -88,7 +88,13 @@ class FakeGateway(Gateway):
         return self
 
     def run(
-        self, argv: list[str], *, capture: bool = False, cwd: Path | None = None, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        *,
+        capture: bool = False,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        started: Callable[[int], None] | None = None,
     ) -> Completed:
         argv = list(argv)
         self.calls.append(argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -141,11 +142,17 @@ class Compose:
         files: list[str] | None = None,
         profiles: list[str] | tuple[str, ...] = (),
         extra_env: dict[str, str] | None = None,
+        started: Callable[[int], None] | None = None,
     ) -> process.Completed:
-        """Run a Compose command in the project root; never raises for a non-zero exit."""
+        """Run a Compose command in the project root; never raises for a non-zero exit. ``started`` is
+        told the command's pid as soon as it runs."""
         env = process.environ_with(extra_env) if extra_env else None
         return self.gateway.run(
-            self.argv(*args, files=files, profiles=profiles), cwd=self.settings.root, capture=capture, env=env
+            self.argv(*args, files=files, profiles=profiles),
+            cwd=self.settings.root,
+            capture=capture,
+            env=env,
+            started=started,
         )
 
     def check(

@@ -142,11 +142,14 @@ def stop_worker(
     capture: bool = False,
     fail: str | None = None,
     restart: bool = False,
+    started: Callable[[int], None] | None = None,
 ) -> Completed:
     """Stop the worker service so that its consumers finish their jobs, saying what happens to them.
 
     ``restart``: start it again afterwards (`compose start`: worker.restart). ``fail``: raise
-    ``UserError("<fail> failed: ...")`` when a Compose command fails (else its result is returned)."""
+    ``UserError("<fail> failed: ...")`` when a Compose command fails (else its result is returned).
+    ``started``: told the pid of `docker compose stop` once it runs (a dev session records it, so that
+    the guardian of a killed session waits for that stop before it restores)."""
     s = compose.settings
     subject = subject or f"{s.service} service"
     try:
@@ -182,7 +185,7 @@ def stop_worker(
     elif any(ct.state == "restarting" for ct in containers):
         say(f"stopping the {subject} (it was restarting) ...")
     began = time.monotonic()
-    result = compose.run("stop", s.service, capture=capture)
+    result = compose.run("stop", s.service, capture=capture, started=started)
     took = time.monotonic() - began
     # Docker's SIGKILL comes only at the end of the grace period: a quicker stop needs no look (and a
     # handover gives the queue to the dev worker without waiting for one more `docker inspect`).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,11 @@ class Gateway:
         capture: bool = False,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        started: Callable[[int], None] | None = None,
     ) -> Completed:
-        """Run ``argv``; with ``capture`` its output is returned instead of shown."""
-        return process.run(argv, cwd=cwd, env=env, capture=capture)
+        """Run ``argv``; with ``capture`` its output is returned instead of shown; ``started`` gets its
+        pid as soon as it runs."""
+        return process.run(argv, cwd=cwd, env=env, capture=capture, started=started)
 
     def docker(self, *args: str, capture: bool = True) -> Completed:
         """`docker ARGS...`, captured unless told otherwise."""

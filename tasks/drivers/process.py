@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,12 +45,16 @@ def run(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     capture: bool = False,
+    started: Callable[[int], None] | None = None,
 ) -> Completed:
-    """Run ``argv``; with ``capture`` its output is returned instead of shown.
+    """Run ``argv``; with ``capture`` its output is returned instead of shown. ``started`` is told the
+    command's pid as soon as it runs (the handover records the pid of its `compose stop`).
 
     Never raises for a non-zero exit: callers decide what a failure means.
     """
     argv = resolve(argv)
+    if capture and started is not None:
+        return _run_outliving(argv, cwd, env, started)
     if capture:
         # Own session on POSIX: a Ctrl+C meant for a foreground dev worker must not cut a restore short.
         proc = subprocess.run(
@@ -65,12 +70,40 @@ def run(
         )
         return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
     with subprocess.Popen(argv, cwd=cwd, env=env) as streamed:
+        if started is not None:
+            started(streamed.pid)
         while True:
             try:
                 return Completed(argv, streamed.wait())
             except KeyboardInterrupt:
                 # The child got the same SIGINT from the terminal; let it end on its own terms.
                 continue
+
+
+def _run_outliving(
+    argv: list[str], cwd: Path | None, env: dict[str, str] | None, started: Callable[[int], None]
+) -> Completed:
+    """A captured command that must finish even if this process is killed meanwhile (the handover's
+    `compose stop`: its guardian waits for it). Its output goes to temporary files, not pipes: on a
+    pipe whose reader was killed, Compose dies of SIGPIPE at its next line while the engine's stop
+    goes on, and nothing could tell when that stop is over."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        with subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=os.name != "nt"
+        ) as proc:
+            try:
+                started(proc.pid)
+                returncode = proc.wait()
+            except BaseException:  # as subprocess.run does
+                proc.kill()
+                raise
+        texts = []
+        for file in (out, err):
+            file.seek(0)
+            texts.append(file.read().decode("utf-8", "replace"))
+    return Completed(argv, returncode, texts[0], texts[1])
 
 
 def detached() -> dict[str, object]:

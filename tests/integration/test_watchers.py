@@ -439,6 +439,57 @@ def test_kill_9_during_the_background_stop_is_healed_without_a_command(running_w
     assert {by for _, by in stack.wait_rows("healC", 2)} == {"background"}
 
 
+def job_field(stack, job: str, name: str) -> str:
+    """A field of a BullMQ job's hash (`ats`: attempts started, `stc`: times found stalled)."""
+    return stack.compose("exec", "-T", "redis", "redis-cli", "HGET", f"bull:digest:{job}", name).stdout.strip()
+
+
+def container_consumes(stack) -> bool:
+    """A BullMQ worker connection (named `bull:<base64 queue>`) from the worker container in Redis."""
+    import subprocess
+
+    container = stack.compose("ps", "-q", "worker").stdout.strip()
+    template = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+    ips = subprocess.run(
+        ["docker", "inspect", "-f", template, container], capture_output=True, text=True
+    ).stdout.split()
+    listing = stack.compose("exec", "-T", "redis", "redis-cli", "CLIENT", "LIST").stdout
+    return any(f"addr={ip}:" in line and " name=bull:ZGlnZXN0" in line for line in listing.splitlines() for ip in ips)
+
+
+def test_kill_9_during_a_slow_background_stop_waits_for_it_then_restores(running_worker, tmp_path):
+    """The issue's case: inv killed while the background worker takes 12 s to stop (a job whose handler
+    awaits worker.close()). The dead session's `compose stop` runs on; the guardian waits for it (it
+    would stop a worker started before it ends), then starts the worker and takes it as restored once
+    it consumes again. `worker.status` names the guardian meanwhile; every job runs once."""
+    stack = running_worker
+    stack.produce("slowstop", 2, duration_ms=12000)
+    mid_job(stack)  # the background worker holds a 12 s job: its stop waits for it
+    record = stack.state_dir / stack.project / "worker" / "handover.json"
+    proc = stack.popen_inv(
+        "dev.worker", env={"INVOKE_APP_DEV": f"devstack-run -- node {MAIN_JS}"}, log=tmp_path / "inv.log"
+    )
+    # Killed once its `docker compose stop` runs (the session records its pid when it starts it).
+    wait_for(
+        lambda: record.exists() and json.loads(record.read_text()).get("stop_pid"), 90, interval=0.02, what="the stop"
+    )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    status = stack.inv("worker.status")
+    assert "its guardian (pid" in status.stdout and "is restoring the background worker" in status.stdout, status
+    assert "inv worker.up" not in status.stdout, status.stdout
+    wait_for(lambda: healed(stack), 90, what="the guardian's restore")
+    assert stack.ps()["worker"] == "running"
+    assert container_consumes(stack)
+    guardian_log = (stack.state_dir / stack.project / "worker" / "guardian.log").read_text()
+    assert "is still running: waiting for it to finish" in guardian_log, guardian_log
+    assert "it consumes `digest` again" in guardian_log, guardian_log
+    assert_exactly_once(stack, "slowstop", 2)
+    assert [job_field(stack, f"slowstop-{i}", "ats") for i in (1, 2)] == ["1", "1"]  # none started twice
+    stack.produce("slowstopafter", 2)  # the worker stays up: the old stop ended before it started
+    assert {by for _, by in stack.wait_rows("slowstopafter", 2)} == {"background"}
+
+
 # The phases of a (gated) session not covered above, each with the line that marks it. Before the first
 # line (lock taken, record written, guardian started) a session spends milliseconds: no line to wait on.
 KILL_PHASES = {

@@ -31,3 +31,18 @@ def test_strict_fake_fails_on_an_unscripted_command():
     else:
         raise AssertionError("an unscripted command passed")
     assert fake.commands() == ["docker ps"]
+
+
+def test_a_command_that_must_outlive_inv_tells_its_pid_and_is_captured_through_files():
+    """The handover's `compose stop` (tasks/drivers/process.py `_run_outliving`): its pid is told as
+    soon as it runs; its output is read back from files (no pipe it could die on if inv is killed)."""
+    import sys
+
+    from tasks.drivers import process
+
+    pids: list[int] = []
+    code = "import os, sys; print(os.getpid()); print('to stderr', file=sys.stderr); sys.exit(3)"
+    result = process.run([sys.executable, "-c", code], capture=True, started=pids.append)
+    assert result.returncode == 3
+    assert pids and result.stdout.strip() == str(pids[0])
+    assert result.stderr.strip() == "to stderr"

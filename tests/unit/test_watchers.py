@@ -335,7 +335,8 @@ def test_the_guardian_recovers_a_killed_sessions_record_and_retries(tmp_path, mo
     outcomes = [UserError("restoring the background worker failed: it exited (exit code 0)"), None]
     calls = []
 
-    def recover(compose):
+    def recover(compose, confirm=None):
+        assert confirm is not None  # the guardian's own check that the worker consumes again
         calls.append(compose.settings)
         outcome = outcomes.pop(0)
         if outcome is not None:
@@ -343,6 +344,7 @@ def test_the_guardian_recovers_a_killed_sessions_record_and_retries(tmp_path, mo
         return True
 
     monkeypatch.setattr("tasks.drivers.handover.restore.recover_stale", recover)
+    monkeypatch.setattr(guardian, "RedisLookup", lambda compose: None)  # no Redis to look for here
     monkeypatch.setattr("time.sleep", lambda s: None)
     assert guardian.guard(tmp_path, session.pid, None) == 0
     assert calls == [{"settings": "of the session"}] * 2

@@ -8,10 +8,14 @@ It waits for the session's process to end. A session that ended normally has rem
 a new session holds the lock): the guardian just exits. A session killed at any phase (kill -9, a
 crashed IDE, a closed console on Windows) leaves its record with the lock free: the guardian then
 runs the one recovery there is (`restore.recover_stale`: the record is the single source of
-truth), which stops a leftover dev worker gracefully (its grace period) and restores the background
-worker as the record says, within about a second when the dev worker is idle. A `compose stop`
-still finishing the background worker's job (a session killed during the stop) is waited for:
-the restore is retried until the worker runs, up to the grace period.
+truth), which stops a leftover dev worker gracefully (its grace period), waits for the dead
+session's `docker compose stop` of the background worker if it still runs (recorded in the record
+before it ran; waited for, not ended: the engine's stop goes on without its client, and a worker
+started before it ends would be stopped by it), and restores the background worker as the record
+says. The worker counts as restored only when its container runs and a BullMQ worker of that
+container is connected to Redis again (`tasks/knowledge/guardian_checks.py`); a worker whose Redis
+cannot be read is taken on its container's readiness, said in the log. Anything short of that is
+retried (a container stopped again is started again) up to the grace period and a margin.
 
 `DEVSTACK_GUARDIAN=0` starts none: a killed session is then recovered by the next command, as after
 a power loss (when the guardian dies too). It needs the session's settings; they are pickled beside
@@ -27,10 +31,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from ...drivers.compose import Compose
+    from ...drivers.queue_consumers import Redis
 
 SETTINGS = "guardian-{pid}.pickle"  # per session: a new session's file is never another guardian's
 LOG = "guardian.log"
@@ -99,14 +104,15 @@ def _guard(directory: Path, pid: int, started: float | None) -> int:
     compose = Compose(settings, require_env=False)
     grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
     print(f"[guardian] dev.worker session pid {pid} ended without cleaning up: recovering", flush=True)
-    deadline = time.monotonic() + grace + 10
+    redis = RedisLookup(compose)  # found while the stops finish, for the check that the worker consumes
+    deadline = time.monotonic() + 2 * grace + 20  # a dev worker's grace, then the background stop's
     while True:
         try:
-            recover_stale(compose)  # the one recovery (a no-op once the record is gone)
+            recover_stale(compose, confirm=lambda: serving(compose, redis))  # a no-op once the record is gone
             print("[guardian] done", flush=True)
             return 0
         except UserError as error:
-            # e.g. the session's `compose stop` was still finishing the background worker's job
+            # e.g. the container was stopped again, or its worker has not connected to Redis in time
             if time.monotonic() > deadline:
                 print(f"[guardian] giving up: {error.reason} (the next inv command retries)", flush=True)
                 return 1
@@ -114,7 +120,97 @@ def _guard(directory: Path, pid: int, started: float | None) -> int:
             time.sleep(0.2)
 
 
+class RedisLookup:
+    """The worker's Redis as the dev worker would dial it from this machine, looked up in a thread."""
+
+    def __init__(self, compose: Compose):
+        import threading
+
+        self.compose = compose
+        self.found: Redis | None = None
+        self.why = ""
+        self.thread = threading.Thread(target=self._find, name="guardian-redis", daemon=True)
+        self.thread.start()
+
+    def _find(self) -> None:
+        from ...drivers import dev_preflight, queue_consumers
+        from ...knowledge.failures import UserError
+
+        s = self.compose.settings
+        try:
+            env = dev_preflight.environment(self.compose, scheduler=False)
+        except UserError as error:
+            self.why = error.reason
+            return
+        endpoints = [(e.host, e.port) for e in env.endpoints]
+        self.found = queue_consumers.find(env.env, s.host_port_vars, s.url_vars, endpoints)
+        if self.found is None:
+            self.why = "no Redis answers at the addresses of its environment"
+
+    def get(self) -> Redis | None:
+        self.thread.join()
+        return self.found
+
+
+#: How long a started background worker may take to connect to Redis before the restore is retried.
+CONFIRM_S = 30.0
+CONFIRM_POLL_S = 0.05
+
+
+def serving(compose: Compose, redis: RedisLookup, timeout: float = CONFIRM_S) -> str | None:
+    """None once the restored container runs and consumes (or runs, where Redis cannot be read: said
+    once); else what is missing (the restore is then tried again)."""
+    from ...drivers import engine, queue_consumers
+    from ...knowledge.failures import UserError
+    from ...knowledge.guardian_checks import served
+
+    service = compose.settings.service
+    found = redis.get()
+    end = time.monotonic() + timeout
+    while True:
+        running, ips = False, set()
+        try:
+            mine = compose.containers(service)
+            details = engine.inspect(compose.gateway, mine[0].name) if mine else {}
+        except UserError:
+            details = {}
+        if details:
+            running = (details.get("State") or {}).get("Status") == "running"
+            networks = (details.get("NetworkSettings") or {}).get("Networks") or {}
+            ips = {n.get("IPAddress") for n in networks.values() if n.get("IPAddress")}
+        consumers = queue_consumers.snapshot(found)
+        verdict = served(running, consumers, ips)
+        if verdict.restored:
+            why = f" ({redis.why})" if consumers is None and redis.why else ""
+            print(f"[guardian] {verdict.detail}{why}", flush=True)
+            return None
+        if not running or time.monotonic() > end:
+            return verdict.detail
+        time.sleep(CONFIRM_POLL_S)
+
+
+class Stamped:
+    """The log's lines, each with the time it was written (the log answers "when was it back")."""
+
+    def __init__(self, out: TextIO):
+        self.out, self.fresh = out, True
+
+    def write(self, text: str) -> int:
+        from datetime import datetime
+
+        for part in text.splitlines(keepends=True):
+            if self.fresh:
+                self.out.write(datetime.now().strftime("%H:%M:%S.%f")[:-3] + " ")
+            self.out.write(part)
+            self.fresh = part.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def main(argv: list[str]) -> int:
+    sys.stdout = Stamped(sys.stdout)
     directory, pid, started = Path(argv[0]), int(argv[1]), argv[2]
     return guard(directory, pid, None if started == "None" else float(started))
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from ...drivers.compose import Compose
 from ...drivers.handover.lock import describe_owner, session_running
-from ...drivers.handover.record import read_record, state_dir, write_record
+from ...drivers.handover.record import process_alive, read_record, state_dir, write_record
 from ...knowledge.failures import UserError
+from ...knowledge.guardian_checks import restoring_line
 from ...knowledge.naming import background
 
 
@@ -29,6 +30,8 @@ def describe(compose: Compose) -> str | None:
         # the dev command's pid once started (what a person looks for in ps/Task Manager), and inv's
         dev = f"pid {record.dev_pid}, " if record.dev_pid else ""
         return f"dev worker: running ({dev}`inv dev.worker` pid {record.pid}, since {record.since}); {restore}"
+    if record.restore_pending and record.guardian_pid and process_alive(record.guardian_pid, record.guardian_started):
+        return restoring_line(record.pid, record.since, record.guardian_pid, background(service))
     if record.restore_pending:
         return (
             f"dev worker: a session (pid {record.pid}, since {record.since}) was killed before restoring the "

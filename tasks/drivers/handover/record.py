@@ -39,6 +39,16 @@ class Record:
     #: the variables of its plan); None for the normal worker.
     restore_files: list[str] | None = None
     restore_env: dict[str, str] | None = None
+    #: The command that stops the background worker (`docker compose stop`), recorded before it runs
+    #: (its argv and the time) and once it runs (pid and start time): it outlives a killed session, and
+    #: the guardian waits for it before it restores anything (tasks/drivers/handover/guardian.py).
+    stop_argv: list[str] | None = None
+    stop_since: float | None = None
+    stop_pid: int | None = None
+    stop_started: float | None = None
+    #: This session's guardian (`worker.status` says it is restoring while it lives).
+    guardian_pid: int | None = None
+    guardian_started: float | None = None
 
     @property
     def restore_pending(self) -> bool:

@@ -12,7 +12,9 @@ away), the record is kept and the next command retries.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ...drivers import worker_service
 from ...drivers.compose import Compose
@@ -21,6 +23,9 @@ from ...drivers.handover.record import RECORD, Record, process_alive, read_recor
 from ...drivers.process import Completed
 from ...knowledge.failures import UserError
 from ...knowledge.naming import background
+
+if TYPE_CHECKING:
+    import psutil
 
 #: Where a line goes: the session prints `[dev.worker] ...`, another command `note: ...`.
 Tell = Callable[[str], None]
@@ -79,9 +84,16 @@ def not_restored(service: str, problem: str) -> str:
     )
 
 
-def restore(compose: Compose, record: Record, tell: Tell, *, was_restarting: bool = False) -> str | None:
+#: Asked after the start: None once the worker serves its queue, else what is missing (the guardian's check).
+Confirm = Callable[[], "str | None"]
+
+
+def restore(
+    compose: Compose, record: Record, tell: Tell, *, was_restarting: bool = False, confirm: Confirm | None = None
+) -> str | None:
     """Bring the background worker back as ``record`` says; the record is removed once the worker is
-    back. Returns None, or the `not_restored` line when it is not back (the record is then kept)."""
+    back (and ``confirm`` says it serves). Returns None, or the `not_restored` line when it is not back
+    (the record is then kept)."""
     service = compose.settings.service
     tell(f"restoring the {background(service)} ...")
     try:
@@ -90,6 +102,10 @@ def restore(compose: Compose, record: Record, tell: Tell, *, was_restarting: boo
         problem = error.reason
     if problem and not compose.ps_running(service):
         return not_restored(service, problem)
+    if confirm is not None:
+        missing = confirm()
+        if missing:
+            return f"the {background(service)} does not serve its queue yet ({missing})"
     remove_record(state_dir(compose))
     if problem:
         was = " (it was restarting before this session)" if was_restarting else ""
@@ -138,6 +154,72 @@ def terminate_orphan(record: Record, timeout: float = 35.0) -> bool:
     return True
 
 
+def stop_process(record: Record) -> psutil.Process | None:
+    """The killed session's command stopping the background worker, if it still runs: by the pid it
+    recorded, else (killed between starting it and recording the pid) by the argv it recorded."""
+    import psutil
+
+    from ...knowledge.guardian_checks import matches_stop
+
+    if record.stop_pid:
+        if not process_alive(record.stop_pid, record.stop_started):
+            return None
+        try:
+            return psutil.Process(record.stop_pid)
+        except psutil.Error:
+            return None
+    if not record.stop_argv or record.stop_since is None:
+        return None
+    for proc in psutil.process_iter(["cmdline", "create_time"]):
+        try:
+            if matches_stop(proc.info["cmdline"] or [], record.stop_argv, proc.info["create_time"], record.stop_since):
+                return proc
+        except (psutil.Error, TypeError):
+            continue
+    return None
+
+
+def await_stop(record: Record, service: str, bound: float, tell: Tell) -> None:
+    """Wait until the killed session's stop of the background worker has finished. Waited for, not
+    ended: ending the `docker compose stop` client does not end the engine's stop (the engine still
+    kills the container at the grace period), and a worker started before the stop ends is stopped by
+    it. Only a stop running past ``bound`` (the grace period and a margin: the client hangs) is ended."""
+    import psutil
+
+    from ...knowledge.guardian_checks import stop_action
+
+    proc = stop_process(record)
+    if proc is None:
+        return
+    tell(
+        f"the killed session's stop of the {background(service)} (pid {proc.pid}) is still running: waiting for it "
+        "to finish (the worker finishes its current job), then restoring"
+    )
+    begin = time.monotonic()
+    while True:
+        try:
+            alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            alive = False
+        action = stop_action(alive, time.monotonic() - begin, bound)
+        if action == "done":
+            tell(f"the killed session's stop of the {background(service)} has finished")
+            return
+        if action == "end":
+            tell(f"the killed session's stop has run {bound:g} s: ending it (pid {proc.pid})")
+            try:
+                family = [proc, *proc.children(recursive=True)]
+            except psutil.Error:
+                family = [proc]
+            for member in family:
+                try:
+                    member.kill()
+                except psutil.Error:
+                    pass
+            return
+        time.sleep(0.02)
+
+
 def adopt_legacy_record(compose: Compose) -> None:
     """A session of the version before per-worker folders kept its record in `<project>/`: a killed
     one's promise to restore the worker moves to the first worker's folder, so it is not lost. A
@@ -167,10 +249,13 @@ def stale_record(compose: Compose) -> Record | None:
     return record
 
 
-def recover_stale(compose: Compose) -> bool:
+def recover_stale(compose: Compose, confirm: Confirm | None = None) -> bool:
     """Restore the background worker after a dev.worker session that was killed (the explicit recovery
-    path of worker.up, stack.up, prodlike.up and doctor). Returns True if it acted; raises one
-    `error:` line when the worker could not be brought back (the record is kept)."""
+    path of worker.up, stack.up, prodlike.up and doctor, and the guardian's, which passes ``confirm``).
+    A stop of the worker the dead session began is waited for first (`await_stop`). Returns True if
+    it acted; raises one `error:` line when the worker could not be brought back (the record is kept)."""
+    from ...knowledge.durations import parse_duration
+
     adopt_legacy_record(compose)
     record = stale_record(compose)
     if record is None:
@@ -179,7 +264,9 @@ def recover_stale(compose: Compose) -> bool:
     orphan = terminate_orphan(record)
     note(killed_session(record, service, orphan=orphan))
     if record.restore_pending:
-        problem = restore(compose, record, note)
+        grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
+        await_stop(record, service, grace + 10, note)
+        problem = restore(compose, record, note, confirm=confirm)
         if problem:
             raise UserError(problem)
     else:

@@ -129,7 +129,10 @@ class DevSession:
             if adopted and self.stale is not None:  # how to bring it back, as the dead session knew it
                 self.record.restore_files, self.record.restore_env = self.stale.restore_files, self.stale.restore_env
             write_record(self.directory, self.record)
-            guardian.spawn(self.compose, self.directory)  # restores from the record if this session is killed
+            guard = guardian.spawn(self.compose, self.directory)  # restores from the record if this session is killed
+            if guard is not None:  # `worker.status` finds it here while it restores
+                self.record.guardian_pid, self.record.guardian_started = guard.pid, process_started(guard.pid)
+                write_record(self.directory, self.record)
             returncode = self._run_gated() if self.s.app_start_gate else self._run_plain()
         finally:
             self._end_child()
@@ -221,16 +224,27 @@ class DevSession:
         # (a prod-like worker with its plan, should its container be removed meanwhile).
         self.record.worker_was_running = True
         self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose, self.found)
+        # The stop outlives a killed session: its guardian waits for it (by argv until the pid is known).
+        self.record.stop_argv, self.record.stop_since = self.compose.argv("stop", self.s.service), time.time()
+        self.record.stop_pid = self.record.stop_started = None
         write_record(self.directory, self.record)
         # Its consumers signalled first where Docker's SIGTERM would not reach them; the line says
         # what becomes of their jobs (container_stop), and the next one what became of them (job_fate).
+        # The stop's pid goes into the record: a guardian of a killed session waits for it (guardian.py).
         with job_fate.around_stop(self.compose, say, plan=self.plan):
-            result = container_stop.stop_worker(self.compose, subject=background(self.s.service), say=say, capture=True)
+            result = container_stop.stop_worker(
+                self.compose, subject=background(self.s.service), say=say, capture=True, started=self._stop_started
+            )
         if not result.ok:
             raise UserError(
                 f"could not stop the {background(self.s.service)} ({self.compose.diagnose(result)}); "
                 "not running a second worker on the same queue"
             )
+
+    def _stop_started(self, pid: int) -> None:
+        assert self.record is not None
+        self.record.stop_pid, self.record.stop_started = pid, process_started(pid)
+        write_record(self.directory, self.record)
 
     def _start_child(self, extra_env: dict[str, str], redis: tuple[str, int] | None = None) -> None:
         assert self.record is not None

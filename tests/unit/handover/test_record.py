@@ -88,6 +88,13 @@ def test_describe_and_stale_record(tmp_path):
     record.pid = 999999  # a session that is gone: nobody holds the lock
     handover.write_record(directory, record)
     assert "was killed before restoring" in handover.describe(compose)
+    record.guardian_pid, record.guardian_started = os.getpid(), handover.process_started(os.getpid())
+    handover.write_record(directory, record)  # its guardian (here: this live process) is at work
+    line = handover.describe(compose)
+    assert f"its guardian (pid {os.getpid()}) is restoring the background worker" in line and "worker.up" not in line
+    record.guardian_started = 1.0  # that pid is another process now: the guardian is gone
+    handover.write_record(directory, record)
+    assert "run `inv worker.up` to restore it" in handover.describe(compose)
     assert restore.stale_record(compose) is not None
     lock = handover.SessionLock(directory)
     lock.acquire()

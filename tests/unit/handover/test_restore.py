@@ -110,3 +110,73 @@ def test_a_live_session_is_not_recovered(tmp_path):
     finally:
         lock.release()
     assert gw.commands(ENGINE) == [] and read_record(state_dir(compose)) is not None
+
+
+def test_recovery_waits_for_the_killed_sessions_stop_before_it_starts_the_worker(tmp_path, capsys):
+    """The dead session's `compose stop` still runs (a stand-in that ends after 0.5 s): nothing is
+    started before it ends, else the stop would stop the worker just brought back."""
+    import time
+
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, worker="exited")
+    compose = compose_for(tmp_path, gw)
+    killed_session(compose)
+    stop = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    record = read_record(state_dir(compose))
+    assert record is not None
+    record.stop_pid, record.stop_started = stop.pid, psutil.Process(stop.pid).create_time()
+    write_record(state_dir(compose), record)
+    begin = time.monotonic()
+    try:
+        assert recover_stale(compose) is True
+        assert stop.poll() is not None  # it ended on its own (waited for, not killed)
+        assert stop.returncode == 0 and time.monotonic() - begin >= 0.4
+    finally:
+        stop.kill()
+        stop.wait()
+    out = capsys.readouterr().out
+    assert f"the killed session's stop of the background worker (pid {stop.pid}) is still running" in out
+    assert out.index("has finished") < out.index("note: restoring the background worker ...")
+    assert stack.worker is not None and stack.worker.state == "running"
+
+
+def test_a_stop_that_never_got_its_pid_recorded_is_found_by_its_command_line(tmp_path):
+    """Killed between starting its stop and recording the pid: the stop is found by the argv and
+    time the session recorded before it ran it."""
+    import time
+
+    from tasks.drivers.handover.restore import stop_process
+
+    gw = fakes.FakeGateway()
+    fakes.FakeStack(gw, worker="exited")
+    compose = compose_for(tmp_path, gw)
+    killed_session(compose)
+    record = read_record(state_dir(compose))
+    assert record is not None
+    argv = [sys.executable, "-c", "import time; time.sleep(30)"]
+    record.stop_argv, record.stop_since = argv, time.time()
+    stop = subprocess.Popen(argv)
+    try:
+        found = None
+        deadline = time.monotonic() + 10
+        while found is None and time.monotonic() < deadline:
+            found = stop_process(record)
+            time.sleep(0.02)
+        assert found is not None and found.pid == stop.pid
+        record.stop_since += 60  # a process older than the session's stop is not it
+        assert stop_process(record) is None
+    finally:
+        stop.kill()
+        stop.wait()
+
+
+def test_the_guardians_check_keeps_the_record_until_the_worker_serves(tmp_path):
+    gw = fakes.FakeGateway()
+    fakes.FakeStack(gw, worker="exited")
+    compose = compose_for(tmp_path, gw)
+    killed_session(compose)
+    with pytest.raises(UserError, match=r"does not serve its queue yet \(no BullMQ worker of its container"):
+        recover_stale(compose, confirm=lambda: "no BullMQ worker of its container is connected to Redis yet")
+    assert read_record(state_dir(compose)) is not None  # retried by the guardian; a new command retries too
+    assert recover_stale(compose, confirm=lambda: None) is True
+    assert read_record(state_dir(compose)) is None
