@@ -245,16 +245,20 @@ def up(
     from .drivers.compose import Compose
     from .drivers.handover import restore
     from .drivers.worker_service import build_inputs, start_worker
-    from .knowledge.prodlike_plan import check_engine, compose_env, describe, make_plan
+    from .knowledge.prodlike_plan import check_engine, compose_env, describe, fit_to_engine, make_plan
 
     s = workers.one(c, name)  # its app commands completed from the lock file
     compose = Compose(s)
     require_overlay(compose)
+    handover.refuse_if_active(compose, "prodlike.up")
+    info = engine.info(compose.gateway)
+    cpus, memory, fitted = fit_to_engine(compose.env, cpus, memory, info)  # the seed's caps where the engine has them
+    for line in fitted:
+        print(f"note: {line}", flush=True)
     heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
     for warning in heap.warnings():
         print(f"warning: {warning}", flush=True)
-    handover.refuse_if_active(compose, "prodlike.up")
-    check_engine(heap, engine.info(compose.gateway))
+    check_engine(heap, info)
     restore.recover_stale(compose)
     if build:
         host_app.build(s, pulled=build_inputs(compose) is None)

@@ -8,7 +8,7 @@ from ..knowledge.failures import UserError
 from ..knowledge.heap_plan import MIB, HeapPlan, PlanError, format_mib
 from ..knowledge.prodlike_labels import compose_env
 
-__all__ = ["check_engine", "compose_env", "describe", "make_plan"]
+__all__ = ["check_engine", "compose_env", "describe", "fit_to_engine", "make_plan"]
 
 
 def make_plan(
@@ -32,8 +32,8 @@ def make_plan(
         if heap_mb is not None and not str(heap_mb).isdigit():
             raise PlanError(f"bad --heap-mb {heap_mb!r}: a whole number of MiB")
         return heap_plan.plan_heap(
-            heap_plan.parse_size(memory if memory is not None else env.get("PRODLIKE_MEMORY") or "13g"),
-            cpus=heap_plan.parse_cpus(cpus if cpus is not None else env.get("PRODLIKE_CPUS") or "3"),
+            heap_plan.parse_size(memory if memory is not None else env.get("PRODLIKE_MEMORY") or SEED_MEMORY),
+            cpus=heap_plan.parse_cpus(cpus if cpus is not None else env.get("PRODLIKE_CPUS") or SEED_CPUS),
             ratio=ratio,
             processes=int(procs_text),
             heap_mb=int(heap_mb) if heap_mb is not None else None,
@@ -55,6 +55,33 @@ def describe(plan: HeapPlan) -> str:
             "NODE_ENV:          production",
         ]
     )
+
+
+#: The seed's caps (seed 000), used when neither a flag nor .env / the shell says otherwise.
+SEED_CPUS, SEED_MEMORY = "3", "13g"
+
+
+def fit_to_engine(
+    env: dict[str, str], cpus: str | None, memory: str | None, info: EngineInfo
+) -> tuple[str | None, str | None, list[str]]:
+    """The seed's default caps where the engine can give them, else the engine's own, each said; caps
+    asked for (a flag, PRODLIKE_CPUS / PRODLIKE_MEMORY) are left as asked (`check_engine` judges them)."""
+    notes = []
+    if cpus is None and not env.get("PRODLIKE_CPUS") and info.cpus and info.cpus < float(SEED_CPUS):
+        cpus = str(info.cpus)
+        notes.append(
+            f"the seed's {SEED_CPUS} CPUs are more than the Docker engine has: planning its {info.cpus} "
+            "(--cpus or PRODLIKE_CPUS to choose)"
+        )
+    seed_bytes = heap_plan.parse_size(SEED_MEMORY)
+    if memory is None and not env.get("PRODLIKE_MEMORY") and info.memory_bytes and info.memory_bytes < seed_bytes:
+        engine_mib = int(info.memory_bytes // MIB)
+        memory = f"{engine_mib}m"
+        notes.append(
+            f"the seed's {SEED_MEMORY} memory is more than the Docker engine has: planning its {engine_mib} MiB "
+            "(--memory or PRODLIKE_MEMORY to choose)"
+        )
+    return cpus, memory, notes
 
 
 def check_engine(plan: HeapPlan, info: EngineInfo) -> None:

@@ -160,3 +160,23 @@ def test_plan_with_a_heap_ratio(stack):
     ), bad.stderr
     over = stack.inv("prodlike.plan", "--memory", "512m", "--cpus", "1", "--heap-mb", "480", check=True)
     assert "warning: heap limit 528 MiB x 1 process(es) is 103.1% of 512 MiB, above the 85% ratio" in over.stdout
+
+
+def test_a_plain_prodlike_up_fits_the_seeds_caps_to_the_engine(stack):
+    """No flag and nothing in .env: the seed's 3 CPUs / 13g where the engine has them, else its own, said."""
+    info = subprocess.run(
+        ["docker", "info", "--format", "{{.NCPU}} {{.MemTotal}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    engine_cpus, engine_memory = int(info[0]), int(info[1])
+    up = stack.inv("prodlike.up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    fitted = engine_cpus < 3
+    assert (
+        f"note: the seed's 3 CPUs are more than the Docker engine has: planning its {engine_cpus}" in up.stdout
+    ) == fitted
+    nano, memory = inspect_caps(stack)
+    assert nano == min(engine_cpus, 3) * 1_000_000_000
+    assert memory == (13 * 1024**3 if engine_memory >= 13 * 1024**3 else engine_memory // (1024 * 1024) * 1024 * 1024)
+    assert "FAIL" not in up.stdout
+    down = stack.inv("prodlike.down")
+    assert down.returncode == 0, down.stderr
