@@ -37,6 +37,7 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     from .knowledge.compose_cli import split_list
     from .knowledge.failures import UserError
     from .knowledge.settings import display, settings
+    from .knowledge.stack_config import parse_config
 
     s = settings(c)
     if dry_run:
@@ -121,8 +122,13 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         env_file=keep_env,
     )
     invoke_text, notes = adopt_config.merge(workspace.read_text(invoke_path), wanted)
+    # Services the workers reach and that publish no port: the override publishes them (ephemeral host ports).
+    publish = adopt_plan.unpublished(parse_config(config), [p.service for p in proposals])
+    for name, entries in sorted(publish.items()):
+        reached = ", ".join(f"{port} (through {var})" for port, var in entries)
+        print(f"note: {name} publishes no port for {reached}: {adopt_plan.OVERRIDE_FILE} publishes it on 127.0.0.1")
     outputs = {
-        root / adopt_plan.OVERRIDE_FILE: adopt_plan.render_override(proposals),
+        root / adopt_plan.OVERRIDE_FILE: adopt_plan.render_override(proposals, publish),
         root / adopt_plan.PRODLIKE_FILE: adopt_plan.render_prodlike(proposals),
         invoke_path: invoke_text,
     }

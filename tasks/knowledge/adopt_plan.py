@@ -27,6 +27,7 @@ from typing import Any
 from ..knowledge.compose_cli import ProjectFiles
 from ..knowledge.failures import UserError
 from ..knowledge.settings import config_path
+from ..knowledge.stack_config import StackConfig
 
 #: Queue libraries whose presence in an app's (or its workspace root's) package.json makes a consumer.
 QUEUE_LIBRARIES = ("bullmq", "bull", "bee-queue", "agenda")
@@ -414,14 +415,43 @@ def _dump(header: list[str], services: dict[str, Any]) -> str:
     return "\n".join(header) + "\n" + body
 
 
-def render_override(proposals: list[Proposal]) -> str:
+def unpublished(stack: StackConfig, workers: list[str]) -> dict[str, list[tuple[int, str]]]:
+    """The services the workers' environments reach on a container port they do not publish:
+    {service: [(container port, the variable that leads there)]}. The dev worker runs on the host, so
+    each needs a host port; the collection's override publishes it (never the user's compose file)."""
+    from .dev_env import find_connections
+
+    needed: dict[str, list[tuple[int, str]]] = {}
+    for worker in workers:
+        service = stack.service(worker)
+        connections, _ = find_connections(stack, worker, dict(service.environment) if service else {})
+        for connection in connections:
+            target = stack.service(connection.service)
+            if not connection.target or target is None or connection.service in workers:
+                continue
+            if target.port(connection.target) is None:
+                entries = needed.setdefault(connection.service, [])
+                if connection.target not in [port for port, _ in entries]:
+                    entries.append((connection.target, connection.var))
+    return needed
+
+
+def render_override(proposals: list[Proposal], publish: dict[str, list[tuple[int, str]]] | None = None) -> str:
     header = [
         f"{GENERATED_MARK} for the background workers; re-run it instead of editing (your own compose files",
         "# are never changed). Applied after them through `compose.files` in invoke.yaml: a profile so a plain",
         "# `docker compose up` leaves the workers out, the restart policy that brings them back when Docker",
         "# starts, an init for signals, a grace period for the active job, and the image fingerprint label.",
     ]
-    return _dump(header, {p.service: p.dev_override for p in proposals})
+    services: dict[str, Any] = {p.service: p.dev_override for p in proposals}
+    if publish:
+        header.append(
+            "# The services the dev worker reaches and that publish no port: published on 127.0.0.1 on a port"
+        )
+        header.append("# Compose picks (`inv dev.worker` asks Compose which one), so no two ever collide.")
+        for name in sorted(publish):
+            services[name] = {"ports": [f"127.0.0.1::{port}" for port, _ in sorted(publish[name])]}
+    return _dump(header, services)
 
 
 def render_prodlike(proposals: list[Proposal]) -> str:

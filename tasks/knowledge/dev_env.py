@@ -103,7 +103,11 @@ def parse_exclusions(*texts: str | Sequence[str]) -> list[str]:
 
 
 def publish_hint(service: str, target: int) -> str:
-    return f'add `ports: ["127.0.0.1:{target}:{target}"]` to service {service!r}'
+    """How to give the dev worker a host port for it, without editing the user's compose files."""
+    return (
+        f"run `inv adopt`: the collection's compose.devstack.yaml publishes {service}:{target} on 127.0.0.1 on a "
+        "port Compose picks (your compose files stay as they are)"
+    )
 
 
 def _host_side(
@@ -116,9 +120,9 @@ def _host_side(
         return runtime[(service.name, target)]
     if port is not None:
         problems.append(
-            f"service {service.name!r} publishes {target} on a host port Compose picks at `up`, and it is not "
-            f"running (the dev worker reaches it through {via}): start it first (`inv stack.up`), or "
-            + publish_hint(service.name, target)
+            f"service {service.name!r} publishes {target} on a host port Compose picks at `up`, and no running "
+            f"container of it publishes it (the dev worker reaches it through {via}): it is not started, or was "
+            f"started before the port was added: `docker compose up -d {service.name}` (re)creates it"
         )
         return None
     problems.append(

@@ -182,3 +182,99 @@ def test_adopt_then_drive_the_workers(adopted):
     assert down.returncode == 0, down.stdout + down.stderr
     ps = adopted.compose("--profile", "*", "ps", "-a", "-q", files=files)
     assert ps.stdout.strip() == ""
+
+
+def unpublished_shop() -> str:
+    """The unadapted shop with nothing published (a production-shaped file: URLs without host ports),
+    `restart: always` on the worker and NODE_ENV=production in its environment; the email worker only."""
+    import yaml
+
+    config = yaml.safe_load(UNADAPTED.read_text())
+    for name in ("queue", "db"):
+        config["services"][name].pop("ports")
+    for name in ("api", "sync"):
+        config["services"].pop(name)
+    email = config["services"]["email"]
+    email["restart"] = "always"
+    email["environment"]["NODE_ENV"] = "production"
+    email["environment"]["JOB_MS"] = "400"
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def test_adopt_publishes_what_the_dev_worker_needs_and_hands_over_with_no_hand_edit(adopted, tmp_path):
+    import signal
+
+    (adopted.dir / "configs/compose.yaml").write_text(unpublished_shop())
+    first = adopted.inv("adopt", "--file", "configs/compose.yaml")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "note: db publishes no port for 5432 (through DATABASE_URL)" in first.stdout, first.stdout
+    assert "note: queue publishes no port for 6379 (through REDIS_URL)" in first.stdout, first.stdout
+    assert "restart: always becomes unless-stopped in compose.devstack.yaml" in first.stdout, first.stdout
+    override = (adopted.dir / "compose.devstack.yaml").read_text()
+    assert (
+        "  db:\n    ports:\n    - 127.0.0.1::5432\n" in override
+        and "  queue:\n    ports:\n    - 127.0.0.1::6379\n" in override
+    )
+    assert "restart: unless-stopped" in override
+
+    up = adopted.inv("worker.up")  # invoke.yaml as adopt wrote it: no hand edit
+    assert up.returncode == 0, up.stdout + up.stderr
+    files = ("configs/compose.yaml", "compose.devstack.yaml")
+    queue = adopted.compose("port", "queue", "6379", files=files).stdout.strip()
+    assert queue.startswith("127.0.0.1:"), queue
+    environ = {**adopted.environ, "REDIS_URL": f"redis://{queue}"}
+    produce = [str(adopted.dir / "packages/queue-worker/produce.js"), "email"]
+
+    def add(prefix: str, count: int) -> None:
+        result = subprocess.run(["node", *produce, prefix, str(count)], env=environ, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+    def processed(prefix: str) -> list[str]:
+        out = adopted.compose(
+            "exec",
+            "-T",
+            "db",
+            "psql",
+            "-U",
+            "shop",
+            "-d",
+            "shop",
+            "-At",
+            "-c",
+            f"select job_id || '|' || processed_by from processed where job_id like '{prefix}-%' order by 1",
+            files=files,
+        )
+        return [line for line in out.stdout.splitlines() if line]
+
+    log = tmp_path / "dev.log"
+    with open(log, "w") as out:
+        session = subprocess.Popen(
+            [*adopted.installed.inv, "dev.worker"],
+            cwd=adopted.dir,
+            env=adopted.environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    try:
+        add("during", 10)
+        deadline = 120
+        import time
+
+        started = time.monotonic()
+        while "[email] ready (dev" not in log.read_text() and session.poll() is None:
+            assert time.monotonic() - started < deadline, log.read_text()
+            time.sleep(0.2)
+        text = log.read_text()
+        assert "NODE_ENV=development for the dev worker" in text, text
+        while len(processed("during")) < 10:
+            assert time.monotonic() - started < deadline, (processed("during"), log.read_text())
+            time.sleep(0.5)
+    finally:
+        session.send_signal(signal.SIGINT)
+        code = session.wait(90)
+    assert code == 0, log.read_text()
+    assert "background worker `email` restored" in log.read_text(), log.read_text()
+    rows = processed("during")
+    assert len(rows) == 10 and len({row.split("|")[0] for row in rows}) == 10, rows  # each job once

@@ -193,7 +193,7 @@ def test_a_service_without_published_port_is_refused_before_the_worker_is_touche
     errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, refused.stderr
     assert "S3_ENDPOINT" in errors[0] and "'minio'" in errors[0], errors[0]
-    assert "add `ports: [\"127.0.0.1:9000:9000\"]` to service 'minio'" in errors[0], errors[0]
+    assert "compose.devstack.yaml publishes minio:9000 on 127.0.0.1" in errors[0], errors[0]
     assert "was not touched" in errors[0] and "Traceback" not in refused.stderr
     assert shape.states()["worker"] == "running"
 

@@ -377,3 +377,36 @@ def test_every_adopted_worker_gets_unless_stopped_and_a_replaced_policy_is_said(
         assert notes == ()
     else:
         assert len(notes) == 1 and notes[0].startswith(note), notes
+
+
+def test_services_the_workers_reach_without_a_published_port_are_published_by_the_override():
+    from tasks.knowledge.stack_config import parse_config
+
+    config = {
+        "name": "p",
+        "services": {
+            "workers": {
+                "environment": {
+                    "DATABASE_URL": "postgres://u:p@followers-db/app",  # no port: the scheme's 5432
+                    "MAIN_DATABASE_URL": "postgres://u:p@main-db:5432/app",
+                    "REDIS_URL": "redis://queue",
+                    "CACHE_URL": "redis://cache:6379",
+                    "MAIL_TRANSPORT": "mailpit",  # a name, no address: not a connection by itself here
+                }
+            },
+            "followers-db": {"image": "postgres"},
+            "main-db": {"image": "postgres", "ports": [{"target": 5432, "published": "5432", "host_ip": "127.0.0.1"}]},
+            "queue": {"image": "redis"},
+            "cache": {"image": "redis", "expose": ["6379"]},
+        },
+    }
+    stack = parse_config(config)
+    publish = adopt_plan.unpublished(stack, ["workers"])
+    assert publish == {
+        "cache": [(6379, "CACHE_URL")],
+        "followers-db": [(5432, "DATABASE_URL")],
+        "queue": [(6379, "REDIS_URL")],
+    }
+    text = adopt_plan.render_override([], publish)
+    assert "  followers-db:\n    ports:\n    - 127.0.0.1::5432\n" in text
+    assert "main-db" not in text  # it publishes its port already

@@ -158,7 +158,8 @@ def test_dev_env_database_url_keeps_credentials_and_path():
     plan = dev_environment(stack, "api", {}, scheduler=True, host_port_vars=PAIRS, url_vars=URLS)
     assert len(plan.problems) == 1
     assert "'pg' publishes no port for 5432" in plan.problems[0]
-    assert 'ports: ["127.0.0.1:5432:5432"]' in plan.problems[0] and "DATABASE_URL" in plan.problems[0]
+    assert "compose.devstack.yaml publishes pg:5432 on 127.0.0.1" in plan.problems[0]
+    assert "DATABASE_URL" in plan.problems[0]
     # a random host port is taken from the running container
     plan = dev_environment(
         stack,
