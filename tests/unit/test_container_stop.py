@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,3 +139,34 @@ def test_doctor_lines(tmp_path, gw, st):
 
 def test_the_script_is_shipped_beside_the_runner():
     assert "function snapshot" in container_stop.script() and "process.kill" in container_stop.script()
+
+
+def test_doctor_warns_with_the_fix_and_says_ok_otherwise(tmp_path, gw, st):
+    import importlib
+
+    doctor = importlib.import_module("tasks.doctor")  # the module (the package's `doctor` is the task)
+    s = workers.one(fakes.context(tmp_path), None)
+    compose = Compose(s, gateway=gw)
+    for recorded, expected in (
+        ("bare.json", ["warn"]),
+        ("cluster.json", ["warn"]),
+        ("npm-run-dev.json", ["warn"]),  # out of reach: said, with what the stop now does
+    ):
+        gw.on(SNAPSHOT, stdout=(DATA / recorded).read_text())
+        collected: list[Any] = []
+        doctor._out.collected = collected
+        try:
+            doctor._stop_reach_advice(s, compose, [])
+        finally:
+            doctor._out.collected = None
+        assert [c.status for c in collected] == expected, recorded
+    assert "awaits `worker.close()`" in collected[0].detail or "send them SIGTERM first" in collected[0].detail
+    reached = (DATA / "bare.json").read_text().replace('"sigterm":[]', '"sigterm":["/app/bare/worker.mjs"]')
+    gw.on(SNAPSHOT, stdout=reached)
+    collected = []
+    doctor._out.collected = collected
+    try:
+        doctor._stop_reach_advice(s, compose, [])
+    finally:
+        doctor._out.collected = None
+    assert [(c.status, c.detail) for c in collected] == [("ok", "on a stop: it finishes its current job")]
