@@ -142,10 +142,12 @@ def stop_worker(
     capture: bool = False,
     fail: str | None = None,
     restart: bool = False,
+    only_running: bool = False,
 ) -> Completed:
     """Stop the worker service so that its consumers finish their jobs, saying what happens to them.
 
-    ``restart``: start it again afterwards (`compose start`: worker.restart). ``fail``: raise
+    ``restart``: start it again afterwards (`compose start`: worker.restart). ``only_running``: no
+    Compose call at all when no container of it runs (stack.down, whose `down` follows). ``fail``: raise
     ``UserError("<fail> failed: ...")`` when a Compose command fails (else its result is returned)."""
     s = compose.settings
     subject = subject or f"{s.service} service"
@@ -154,6 +156,8 @@ def stop_worker(
     except UserError:
         containers = []
     running = [ct.name for ct in containers if ct.running]
+    if only_running and not running and not any(ct.state == "restarting" for ct in containers):
+        return Completed(["docker", "compose", "stop", s.service], 0, "", "")
     looked: list[Looked] = []
     if running:
         from concurrent.futures import ThreadPoolExecutor

@@ -170,3 +170,9 @@ def test_doctor_warns_with_the_fix_and_says_ok_otherwise(tmp_path, gw, st):
     finally:
         doctor._out.collected = None
     assert [(c.status, c.detail) for c in collected] == [("ok", "on a stop: it finishes its current job")]
+
+
+def test_stack_down_with_the_worker_not_running_stops_nothing_first(tmp_path, gw):
+    fakes.FakeStack(gw, worker="exited")
+    stack.down(fakes.context(tmp_path))
+    assert not gw.ran(STOP) and not gw.ran(r"^docker exec") and gw.ran(r" down --remove-orphans")
