@@ -55,7 +55,7 @@ def test_a_consumer_below_a_wrapper_is_signalled_before_compose_stops_the_contai
     assert signal.split()[-2:-1] == ["30000"] and signal.split()[-1].startswith("SIGTERM:31:")  # the grace, in ms
     out = capsys.readouterr().out
     assert "stopping the worker service (it finishes its current job: its consumer (pid 31) is below a wrapper" in out
-    assert "consumer 31 exited after 6.1 s" in out
+    assert "consumer 31 exited after 6.0 s" in out
     assert "137" not in out
 
 
@@ -176,3 +176,21 @@ def test_stack_down_with_the_worker_not_running_stops_nothing_first(tmp_path, gw
     fakes.FakeStack(gw, worker="exited")
     stack.down(fakes.context(tmp_path))
     assert not gw.ran(STOP) and not gw.ran(r"^docker exec") and gw.ran(r" down --remove-orphans")
+
+
+def test_consumers_that_outlive_the_grace_period_get_no_second_one(tmp_path, gw, st, capsys):
+    """Signalled, still running after the whole grace period: Docker's stop gets what is left of it
+    (`--timeout 0`), not another 30 s, and the kill is said."""
+    gw.on(SNAPSHOT, stdout=(DATA / "cluster.json").read_text())
+    gw.on(
+        SIGNAL,
+        stdout='{"waited_ms": 30050, "results": [{"pid": 13, "sent": true, "exited": false},'
+        ' {"pid": 14, "sent": true, "exited": true, "after_ms": 900}]}\n',
+    )
+    exit_code_after_stop(gw, st, 137, grace=30)
+    gw.on(r"^docker compose .* stop --timeout 0 worker$", effect=st._set("worker", "exited"))
+    worker.down(fakes.context(tmp_path))
+    assert gw.ran(r" stop --timeout 0 worker$")
+    out = capsys.readouterr().out
+    assert "consumer 14 exited after 0.9 s; consumer 13 was still running after 30 s: Docker's stop ends it" in out
+    assert "did not stop within its grace period (30 s): Docker killed it (SIGKILL, exit code 137)" in out
