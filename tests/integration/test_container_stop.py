@@ -149,7 +149,11 @@ def test_forks_still_busy_at_the_end_of_the_grace_period_are_killed_once_and_it_
     down = stack.inv("worker.down")
     assert down.returncode == 0, down.stdout + down.stderr
     out = down.stdout
-    assert "were still running after 3 s: Docker's stop ends them" in out, out
-    assert "did not stop within its grace period (3 s): Docker killed it (SIGKILL, exit code 137)" in out, out
-    assert stack.container_state()["ExitCode"] == 137
+    assert "were still running after 3 s: Docker's stop ends them, its active job is cut" in out, out
+    # With no time left Docker signals and kills at once: the container ends 137, or 143 when the
+    # primary's death (SIGTERM, no handler) ended it first and the kernel killed the forks with it.
+    code = stack.container_state()["ExitCode"]
+    assert code in (137, 143)
+    if code == 137:
+        assert "did not stop within its grace period (3 s): Docker killed it (SIGKILL, exit code 137)" in out, out
     assert all(not stack.job(i).get("finishedOn") for i in ids)
