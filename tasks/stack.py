@@ -73,7 +73,7 @@ def down(c: Context, volumes: bool = False) -> None:
         handover.forget_restore(each, "stack.down")
     for each in composes:  # each worker stopped as worker.down does (its consumers first), then the rest
         with job_fate.around_stop(each, print):  # while Redis still runs: its jobs in flight, finished or cut
-            container_stop.stop_worker(each, fail=f"stopping the {each.settings.service} service")
+            container_stop.stop_worker(each, fail=f"stopping the {each.settings.service} service", only_running=True)
     compose = composes[0]
     # A plain `down` skips services of inactive profiles (the worker keeps running and the network
     # cannot be removed): the `*` profile enables them all.

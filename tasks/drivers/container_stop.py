@@ -143,10 +143,12 @@ def stop_worker(
     fail: str | None = None,
     restart: bool = False,
     started: Callable[[int], None] | None = None,
+    only_running: bool = False,
 ) -> Completed:
     """Stop the worker service so that its consumers finish their jobs, saying what happens to them.
 
-    ``restart``: start it again afterwards (`compose start`: worker.restart). ``fail``: raise
+    ``restart``: start it again afterwards (`compose start`: worker.restart). ``only_running``: no
+    Compose call at all when no container of it runs (stack.down, whose `down` follows). ``fail``: raise
     ``UserError("<fail> failed: ...")`` when a Compose command fails (else its result is returned).
     ``started``: told the pid of `docker compose stop` once it runs (a dev session records it, so that
     the guardian of a killed session waits for that stop before it restores)."""
@@ -157,6 +159,8 @@ def stop_worker(
     except UserError:
         containers = []
     running = [ct.name for ct in containers if ct.running]
+    if only_running and not running and not any(ct.state == "restarting" for ct in containers):
+        return Completed(["docker", "compose", "stop", s.service], 0, "", "")
     looked: list[Looked] = []
     if running:
         from concurrent.futures import ThreadPoolExecutor
@@ -184,12 +188,19 @@ def stop_worker(
                 say(f"  {stop_reach.after_signal(each.report, each.grace_s)}")
     elif any(ct.state == "restarting" for ct in containers):
         say(f"stopping the {subject} (it was restarting) ...")
+    # Consumers that outlived the whole grace period already had it: Docker's stop gets what is left
+    # of it (not a second grace period), then kills them as it would have.
+    overdue = [each for each in looked if each.report is not None and not all(r.exited for r in each.report.results)]
+    timeout: list[str] = []
+    if overdue:
+        left = min(max(0.0, each.grace_s - each.report.waited_ms / 1000) for each in overdue if each.report)
+        timeout = ["--timeout", str(int(left))]
     began = time.monotonic()
-    result = compose.run("stop", s.service, capture=capture, started=started)
+    result = compose.run("stop", *timeout, s.service, capture=capture, started=started)
     took = time.monotonic() - began
     # Docker's SIGKILL comes only at the end of the grace period: a quicker stop needs no look (and a
     # handover gives the queue to the dev worker without waiting for one more `docker inspect`).
-    slow = [each for each in looked if took >= each.grace_s - KILL_SLACK_S]
+    slow = [each for each in looked if each in overdue or took >= each.grace_s - KILL_SLACK_S]
     if slow:
         after = inspect_many(compose, [each.container for each in slow])
         for each in slow:

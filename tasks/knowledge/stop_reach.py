@@ -393,7 +393,9 @@ def after_signal(report: StopReport | None, grace_s: float) -> str:
     parts = []
     if exited:
         pids = ", ".join(str(r.pid) for r in exited)
-        parts.append(f"consumer{'s' if len(exited) > 1 else ''} {pids} exited after {report.waited_ms / 1000:.1f} s")
+        times = [r.after_ms for r in exited if r.after_ms is not None]
+        after_ms = max(times) if times else report.waited_ms
+        parts.append(f"consumer{'s' if len(exited) > 1 else ''} {pids} exited after {after_ms / 1000:.1f} s")
     if left:
         pids = ", ".join(str(r.pid) for r in left)
         errors = "; ".join(f"{r.pid}: {r.error}" for r in left if r.error)

@@ -35,12 +35,19 @@ function entries(proc) {
   const found = [];
   for (const raw of proc.cmdline.slice(1)) {
     const arg = raw.startsWith("file://") ? raw.slice(7) : raw;
-    if (arg.startsWith("-") || !CODE.test(arg)) continue;
+    if (arg.startsWith("-") || arg === "") continue;
     const full = path.resolve(proc.cwd || "/", arg);
     if (full.includes("/node_modules/")) continue;
-    try {
-      if (fs.statSync(full).isFile()) found.push(full);
-    } catch {}
+    // `node dist/main` and `node .` are files too: Node adds .js/.mjs/.cjs, or a folder's index.js.
+    const tries = CODE.test(full) ? [full] : [full + ".js", full + ".mjs", full + ".cjs", path.join(full, "index.js")];
+    for (const candidate of tries) {
+      try {
+        if (fs.statSync(candidate).isFile()) {
+          found.push(candidate);
+          break;
+        }
+      } catch {}
+    }
   }
   return found;
 }

@@ -138,3 +138,22 @@ def test_a_handover_from_a_npm_run_dev_container_lets_its_job_finish(image, tmp_
     assert code == 0, out
     assert "background worker restored" in out, out
     assert f"[shape] start {after} pid" in out  # run by the dev worker (its output is in the session's)
+
+
+def test_forks_still_busy_at_the_end_of_the_grace_period_are_killed_once_and_it_is_said(image, tmp_path, cleanup):
+    """Signalled from inside, the forks keep their 12 s jobs past the 3 s grace period: Docker's stop then
+    gets what is left of it (not a second grace period), kills them, and the lines say so."""
+    stack = started(tmp_path, "node src/cluster.mjs", consumers=2, grace="3s")
+    cleanup.append(stack)
+    ids = mid_job(stack, 2, 12000)
+    down = stack.inv("worker.down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    out = down.stdout
+    assert "were still running after 3 s: Docker's stop ends them, its active job is cut" in out, out
+    # With no time left Docker signals and kills at once: the container ends 137, or 143 when the
+    # primary's death (SIGTERM, no handler) ended it first and the kernel killed the forks with it.
+    code = stack.container_state()["ExitCode"]
+    assert code in (137, 143)
+    if code == 137:
+        assert "did not stop within its grace period (3 s): Docker killed it (SIGKILL, exit code 137)" in out, out
+    assert all(not stack.job(i).get("finishedOn") for i in ids)
