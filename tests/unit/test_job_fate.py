@@ -199,3 +199,31 @@ def test_the_driver_reads_arrays_nils_and_errors_in_one_pipeline():
         )
     )
     assert [reader.value() for _ in range(6)] == [["0", ["b:a", None]], None, None, "42", None, "OK"]
+
+
+def test_around_stop_never_fails_the_stop_and_says_nothing_when_the_stop_fails(monkeypatch):
+    from tasks.drivers import job_fate as driver
+    from tasks.drivers.queue_consumers import Redis
+    from tasks.knowledge.bullmq_clients import RedisAddress
+    from tasks.knowledge.failures import UserError
+
+    said: list[str] = []
+    monkeypatch.setattr(driver, "redis_of", lambda compose, plan=None: None)
+    with driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+        said.append("stopped")
+    assert said == ["stopped", "jobs in flight: unknown (no Redis answers at the worker's addresses)"]
+    # a Redis that stops answering: one line, no exception
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(driver, "redis_of", lambda compose, plan=None: Redis(RedisAddress("127.0.0.1", port)))
+    said.clear()
+    with driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+        pass
+    assert len(said) == 1 and said[0].startswith("jobs in flight: unknown (Redis did not answer: ")
+    said.clear()
+    with pytest.raises(UserError), driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+        raise UserError("could not stop")
+    assert said == []  # the stop's own error says what happened
