@@ -179,7 +179,9 @@ def test_status_counts_and_consumers(name):
     text = jf.render_queues(by_container)
     assert text == [f"  queue {queue.name}: 1 waiting, 3 active, 1 delayed, 1 failed; consumers: proj-worker-1"]
     assert jf.render_queues(None, "no Redis answers") == ["  queues:         unknown (no Redis answers)"]
-    assert jf.render_queues([]) == ["  queues:         none found in Redis"]
+    assert jf.render_queues([]) == [
+        "  queues:         none (it consumes none now, and every queue in Redis has a consumer)"
+    ]
 
 
 def test_the_driver_reads_arrays_nils_and_errors_in_one_pipeline():
@@ -227,3 +229,21 @@ def test_around_stop_never_fails_the_stop_and_says_nothing_when_the_stop_fails(m
     with pytest.raises(UserError), driver.around_stop(object(), said.append):  # type: ignore[arg-type]
         raise UserError("could not stop")
     assert said == []  # the stop's own error says what happened
+
+
+def test_a_worker_shows_its_own_queues_or_else_the_unserved_ones():
+    email, sync, idle = jf.QueueRef("bull", "email"), jf.QueueRef("bull", "sync"), jf.QueueRef("bull", "idle")
+    queues = [email, idle, sync]
+    found = [
+        _consumer("1", "172.28.0.5", "email"),
+        _consumer("2", "172.28.0.6", "sync"),
+        _consumer("3", "172.28.0.1", "sync"),
+    ]
+    mine = {"172.28.0.6": "shop-sync-1"}
+    assert jf.its_queues(queues, found, mine, "172.28.0.1", dev_session=False) == [sync]
+    view = jf.queue_view(queues, {}, found, mine, "172.28.0.1", dev_session=False)
+    assert [c["by"] for c in view[0]["consumers"]] == ["shop-sync-1", "a process on this machine"]  # two workers
+    # during its dev session the dev worker's queues are its own
+    assert jf.its_queues(queues, found[:1] + found[2:], {}, "172.28.0.1", dev_session=True) == [sync]
+    # stopped, no session: the queues nobody consumes (its own are among them)
+    assert jf.its_queues(queues, found[:1], {}, "172.28.0.1", dev_session=False) == [idle, sync]
