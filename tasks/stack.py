@@ -71,7 +71,7 @@ def down(c: Context, volumes: bool = False) -> None:
     compose = composes[0]
     # A plain `down` skips services of inactive profiles (the worker keeps running and the network
     # cannot be removed): the `*` profile enables them all.
-    with job_fate.around_stop(compose, print):  # Redis goes down too: its jobs are read before Redis stops
+    with job_fate.around_stop(compose, print, follow=True):  # Redis goes down too: read during the stop
         compose.check(
             "down",
             "--remove-orphans",

@@ -241,6 +241,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def jobs_were(n: int) -> str:
+    return "1 job was" if n == 1 else f"{n} jobs were"
+
+
 def retry_text(cut: Sequence[Fate], library: str, served: bool) -> str:
     """When the stalled-job check will give cut jobs to a worker again. ``served``: a worker consumes
     their queue now (it runs the checks); else one must first come back."""

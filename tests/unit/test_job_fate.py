@@ -178,6 +178,7 @@ def test_status_counts_and_consumers(name):
     assert by_container[0]["consumers"][0]["by"] == "proj-worker-1"
     text = jf.render_queues(by_container)
     assert text == [f"  queue {queue.name}: 1 waiting, 3 active, 1 delayed, 1 failed; consumers: proj-worker-1"]
+    assert jf.jobs_were(1) == "1 job was" and jf.jobs_were(3) == "3 jobs were"
     assert jf.render_queues(None, "no Redis answers") == ["  queues:         unknown (no Redis answers)"]
     assert jf.render_queues([]) == [
         "  queues:         none (it consumes none now, and every queue in Redis has a consumer)"
