@@ -147,6 +147,9 @@ class StopWatch:
         self.snap: jf.Snapshot | None = None
         self.host_ip = ""
         self.problem = "" if redis is not None else "no Redis answers at the worker's addresses"
+        self.last: tuple[list[jf.Fate], bool] | None = None  # follow(): the last look during the stop
+        self.thread: threading.Thread | None = None
+        self.stopped = False
 
     def before(self) -> StopWatch:
         if self.redis is None:
@@ -163,29 +166,67 @@ class StopWatch:
             self.snap = None
         return self
 
+    def follow(self) -> StopWatch:
+        """Look again every ``FOLLOW_S`` during the stop, keeping the last answer: a stop that takes
+        Redis down too (`stack.down`) leaves nothing to read afterwards."""
+        if self.snap is not None and self.snap.jobs:
+            self.thread = threading.Thread(target=self._follow, name="job-fate-follow", daemon=True)
+            self.thread.start()
+        return self
+
+    FOLLOW_S = 0.1
+
+    def _follow(self) -> None:
+        import time
+
+        while not self.stopped:
+            try:
+                self.last = self._look()
+            except (OSError, RedisError, ValueError):
+                return  # Redis is gone (or going): the last answer stands
+            time.sleep(self.FOLLOW_S)
+
+    def _look(self) -> tuple[list[jf.Fate], bool]:
+        assert self.redis is not None and self.snap is not None
+        with Connection(self.redis) as conn:
+            return look_after(conn, self.snap, [self.host_ip])
+
     def line(self) -> str:
+        self.stopped = True
+        if self.thread is not None:
+            self.thread.join(2 * TIMEOUT_S)
         if self.snap is None or self.redis is None:
             return f"jobs in flight: unknown ({self.problem})"
         if not self.snap.jobs:
             return jf.describe(self.snap, [])
         try:
-            with Connection(self.redis) as conn:
-                results, served = look_after(conn, self.snap, [self.host_ip])
+            results, served = self._look()
         except (OSError, RedisError, ValueError) as error:
+            if self.last is not None:  # read while the stop went on, until Redis stopped answering
+                done = [f for f in self.last[0] if f.state in (jf.FINISHED, jf.FAILED)]
+                if len(done) == len(self.last[0]):
+                    return jf.describe(self.snap, self.last[0]) + " (before Redis stopped)"
             ids = ", ".join(job.id for job in self.snap.jobs)
             return (
-                f"{len(self.snap.jobs)} jobs were in flight (ids {ids}); what became of them is unknown "
+                f"{jf.jobs_were(len(self.snap.jobs))} in flight (ids {ids}); what became of them is unknown "
                 f"(Redis did not answer after the stop: {error})"
             )
         return jf.describe(self.snap, results, served=served)
 
 
 @contextmanager
-def around_stop(compose: Compose, say: Say, *, plan: DevEnv | None = None) -> Iterator[None]:
+def around_stop(compose: Compose, say: Say, *, plan: DevEnv | None = None, follow: bool = False) -> Iterator[None]:
     """Around a stop of the background worker: one line on its jobs in flight once it has stopped
-    (nothing when the stop fails: its error says what happened)."""
+    (nothing when the stop fails: its error says what happened). ``follow``: the stop takes Redis
+    down too; read during the stop."""
     watch = StopWatch(redis_of(compose, plan)).before()
-    yield
+    if follow:
+        watch.follow()
+    try:
+        yield
+    except BaseException:
+        watch.stopped = True
+        raise
     say(watch.line())
 
 

@@ -241,6 +241,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def jobs_were(n: int) -> str:
+    return "1 job was" if n == 1 else f"{n} jobs were"
+
+
 def retry_text(cut: Sequence[Fate], library: str, served: bool) -> str:
     """When the stalled-job check will give cut jobs to a worker again. ``served``: a worker consumes
     their queue now (it runs the checks); else one must first come back."""
@@ -332,6 +336,27 @@ def consumer_owner(consumer: Consumer, containers: dict[str, str], host_ip: str,
     return f"unknown ({ip})"
 
 
+def its_queues(
+    queues: Sequence[QueueRef],
+    consumers: Sequence[Consumer],
+    containers: dict[str, str],
+    host_ip: str,
+    dev_session: bool,
+) -> list[QueueRef]:
+    """A worker's queues: those its container (an address of ``containers``) consumes, or, during its
+    dev session, the dev worker (this machine); when it consumes none (stopped), the queues nobody
+    consumes: its own are among them, and their jobs wait."""
+    own = {
+        QueueRef(c.prefix, c.queue)
+        for c in consumers
+        if ip_of(c.addr) in containers or (dev_session and host_ip and ip_of(c.addr) == host_ip)
+    }
+    if own:
+        return [q for q in queues if q in own]
+    served = {QueueRef(c.prefix, c.queue) for c in consumers}
+    return [q for q in queues if q not in served]
+
+
 def queue_view(
     queues: Sequence[QueueRef],
     queue_counts: dict[QueueRef, dict[str, int]],
@@ -340,9 +365,9 @@ def queue_view(
     host_ip: str,
     dev_session: bool,
 ) -> list[dict[str, Any]]:
-    """The `queues` of `worker.status --json`: per queue its counts and its consumers."""
+    """The `queues` of `worker.status --json`: per queue its counts and its consumers (`its_queues`)."""
     out = []
-    for q in queues:
+    for q in its_queues(queues, consumers, containers, host_ip, dev_session):
         mine = [c for c in consumers if (c.prefix, c.queue) == (q.prefix, q.name)]
         out.append(
             {
@@ -367,7 +392,7 @@ def render_queues(queues: list[dict[str, Any]] | None, problem: str = "") -> lis
     if queues is None:
         return [f"  queues:         unknown ({problem})" if problem else "  queues:         unknown"]
     if not queues:
-        return ["  queues:         none found in Redis"]
+        return ["  queues:         none (it consumes none now, and every queue in Redis has a consumer)"]
     lines = []
     for q in queues:
         name = q["queue"] if q["prefix"] == "bull" else f"{q['prefix']}:{q['queue']}"

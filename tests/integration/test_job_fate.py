@@ -115,3 +115,12 @@ def test_a_handover_says_the_background_workers_job_finished(stack):
     session.finish(90)
     assert redis(stack, "HGET", "bull:digest:hand-1", "ats") == "1"
     assert "dev worker's jobs: no job was in flight (`digest`)" in session.output, session.output
+
+
+def test_stack_down_reads_the_fate_while_redis_still_answers(stack):
+    """`stack.down` stops Redis too: each worker is stopped first, its jobs read around that stop, while Redis answers."""
+    stack.inv("worker.up", check=True)
+    stack.produce("sd", 1, duration_ms=4000)
+    wait_for(lambda: active(stack) == ["sd-1"], timeout=60, interval=0.1, what="the 4 s job to be active")
+    down = stack.inv("stack.down", check=True)
+    assert "all 1 job in flight finished" in down.stdout, down.stdout + down.stderr

@@ -178,8 +178,11 @@ def test_status_counts_and_consumers(name):
     assert by_container[0]["consumers"][0]["by"] == "proj-worker-1"
     text = jf.render_queues(by_container)
     assert text == [f"  queue {queue.name}: 1 waiting, 3 active, 1 delayed, 1 failed; consumers: proj-worker-1"]
+    assert jf.jobs_were(1) == "1 job was" and jf.jobs_were(3) == "3 jobs were"
     assert jf.render_queues(None, "no Redis answers") == ["  queues:         unknown (no Redis answers)"]
-    assert jf.render_queues([]) == ["  queues:         none found in Redis"]
+    assert jf.render_queues([]) == [
+        "  queues:         none (it consumes none now, and every queue in Redis has a consumer)"
+    ]
 
 
 def test_the_driver_reads_arrays_nils_and_errors_in_one_pipeline():
@@ -199,3 +202,49 @@ def test_the_driver_reads_arrays_nils_and_errors_in_one_pipeline():
         )
     )
     assert [reader.value() for _ in range(6)] == [["0", ["b:a", None]], None, None, "42", None, "OK"]
+
+
+def test_around_stop_never_fails_the_stop_and_says_nothing_when_the_stop_fails(monkeypatch):
+    from tasks.drivers import job_fate as driver
+    from tasks.drivers.queue_consumers import Redis
+    from tasks.knowledge.bullmq_clients import RedisAddress
+    from tasks.knowledge.failures import UserError
+
+    said: list[str] = []
+    monkeypatch.setattr(driver, "redis_of", lambda compose, plan=None: None)
+    with driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+        said.append("stopped")
+    assert said == ["stopped", "jobs in flight: unknown (no Redis answers at the worker's addresses)"]
+    # a Redis that stops answering: one line, no exception
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(driver, "redis_of", lambda compose, plan=None: Redis(RedisAddress("127.0.0.1", port)))
+    said.clear()
+    with driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+        pass
+    assert len(said) == 1 and said[0].startswith("jobs in flight: unknown (Redis did not answer: ")
+    said.clear()
+    with pytest.raises(UserError), driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+        raise UserError("could not stop")
+    assert said == []  # the stop's own error says what happened
+
+
+def test_a_worker_shows_its_own_queues_or_else_the_unserved_ones():
+    email, sync, idle = jf.QueueRef("bull", "email"), jf.QueueRef("bull", "sync"), jf.QueueRef("bull", "idle")
+    queues = [email, idle, sync]
+    found = [
+        _consumer("1", "172.28.0.5", "email"),
+        _consumer("2", "172.28.0.6", "sync"),
+        _consumer("3", "172.28.0.1", "sync"),
+    ]
+    mine = {"172.28.0.6": "shop-sync-1"}
+    assert jf.its_queues(queues, found, mine, "172.28.0.1", dev_session=False) == [sync]
+    view = jf.queue_view(queues, {}, found, mine, "172.28.0.1", dev_session=False)
+    assert [c["by"] for c in view[0]["consumers"]] == ["shop-sync-1", "a process on this machine"]  # two workers
+    # during its dev session the dev worker's queues are its own
+    assert jf.its_queues(queues, found[:1] + found[2:], {}, "172.28.0.1", dev_session=True) == [sync]
+    # stopped, no session: the queues nobody consumes (its own are among them)
+    assert jf.its_queues(queues, found[:1], {}, "172.28.0.1", dev_session=False) == [idle, sync]
