@@ -36,10 +36,10 @@ class ConsumerStop:
         grace: float,
         say: Callable[[str], None],
         signal_group: Callable[[int], None],
-        find: Callable[[int, Sequence[Target]], StopPlan | None] = consumer_procs.find,
-        kill: Callable[[int, int], None] = os.kill,
-        alive: Callable[[int, float | None], bool] = consumer_procs.alive,
-        created: Callable[[int], float | None] = consumer_procs.created,
+        find: Callable[[int, Sequence[Target]], StopPlan | None] | None = None,
+        kill: Callable[[int, int], None] | None = None,
+        alive: Callable[[int, float | None], bool] | None = None,
+        created: Callable[[int], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.root = root
@@ -47,7 +47,11 @@ class ConsumerStop:
         self.grace = grace
         self.say = say
         self.signal_group = signal_group
-        self.find, self.kill, self.alive, self.created, self.clock = find, kill, alive, created, clock
+        self.find = find or consumer_procs.find
+        self.kill = kill or os.kill
+        self.alive = alive or consumer_procs.alive
+        self.created = created or consumer_procs.created
+        self.clock = clock
         self.signum = 0
         self.state = "idle"  # "waiting" (consumers signalled), "done" (the group has had the signal)
         self.signalled: dict[int, float | None] = {}  # pid -> its start time

@@ -352,25 +352,34 @@ export function parseTcp(text) {
  * @param {number[]} ports
  */
 export function consumersOf(root, table, ports) {
+  return treeOf(root, table)
+    .filter((pid) => {
+      const held = table.get(pid)?.ports ?? [];
+      return ports.length ? held.some((port) => ports.includes(port)) : held.length > 0;
+    })
+    .sort((a, b) => a - b);
+}
+
+/**
+ * The processes under `root`, and the members of its process group whose parent is outside the table.
+ * @param {number} root
+ * @param {Map<number, { ppid: number, pgrp: number }>} table
+ */
+export function treeOf(root, table) {
   /** @type {Map<number, number[]>} */
   const children = new Map();
   for (const [pid, row] of table) children.set(row.ppid, [...(children.get(row.ppid) ?? []), pid]);
-  const starts = [root, ...[...table].filter(([pid, row]) => pid !== root && row.pgrp === root && !table.has(row.ppid)).map(([pid]) => pid)];
+  const orphans = [...table].filter(([pid, row]) => pid !== root && row.pgrp === root && !table.has(row.ppid));
   /** @type {number[]} */
   const tree = [];
-  const queue = starts.filter((pid) => table.has(pid));
+  const queue = [root, ...orphans.map(([pid]) => pid)].filter((pid) => table.has(pid));
   while (queue.length) {
     const pid = /** @type {number} */ (queue.shift());
     if (tree.includes(pid)) continue;
     tree.push(pid);
     queue.push(...(children.get(pid) ?? []).sort((a, b) => a - b));
   }
-  return tree
-    .filter((pid) => {
-      const held = table.get(pid)?.ports ?? [];
-      return ports.length ? held.some((port) => ports.includes(port)) : held.length > 0;
-    })
-    .sort((a, b) => a - b);
+  return tree;
 }
 
 /**
@@ -385,11 +394,13 @@ export function redisPorts(text) {
 }
 
 /**
- * Reads the live (not zombie) processes of this machine with their established TCP connections'
- * remote ports (Linux). Processes of another user are left out.
+ * Reads the live (not zombie) processes of this machine and, for those of `root`'s tree (all when
+ * `root` is not given), their established TCP connections' remote ports (Linux). The descriptors of
+ * another user's processes cannot be read: no ports.
  * @param {string} procRoot
+ * @param {number} [root]
  */
-export function readProcTable(procRoot = '/proc') {
+export function readProcTable(procRoot = '/proc', root) {
   /** @type {Map<string, number>} */
   const sockets = new Map();
   for (const name of ['tcp', 'tcp6']) {
@@ -405,26 +416,25 @@ export function readProcTable(procRoot = '/proc') {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = parseStat(readFileSync(join(procRoot, entry, 'stat'), 'utf8'));
-      if (stat.state === 'Z') continue;
-      /** @type {number[]} */
-      const ports = [];
-      try {
-        for (const fd of readdirSync(join(procRoot, entry, 'fd'))) {
-          try {
-            const link = readlinkSync(join(procRoot, entry, 'fd', fd));
-            const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
-            const port = inode === undefined ? undefined : sockets.get(inode);
-            if (port !== undefined) ports.push(port);
-          } catch {
-            // closed meanwhile
-          }
-        }
-      } catch {
-        // another user's process: its descriptors cannot be read
-      }
-      table.set(Number(entry), { ppid: stat.ppid, pgrp: stat.pgrp, ports });
+      if (stat.state !== 'Z') table.set(Number(entry), { ppid: stat.ppid, pgrp: stat.pgrp, ports: [] });
     } catch {
       // gone meanwhile
+    }
+  }
+  for (const pid of root === undefined ? table.keys() : treeOf(root, table)) {
+    const ports = /** @type {{ ports: number[] }} */ (table.get(pid)).ports;
+    try {
+      for (const fd of readdirSync(join(procRoot, String(pid), 'fd'))) {
+        try {
+          const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(join(procRoot, String(pid), 'fd', fd)))?.[1];
+          const port = inode === undefined ? undefined : sockets.get(inode);
+          if (port !== undefined) ports.push(port);
+        } catch {
+          // closed meanwhile
+        }
+      }
+    } catch {
+      // gone, or another user's process: its descriptors cannot be read
     }
   }
   return table;
@@ -560,7 +570,7 @@ function main() {
   /** @param {number} root */
   function findConsumers(root) {
     try {
-      return consumersOf(root, readProcTable(), ports);
+      return consumersOf(root, readProcTable('/proc', root), ports);
     } catch {
       return [];
     }

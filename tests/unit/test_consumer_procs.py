@@ -321,3 +321,49 @@ def test_the_same_wrapper_signalled_as_a_whole_cuts_the_consumer(tmp_path):
     lines = log.read_text().splitlines()
     # from the group and relayed by the wrapper (two, or one when they arrive together), then killed
     assert lines[:2] == ["connected", "SIGTERM"] and "finished" not in lines, lines
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
+def test_a_second_and_third_ctrl_c_still_escalate_to_the_group(monkeypatch, tmp_path, capsys):
+    """The first Ctrl+C goes to the consumers; a person pressing again gets today's escalation: SIGTERM to
+    the dev command's group, then SIGKILL (its descendants too)."""
+    from types import SimpleNamespace
+
+    from tasks.drivers import consumer_procs, foreground
+
+    sent: list[tuple[str, int, int]] = []
+    monkeypatch.setattr("os.killpg", lambda pgid, signum: sent.append(("group", pgid, signum)))
+    monkeypatch.setattr("os.kill", lambda pid, signum: sent.append(("kill", pid, signum)))
+    monkeypatch.setattr(foreground, "kill_descendants", lambda pid: sent.append(("descendants", pid, 9)))
+    monkeypatch.setattr(consumer_procs, "find", lambda root, targets: StopPlan(consumers=[501, 502], wrappers=[77]))
+    monkeypatch.setattr(consumer_procs, "created", lambda pid: 1.0)
+    presses = [10.0, 11.0, 12.0]
+    monkeypatch.setattr(foreground, "_now", lambda: presses.pop(0))
+    child = foreground.ForegroundChild(["x"], cwd=tmp_path, env={})
+    child.redis_targets = REDIS
+    child.proc = SimpleNamespace(pid=77, poll=lambda: None)  # type: ignore[assignment]
+    for _ in range(3):
+        child._forward(signal.SIGINT, None)
+    assert sent == [
+        ("kill", 501, signal.SIGINT),
+        ("kill", 502, signal.SIGINT),
+        ("group", 77, signal.SIGTERM),
+        ("descendants", 77, 9),
+        ("group", 77, signal.SIGKILL),
+    ]
+    out = capsys.readouterr().out
+    assert "queue consumers first (pids 501, 502: Ctrl+C, once each)" in out and "Ctrl+C again" in out, out
+
+
+def test_the_session_names_consumers_cut_past_the_grace_period(monkeypatch, tmp_path, capsys):
+    """`dev worker exited (code 0)` is never said alone when consumers were still running as their
+    wrappers were stopped."""
+    from types import SimpleNamespace
+
+    from tasks.drivers.handover import session
+
+    child = SimpleNamespace(wait=lambda group_grace: 0, unfinished_consumers=[501, 502])
+    fake = SimpleNamespace(child=child, grace=30.0)
+    assert session.DevSession._wait_child(fake) == 0  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "dev worker exited (code 0); its queue consumers (pid 501, 502) had not finished" in out, out

@@ -182,7 +182,14 @@ def test_concurrently_with_a_compiler_in_watch_mode():
 
 
 @pytest.mark.parametrize(
-    "dev", ["node scripts/dev.mjs", "devstack-run -- tsx src/main.ts", "tsx src/main.ts", "npm run dev", ""]
+    "dev",
+    [
+        "devstack-run --watch src -- node --import tsx src/main.ts",
+        "devstack-run -- tsx src/main.ts",
+        "tsx src/main.ts",
+        "npm run dev",
+        "",
+    ],
 )
 def test_nothing_to_say_about_safe_commands(dev):
     assert watchers.detect(dev, {"dev": "devstack-run -- node dist/x.js"}) == []
