@@ -364,7 +364,7 @@ def test_the_session_names_consumers_cut_past_the_grace_period(monkeypatch, tmp_
 
     # The job-fate reading (tested in test_job_fate.py) needs a Redis; here it has nothing to say.
     no_jobs = SimpleNamespace(start=lambda: SimpleNamespace(line=lambda: None))
-    monkeypatch.setattr(session.job_fate, "DevJobs", lambda *args: no_jobs)
+    monkeypatch.setattr("tasks.drivers.job_fate.DevJobs", lambda *args: no_jobs)
     child = SimpleNamespace(wait=lambda group_grace: 0, unfinished_consumers=[501, 502], received=[])
     fake = SimpleNamespace(child=child, grace=30.0, compose=None, plan=None)
     assert session.DevSession._wait_child(fake) == 0  # type: ignore[arg-type]
