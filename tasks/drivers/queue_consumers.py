@@ -11,7 +11,7 @@ is not there) is reported within a bounded time and the background worker given 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -119,6 +119,11 @@ def find(
     candidates = redis_addresses(env, parse_pairs(host_port_vars), parse_names(url_vars))
     known = {(a.host, a.port) for a in candidates}
     candidates += [RedisAddress(host, port) for host, port in endpoints if (host, port) not in known]
+    return first_answering(candidates)
+
+
+def first_answering(candidates: Iterable[RedisAddress]) -> Redis | None:
+    """The first address that answers PING with PONG (a Redis), or None."""
     for address in candidates:
         redis = Redis(address)
         try:
@@ -140,15 +145,10 @@ def stack_redis(compose: Compose) -> Redis | None:
         running = [ct for ct in compose.containers() if ct.running]
     except UserError:
         return None
-    for ct in sorted(running, key=lambda ct: "redis" not in ct.service.lower()):
-        for port in sorted(published_ports(ct.ports)):
-            redis = Redis(RedisAddress("127.0.0.1", port))
-            try:
-                if redis.query("PING") == "PONG":
-                    return redis
-            except (OSError, RedisError, ValueError):
-                continue
-    return None
+    ordered = sorted(running, key=lambda ct: "redis" not in ct.service.lower())
+    return first_answering(
+        RedisAddress("127.0.0.1", port) for ct in ordered for port in sorted(published_ports(ct.ports))
+    )
 
 
 def snapshot(redis: Redis | None) -> list[Consumer] | None:

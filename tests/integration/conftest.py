@@ -53,6 +53,17 @@ def stack(tmp_path, built_app):
 
 
 @pytest.fixture
+def shop(tmp_path, engine):
+    """The shop (a pnpm workspace with workers email and sync: shopsetup.py), its own compose project."""
+    from .shopsetup import Shop, install_dependencies
+
+    install_dependencies()
+    s = Shop(tmp_path)
+    yield s
+    s.down()
+
+
+@pytest.fixture
 def second_stack(tmp_path_factory, built_app):
     s = Stack(tmp_path_factory.mktemp("second"))
     yield s

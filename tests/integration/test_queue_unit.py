@@ -19,7 +19,7 @@ import yaml
 from tasks.drivers.queue_consumers import Redis
 from tasks.knowledge.bullmq_clients import RedisAddress, consumers
 
-from .shopsetup import COMPOSE_FILE, CONFIG, Shop, install_dependencies
+from .shopsetup import COMPOSE_FILE, CONFIG, Shop
 from .stackenv import ROOT, wait_for
 
 pytestmark = pytest.mark.docker
@@ -44,14 +44,6 @@ services:
       db:
         condition: service_healthy
 """
-
-
-@pytest.fixture
-def shop(tmp_path, engine):
-    install_dependencies()
-    s = Shop(tmp_path)
-    yield s
-    s.down()
 
 
 def runtime_config(tmp_path: Path, *, files: list[str] | None = None, email_dev: str | None = None) -> Path:

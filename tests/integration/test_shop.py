@@ -12,18 +12,9 @@ import subprocess
 
 import pytest
 
-from .shopsetup import Shop, install_dependencies
 from .stackenv import wait_for
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def shop(tmp_path, engine):
-    install_dependencies()
-    s = Shop(tmp_path)
-    yield s
-    s.down()
 
 
 def test_two_workers_handed_over_by_name_at_once_with_every_job_once(shop, tmp_path):

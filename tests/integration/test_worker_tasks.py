@@ -323,18 +323,33 @@ def test_worker_up_on_a_running_worker_skips_compose_until_its_configuration_cha
     assert "already running" not in restarted.stdout and stack.ps()["worker"] == "running"
 
 
-def test_stack_up_fails_on_a_side_service_in_a_crash_loop(stack, tmp_path):
-    """`up --wait` takes a container without a healthcheck as up once it runs: a service that runs 0.3 s,
-    exits 1 and is restarted by its policy passed it, and stack.up said nothing."""
+def flaky_service(stack, tmp_path, *, worker_depends_on_it: bool):
+    """A compose file adding `flaky` (runs 0.3 s, exits 1, restarted by its policy) beside ours, as the
+    INVOKE_COMPOSE_FILES the tasks get; and how to remove its container (our stack's down does not know it)."""
     import os
 
     flaky = tmp_path / "flaky.yaml"
     flaky.write_text(
         "services:\n  flaky:\n    image: ${NODE_IMAGE:-node:24-bookworm-slim}\n"
         '    command: ["node", "-e", "console.log(\'flaky: starting\'); setTimeout(() => process.exit(1), 300)"]\n'
-        "    restart: unless-stopped\n"
+        "    restart: unless-stopped\n" + ("  worker:\n    depends_on: [flaky]\n" if worker_depends_on_it else "")
     )
-    env = {"INVOKE_COMPOSE_FILES": os.pathsep.join(["docker-compose.yml", str(flaky)])}
+
+    def remove() -> None:
+        listed = ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.project}"]
+        found = subprocess.run(
+            [*listed, "--filter", "label=com.docker.compose.service=flaky"], capture_output=True, text=True
+        ).stdout.split()
+        if found:
+            subprocess.run(["docker", "rm", "-f", *found], capture_output=True)
+
+    return {"INVOKE_COMPOSE_FILES": os.pathsep.join(["docker-compose.yml", str(flaky)])}, remove
+
+
+def test_stack_up_fails_on_a_side_service_in_a_crash_loop(stack, tmp_path):
+    """`up --wait` takes a container without a healthcheck as up once it runs: a service that runs 0.3 s,
+    exits 1 and is restarted by its policy passed it, and stack.up said nothing."""
+    env, remove = flaky_service(stack, tmp_path, worker_depends_on_it=False)
     try:
         result = stack.inv("stack.up", env=env)
         assert result.returncode == 1, result.stdout + result.stderr
@@ -343,52 +358,15 @@ def test_stack_up_fails_on_a_side_service_in_a_crash_loop(stack, tmp_path):
         assert "last 20 log lines of flaky" in result.stderr and "flaky: starting" in result.stderr
         assert "Traceback" not in result.stderr
     finally:
-        found = subprocess.run(
-            [
-                "docker",
-                "ps",
-                "-aq",
-                "--filter",
-                f"label=com.docker.compose.project={stack.project}",
-                "--filter",
-                "label=com.docker.compose.service=flaky",
-            ],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if found:
-            subprocess.run(["docker", "rm", "-f", *found], capture_output=True)
+        remove()
 
 
 def test_worker_up_fails_on_a_dependency_in_a_crash_loop(stack, tmp_path):
-    import os
-
-    flaky = tmp_path / "flaky-dependency.yaml"
-    flaky.write_text(
-        "services:\n  flaky:\n    image: ${NODE_IMAGE:-node:24-bookworm-slim}\n"
-        '    command: ["node", "-e", "setTimeout(() => process.exit(1), 300)"]\n'
-        "    restart: unless-stopped\n"
-        "  worker:\n    depends_on: [flaky]\n"
-    )
-    env = {"INVOKE_COMPOSE_FILES": os.pathsep.join(["docker-compose.yml", str(flaky)])}
+    env, remove = flaky_service(stack, tmp_path, worker_depends_on_it=True)
     try:
         result = stack.inv("worker.up", env=env)
         assert result.returncode == 1, result.stdout + result.stderr
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("error: starting the worker service: flaky restarted ") and "a crash loop" in last, last
     finally:
-        found = subprocess.run(
-            [
-                "docker",
-                "ps",
-                "-aq",
-                "--filter",
-                f"label=com.docker.compose.project={stack.project}",
-                "--filter",
-                "label=com.docker.compose.service=flaky",
-            ],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if found:
-            subprocess.run(["docker", "rm", "-f", *found], capture_output=True)
+        remove()
