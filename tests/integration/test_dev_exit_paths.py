@@ -149,9 +149,13 @@ def test_a_crash_looping_worker_is_stopped_like_a_running_one_and_given_back(sta
     stack.write_env(WORKER_CONCURRENCY="abc")  # the background worker exits at start, again and again
     failed = stack.inv("worker.up")
     assert failed.returncode == 1 and "crashed at start" in failed.stderr, failed.stderr
-    # Docker doubles the delay between restarts (0.1 s, 0.2 s, ...): after 8 restarts the worker waits
-    # 12.8 s or more between runs of well under a second, so the session finds it restarting.
+    # worker.up stops a worker that crashed at start; started by hand (as Docker does at its own start
+    # under `unless-stopped`), it crash-loops. Docker doubles the delay between restarts (0.1 s, 0.2 s,
+    # ...): after 8 restarts the worker waits 12.8 s or more between runs of well under a second, so the
+    # session finds it restarting.
+    assert stack.ps()["worker"] == "exited", stack.ps()
     container = f"{stack.project}-worker-1"
+    subprocess.run(["docker", "start", container], capture_output=True, check=True)
 
     def restarting_long():
         out = subprocess.run(
