@@ -23,7 +23,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..drivers.child_output import ChildOutput
 
 IS_WINDOWS = os.name == "nt"
 #: Past the grace period, how long before the dev command gets SIGTERM, and as long again before SIGKILL.
@@ -71,6 +74,7 @@ class ForegroundChild:
         self.cwd = cwd
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
+        self.output: ChildOutput | None = None  # its terminal (set by start)
         self.received: list[int] = []
         self._presses = 0  # stop requests by a person (repeats by a second route not counted)
         self._last_press = -1.0
@@ -175,7 +179,19 @@ class ForegroundChild:
                 self._signal_group(signal.SIGKILL)
 
     def start(self) -> subprocess.Popen[bytes]:
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
+        """Start the dev command in a session of its own (POSIX), its output through a terminal inv owns
+        (`tasks/drivers/child_output.py`: a pty when inv's stdout is a terminal, a pipe on Windows)."""
+        from ..drivers.child_output import ChildOutput
+
+        self.output = ChildOutput()
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS, **self.output.popen_kwargs()
+            )
+        except BaseException:
+            self.output.close(drain=0)
+            raise
+        self.output.started(self.proc)
         return self.proc
 
     def wait(self, group_grace: float = 60.0) -> int:
@@ -197,6 +213,8 @@ class ForegroundChild:
                 continue
         if not IS_WINDOWS:
             wait_group_gone(self.proc.pid, group_grace)
+        if self.output is not None:  # its group is gone: nobody writes to its terminal any more
+            self.output.close()
         return returncode
 
 
