@@ -66,7 +66,11 @@ class ChildOutput:
     # -- before the dev command starts --------------------------------------------------------
     def popen_kwargs(self) -> dict[str, Any]:
         if self.mode == "pty":
-            self.master, self.slave = os.openpty()
+            try:
+                self.master, self.slave = os.openpty()
+            except OSError:  # no pseudo-terminal left (a container without /dev/pts): as before
+                self.mode = "inherit"
+                return {}
             _quiet_slave(self.slave)
             _copy_window_size(self.out_fd, self.master)
             return {"stdin": self.slave, "stdout": self.slave, "stderr": self.slave}

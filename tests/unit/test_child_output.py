@@ -136,3 +136,20 @@ def test_what_is_typed_reaches_the_dev_command_without_a_second_echo():
         assert shown.count(b"rs") == 1  # not echoed back by the dev command's terminal
     finally:
         terminal.close()
+
+
+@posix
+def test_without_a_pseudo_terminal_left_the_dev_command_inherits_as_before(monkeypatch):
+    terminal = UserTerminal()
+    try:
+
+        def no_pty() -> tuple[int, int]:
+            raise OSError(24, "out of pseudo-terminals")
+
+        monkeypatch.setattr(os, "openpty", no_pty)
+        output = ChildOutput(out=terminal.out, inp=terminal.out)
+        assert output.mode == "pty"
+        assert output.popen_kwargs() == {} and output.mode == "inherit"
+        output.close()
+    finally:
+        terminal.close()
