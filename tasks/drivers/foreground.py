@@ -30,6 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..drivers.child_output import ChildOutput
     from ..knowledge.consumer_procs import Target
     from .consumer_stop import ConsumerStop
 
@@ -82,6 +83,7 @@ class ForegroundChild:
         self.cwd = cwd
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
+        self.output: ChildOutput | None = None  # its terminal (set by start)
         self.received: list[int] = []
         self._presses = 0  # stop requests by a person (repeats by a second route not counted)
         self._last_press = -1.0
@@ -230,7 +232,19 @@ class ForegroundChild:
                 self._signal_group(signal.SIGKILL)
 
     def start(self) -> subprocess.Popen[bytes]:
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS)
+        """Start the dev command in a session of its own (POSIX), its output through a terminal inv owns
+        (`tasks/drivers/child_output.py`: a pty when inv's stdout is a terminal, a pipe on Windows)."""
+        from ..drivers.child_output import ChildOutput
+
+        self.output = ChildOutput()
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS, **self.output.popen_kwargs()
+            )
+        except BaseException:
+            self.output.close(drain=0)
+            raise
+        self.output.started(self.proc)
         return self.proc
 
     def wait(self, group_grace: float = 60.0) -> int:
@@ -260,6 +274,8 @@ class ForegroundChild:
                 if self.consumer_stop.waiting:
                     time.sleep(STOP_POLL_S)
             wait_group_gone(self.proc.pid, group_grace)
+        if self.output is not None:  # its group is gone: nobody writes to its terminal any more
+            self.output.close()
         return returncode
 
 

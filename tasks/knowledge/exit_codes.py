@@ -9,9 +9,10 @@ from dataclasses import dataclass
 def exit_code(returncode: int, received: list[int]) -> int:
     """The task's exit code: the dev worker's, with a user's Ctrl+C counted as a normal end.
 
-    A closed terminal (SIGHUP) is passed to the dev command as SIGTERM (see ``first_stop``), so a
-    dev command that ends by that SIGTERM (or by Node's abort on the gone terminal) is reported as the
-    hang-up it was: 129, as a shell shows it.
+    A closed terminal (SIGHUP) is passed to the dev command as SIGTERM (see ``first_stop``); whatever
+    the dev command returns then (143 for that SIGTERM, 1 for concurrently, Node's abort or crash in
+    exit()), the session ends as the hang-up it was: 129, as a shell shows it, for every dev command
+    (its own code is in the `dev worker exited` line of the log).
     """
     if returncode < 0:  # POSIX: killed by a signal
         returncode = 128 - returncode
@@ -19,17 +20,11 @@ def exit_code(returncode: int, received: list[int]) -> int:
     if first == signal.SIGINT and returncode in (0, 128 + signal.SIGINT):
         return 0
     sighup = getattr(signal, "SIGHUP", None)
-    if first is not None and first == sighup and returncode in HANG_UP_ENDS:
+    if first is not None and first == sighup:
         return 128 + int(first)
     if first is not None and returncode == 0 and first != signal.SIGINT:
         return 128 + int(first)
     return returncode
-
-
-#: How a dev command ends after a closed terminal: by the SIGTERM it was sent, by the hang-up, or by
-#: Node's crash in exit() when it restores a terminal that is gone: an abort (134, nodejs/node#51519)
-#: or a segmentation fault (139; seen here in CI on the closed-terminal test).
-HANG_UP_ENDS = (128 + 15, 128 + 1, 134, 139)
 
 
 def describe_exit(returncode: int) -> str:

@@ -4,7 +4,8 @@ does the worker it brought back serve its queue again.
 The guardian (tasks/drivers/handover/guardian.py) takes the background worker as restored only when
 the dead session's `docker compose stop` has finished (else a restore is undone by it seconds later),
 the container runs, and a BullMQ worker of that container is connected to Redis again. A worker whose
-Redis cannot be read is taken as restored on its container's readiness, and the log says so.
+Redis cannot be read, or that shows no BullMQ connection in the time allowed (a Bull app), is taken as
+restored on its container's readiness, and the log says so.
 """
 
 from __future__ import annotations
@@ -41,11 +42,15 @@ class Served:
     detail: str  # how it was confirmed, or what is awaited
 
 
-def served(running: bool, consumers: list[Consumer] | None, container_ips: Collection[str]) -> Served:
+def served(
+    running: bool, consumers: list[Consumer] | None, container_ips: Collection[str], waited: float | None = None
+) -> Served:
     """Does the restored worker serve its queue? ``consumers`` are the BullMQ worker connections in
     Redis (None: Redis cannot be read); ``container_ips`` the container's addresses (empty when unknown:
     then any BullMQ worker connection counts: the dead session's stop has finished and its dev worker
-    was stopped, so none of theirs is left)."""
+    was stopped, so none of theirs is left). ``waited``: seconds waited in vain for its connection, after
+    which a running container is taken on its readiness (a Bull app, or a Redis that keeps no client
+    names, never shows a BullMQ worker name)."""
     if not running:
         return Served(False, "its container is not running")
     if consumers is None:
@@ -53,6 +58,12 @@ def served(running: bool, consumers: list[Consumer] | None, container_ips: Colle
             True, "its BullMQ connections cannot be read from Redis: taken as restored on its container's readiness"
         )
     mine = [c for c in consumers if not container_ips or ip_of(c.addr) in container_ips]
+    if not mine and waited is not None:
+        return Served(
+            True,
+            f"no BullMQ worker of its container appeared in Redis in {waited:g} s (a Bull app, or client names "
+            "Redis does not keep): taken as restored on its container's readiness",
+        )
     if not mine:
         return Served(False, "no BullMQ worker of its container is connected to Redis yet")
     queues = ", ".join(f"`{q}`" for q in sorted({c.queue for c in mine}))

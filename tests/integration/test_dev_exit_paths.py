@@ -176,3 +176,47 @@ def test_a_crash_looping_worker_is_stopped_like_a_running_one_and_given_back(sta
     assert "the background worker is back but not ready (it was restarting before this session)" in session.output
     assert "crashed at start" in session.output
     assert stack.ps()["worker"] in {"restarting", "running"}  # given back as it was found
+
+
+EIO_FIXTURE = ROOT / "tests" / "integration" / "fixtures" / "eio" / "console-error-on-uncaught.cjs"
+MAIN_JS = ROOT / "dist" / "apps" / "worker" / "main.js"
+
+
+def test_a_closed_terminal_gives_the_dev_worker_nothing_to_fail_on(running_worker, tmp_path):
+    """The terminal closes while the dev worker (with an `uncaughtException` -> `console.error` handler)
+    holds a job of a stream: its output goes to the pseudo-terminal inv owns, which inv keeps reading
+    (and discarding) until the dev worker has stopped, so none of its writes fails. It finishes its
+    job and exits 0 with no exception; the session exits 129; every job once; the queue given back."""
+    stack = running_worker
+    uncaught = tmp_path / "uncaught.log"
+    prefix = "hangup"
+    session = start_session(
+        stack, tmp_path, {"INVOKE_APP_DEV": f"node -r {EIO_FIXTURE} {MAIN_JS}", "UNCAUGHT_LOG": str(uncaught)}
+    )
+    session.wait_output("dev worker running with the queue")
+    dev_pid = dev_worker_pid(session)
+    producer = stack.produce(prefix, 12, interval_ms=300, duration_ms=1500, background=True)
+    try:
+        wait_for(lambda: any(by == "dev" for _, by in stack.result_rows(prefix)), 30, what="a job done by dev")
+        wait_for(lambda: active_jobs(stack) > 0, 30, interval=0.05, what="a job in progress")
+        session.close_terminal()
+        assert session.wait(120) == 128 + signal.SIGHUP, session.output
+        assert producer.wait(120) == 0
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+    assert not psutil.pid_exists(dev_pid) or psutil.Process(dev_pid).status() == psutil.STATUS_ZOMBIE
+    assert uncaught.read_text().splitlines() == ["exit 0"]  # no exception, no EIO: a clean stop
+    wait_for(lambda: stack.ps().get("worker") == "running", 60, what="the background worker back")
+    assert not (stack.state_dir / stack.project / "worker" / "handover.json").exists()
+    assert_clean_handover(stack, prefix, 12)
+    ats = [
+        stack.compose("exec", "-T", "redis", "redis-cli", "HGET", f"bull:digest:{prefix}-{i}", "ats").stdout.strip()
+        for i in range(1, 13)
+    ]
+    assert ats == ["1"] * 12  # every job started once (BullMQ's own count)
+
+
+def active_jobs(stack) -> int:
+    out = stack.compose("exec", "-T", "redis", "redis-cli", "LLEN", "bull:digest:active").stdout.strip()
+    return int(out or 0)

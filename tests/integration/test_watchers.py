@@ -120,8 +120,8 @@ def stop_mid_job(
 
 
 # concurrently's own code, as a shell shows it too: a command of it ended by a signal other than SIGINT
-# (tsc --watch by the SIGTERM) makes it exit 1. (After a closed terminal it dies in Node's exit, 134 or
-# 139, reported as the hang-up: tasks/knowledge/exit_codes.py.)
+# (tsc --watch by the SIGTERM) makes it exit 1. (After a closed terminal the session exits 129 whatever
+# the dev command returns: tasks/knowledge/exit_codes.py.)
 RUNNER_CODES = {("concurrently", "sigterm"): 1}
 
 

@@ -52,6 +52,13 @@ def test_without_redis_the_containers_readiness_is_taken_and_said():
     assert not served(False, None, set()).restored
 
 
+def test_a_worker_never_seen_in_redis_is_taken_on_its_readiness_after_the_wait():
+    """A Bull app, or a Redis that keeps no client names: no BullMQ name ever shows."""
+    verdict = served(True, [], {"172.20.0.5"}, waited=15.0)
+    assert verdict.restored and "appeared in Redis in 15 s" in verdict.detail and "readiness" in verdict.detail
+    assert not served(False, [], {"172.20.0.5"}, waited=15.0).restored  # not running: never
+
+
 def test_without_the_containers_address_any_worker_connection_counts():
     assert served(True, consumers(LISTING), set()).restored
 

@@ -39,7 +39,8 @@ def test_a_hang_up_passed_on_as_sigterm_is_still_reported_as_129():
     assert exit_codes.exit_code(143, [signal.SIGHUP]) == 129
     assert exit_codes.exit_code(134, [signal.SIGHUP]) == 129  # Node 20 aborting on the gone terminal
     assert exit_codes.exit_code(-signal.SIGSEGV, [signal.SIGHUP]) == 129  # ... or crashing on it (139)
-    assert exit_codes.exit_code(3, [signal.SIGHUP]) == 3  # a crash while stopping still counts
+    assert exit_codes.exit_code(1, [signal.SIGHUP]) == 129  # concurrently's code after the SIGTERM
+    assert exit_codes.exit_code(3, [signal.SIGHUP]) == 129  # whatever the dev command returns: a hang-up
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signal")

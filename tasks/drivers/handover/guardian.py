@@ -14,7 +14,8 @@ before it ran; waited for, not ended: the engine's stop goes on without its clie
 started before it ends would be stopped by it), and restores the background worker as the record
 says. The worker counts as restored only when its container runs and a BullMQ worker of that
 container is connected to Redis again (`tasks/knowledge/guardian_checks.py`); a worker whose Redis
-cannot be read is taken on its container's readiness, said in the log. Anything short of that is
+cannot be read, or that shows no BullMQ connection within `CONFIRM_S`, is taken on its container's
+readiness, said in the log. Anything short of that is
 retried (a container stopped again is started again) up to the grace period and a margin.
 
 `DEVSTACK_GUARDIAN=0` starts none: a killed session is then recovered by the next command, as after
@@ -152,14 +153,16 @@ class RedisLookup:
         return self.found
 
 
-#: How long a started background worker may take to connect to Redis before the restore is retried.
-CONFIRM_S = 30.0
+#: How long a started background worker may take to show its BullMQ connection in Redis; past it a
+#: running container is taken on its readiness (said in the log).
+CONFIRM_S = 15.0
 CONFIRM_POLL_S = 0.05
 
 
 def serving(compose: Compose, redis: RedisLookup, timeout: float = CONFIRM_S) -> str | None:
-    """None once the restored container runs and consumes (or runs, where Redis cannot be read: said
-    once); else what is missing (the restore is then tried again)."""
+    """None once the restored container runs and consumes (or runs, where Redis cannot be read or shows
+    no BullMQ worker of it within ``timeout``: said in the log); else why not (it is not running: the
+    restore is then tried again)."""
     from ...drivers import engine, queue_consumers
     from ...knowledge.failures import UserError
     from ...knowledge.guardian_checks import served
@@ -179,13 +182,13 @@ def serving(compose: Compose, redis: RedisLookup, timeout: float = CONFIRM_S) ->
             networks = (details.get("NetworkSettings") or {}).get("Networks") or {}
             ips = {n.get("IPAddress") for n in networks.values() if n.get("IPAddress")}
         consumers = queue_consumers.snapshot(found)
-        verdict = served(running, consumers, ips)
+        verdict = served(running, consumers, ips, waited=timeout if time.monotonic() > end else None)
         if verdict.restored:
             why = f" ({redis.why})" if consumers is None and redis.why else ""
             print(f"[guardian] {verdict.detail}{why}", flush=True)
             return None
-        if not running or time.monotonic() > end:
-            return verdict.detail
+        if not running:
+            return verdict.detail  # stopped again: the restore is tried again
         time.sleep(CONFIRM_POLL_S)
 
 
