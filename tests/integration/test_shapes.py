@@ -217,10 +217,14 @@ def test_an_override_appearing_later_is_taken_by_the_next_adopt(fixture, tmp_pat
         override = shape.repo / "compose.override.yaml"
         kept = override.read_text()
         override.unlink()
-        adopt(shape)
-        # without the override nothing is published: the dev worker could not reach redis (doctor says so)
+        first = adopt(shape)
+        # without the user's override nothing is published: the collection's own override publishes redis
+        # on a port Compose picks at `up` (doctor says so while it is not started)
+        assert "note: redis publishes no port for 6379 (through REDIS_URL)" in first.stdout, first.stdout
         before = shape.inv("doctor")
-        assert "service 'redis' publishes no port for 6379" in before.stdout, before.stdout + before.stderr
+        assert "service 'redis' publishes 6379 on a host port Compose picks at `up`" in before.stdout, (
+            before.stdout + before.stderr
+        )
         override.write_text(kept)  # appears later: the next adopt lists it (Compose is given -f files)
         again = adopt(shape)
         assert "compose.files set to 'compose.yaml:compose.override.yaml:compose.devstack.yaml'" in again.stdout, (
