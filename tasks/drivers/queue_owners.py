@@ -3,10 +3,11 @@ containers' network addresses (`docker inspect`). The pure part is `tasks.knowle
 
 from __future__ import annotations
 
+from ..drivers import stack_facts
 from ..drivers.compose import Compose
 from ..knowledge.bullmq_clients import Consumer
 from ..knowledge.failures import UserError
-from ..knowledge.queue_owners import QueueRef, container_ips, queues_from, sharing_services
+from ..knowledge.queue_owners import QueueRef, queues_from, sharing_services
 
 
 def ip_services(compose: Compose) -> dict[str, str]:
@@ -18,11 +19,9 @@ def ip_services(compose: Compose) -> dict[str, str]:
         return {}
     if not running:
         return {}
-    result = compose.gateway.docker("inspect", *(ct.name for ct in running))
-    if not result.ok:
-        return {}
     by_name = {ct.name: ct.service for ct in running}
-    return {ip: by_name[name] for name, ips in container_ips(result.stdout).items() if name in by_name for ip in ips}
+    facts = stack_facts.inspect_containers(compose.gateway, list(by_name))  # {} when Docker cannot tell
+    return {ip: by_name[name] for name, fact in facts.items() if name in by_name for ip in fact.addresses}
 
 
 def service_queues(consumers: list[Consumer], ip_service: dict[str, str], service: str) -> set[QueueRef]:

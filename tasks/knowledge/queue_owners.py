@@ -10,7 +10,6 @@ connections from those of another session's dev worker (both come from this mach
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -28,29 +27,6 @@ class QueueRef:
 
 def ref(consumer: Consumer) -> QueueRef:
     return QueueRef(consumer.prefix, consumer.queue)
-
-
-def container_ips(inspect_output: str) -> dict[str, list[str]]:
-    """`docker inspect` JSON of containers -> {container name: its IP addresses on every network}."""
-    try:
-        details = json.loads(inspect_output or "[]")
-    except ValueError:
-        return {}
-    found: dict[str, list[str]] = {}
-    for item in details if isinstance(details, list) else []:
-        if not isinstance(item, dict):
-            continue
-        name = str(item.get("Name", "")).lstrip("/")
-        networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
-        ips = []
-        for network in networks.values() if isinstance(networks, dict) else []:
-            for key in ("IPAddress", "GlobalIPv6Address"):
-                value = (network or {}).get(key) or ""
-                if value and value not in ips:
-                    ips.append(value)
-        if name:
-            found[name] = ips
-    return found
 
 
 def queues_from(consumers: Iterable[Consumer], ips: Iterable[str]) -> set[QueueRef]:

@@ -1,13 +1,11 @@
-"""Which service consumes which queue: `CLIENT LIST` lines as Redis 7 writes them, `docker inspect` as
-dockerd 20.10 writes it (trimmed to the fields read)."""
+"""Which service consumes which queue: `CLIENT LIST` lines as Redis 7 writes them, and the containers'
+addresses as `stack_facts.inspect_containers` reads them (its `docker inspect` format, dockerd 20.10)."""
 
 import base64
-import json
 
 from tasks.knowledge.bullmq_clients import consumers
 from tasks.knowledge.queue_owners import (
     QueueRef,
-    container_ips,
     describe_sharing,
     on_queues,
     queues_from,
@@ -35,33 +33,6 @@ CLIENT_LIST = "\n".join(
         client(9, "172.20.0.4:40116", name("digest") + ":qe"),  # QueueEvents: not a worker
     ]
 )
-
-INSPECT = json.dumps(
-    [
-        {"Name": "/shop-worker-1", "NetworkSettings": {"Networks": {"shop_default": {"IPAddress": "172.20.0.4"}}}},
-        {
-            "Name": "/shop-mailer-1",
-            "NetworkSettings": {
-                "Networks": {
-                    "shop_default": {"IPAddress": "172.20.0.5", "GlobalIPv6Address": ""},
-                    "shop_back": {"IPAddress": "172.21.0.3"},
-                }
-            },
-        },
-        {"Name": "/shop-other-1", "NetworkSettings": {"Networks": {"shop_default": {"IPAddress": "172.20.0.6"}}}},
-        {"Name": "/shop-stopped-1", "NetworkSettings": {"Networks": {"shop_default": {"IPAddress": ""}}}},
-    ]
-)
-
-
-def test_container_addresses_on_every_network_from_docker_inspect():
-    assert container_ips(INSPECT) == {
-        "shop-worker-1": ["172.20.0.4"],
-        "shop-mailer-1": ["172.20.0.5", "172.21.0.3"],
-        "shop-other-1": ["172.20.0.6"],
-        "shop-stopped-1": [],
-    }
-    assert container_ips("") == {} and container_ips("not json") == {}
 
 
 def test_a_services_queues_are_those_its_containers_consume():
@@ -94,3 +65,34 @@ def test_a_prefixed_queue_is_shown_with_its_prefix():
     assert str(QueueRef("myapp", "digest")) == "myapp:digest"
     shared = {"b": {QueueRef("bull", "x"), QueueRef("bull", "a")}, "a": {QueueRef("p", "q")}}
     assert describe_sharing(shared) == "'a' (queue `p:q`), 'b' (queues `a`, `x`)"
+
+
+def test_container_addresses_on_every_network_from_the_inspect_format():
+    import json
+
+    from tasks.knowledge.stack_config import parse_inspect
+
+    rows = [
+        {
+            "name": "/shop-worker-1",
+            "restart": "no",
+            "env": [],
+            "networks": {"shop_default": {"IPAddress": "172.20.0.4"}},
+        },
+        {
+            "name": "/shop-mailer-1",
+            "restart": "no",
+            "env": [],
+            "networks": {
+                "shop_default": {"IPAddress": "172.20.0.5", "GlobalIPv6Address": ""},
+                "shop_back": {"IPAddress": "172.21.0.3"},
+            },
+        },
+        {"name": "/shop-stopped-1", "restart": "no", "env": [], "networks": {"shop_default": {"IPAddress": ""}}},
+    ]
+    facts = parse_inspect("\n".join(json.dumps(row) for row in rows))
+    assert {name: fact.addresses for name, fact in facts.items()} == {
+        "shop-worker-1": ("172.20.0.4",),
+        "shop-mailer-1": ("172.20.0.5", "172.21.0.3"),
+        "shop-stopped-1": (),
+    }
