@@ -30,6 +30,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import psutil
+
     from ..drivers.child_output import ChildOutput
     from ..knowledge.consumer_procs import Target
     from .consumer_stop import ConsumerStop
@@ -169,12 +171,17 @@ class ForegroundChild:
     def _signal_group(self, signum: int) -> None:
         """``signum`` to the dev command's whole process group (POSIX); for SIGKILL its descendants too."""
         assert self.proc is not None
-        if signum == getattr(signal, "SIGKILL", None):
-            kill_descendants(self.proc.pid)  # a runner's worker in a process group of its own too
+        killing = signum == getattr(signal, "SIGKILL", None)
+        # A runner's worker sits in a process group of its own: it is listed before the group dies
+        # (an orphan re-parented to init could no longer be found), and killed after the group, so
+        # the runner cannot forward its own first signal to it in between.
+        family = descendants(self.proc.pid) if killing else []
         try:
             os.killpg(self.proc.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass
+        if killing:
+            kill_all(family)
 
     def install_handlers(self) -> None:
         for signum in FORWARDED:
@@ -283,15 +290,21 @@ def _now() -> float:
     return time.monotonic()
 
 
-def kill_descendants(pid: int) -> None:
-    """SIGKILL every process started under ``pid`` (listed before any dies, so none is missed)."""
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every process started under ``pid`` (empty when it is gone)."""
     import psutil
 
     try:
-        family = psutil.Process(pid).children(recursive=True)
+        return psutil.Process(pid).children(recursive=True)
     except psutil.Error:
-        return
-    for proc in family:
+        return []
+
+
+def kill_all(procs: list[psutil.Process]) -> None:
+    """SIGKILL each process still alive (psutil checks a pid was not reused before it signals)."""
+    import psutil
+
+    for proc in procs:
         try:
             proc.kill()
         except psutil.Error:

@@ -63,17 +63,63 @@ def test_second_and_third_ctrl_c_escalate_and_quick_repeats_do_not(monkeypatch, 
 
     sent: list[tuple[int, int]] = []
     monkeypatch.setattr("os.killpg", lambda pgid, signum: sent.append((pgid, signum)))
-    monkeypatch.setattr(foreground, "kill_descendants", lambda pid: sent.append((pid, -1)))
+    monkeypatch.setattr(foreground, "descendants", lambda pid: [pid])
+    monkeypatch.setattr(foreground, "kill_all", lambda procs: sent.extend((pid, -1) for pid in procs))
     presses = [10.0, 10.05, 11.0, 12.0]  # the second 50 ms after the first: the same press by a second route
     monkeypatch.setattr(foreground, "_now", lambda: presses.pop(0))
     child = foreground.ForegroundChild(["x"], cwd=tmp_path, env={})
     child.proc = SimpleNamespace(pid=77, poll=lambda: None)  # type: ignore[assignment]
     for _ in range(4):
         child._forward(signal.SIGINT, None)
-    assert sent == [(77, signal.SIGINT), (77, signal.SIGTERM), (77, -1), (77, signal.SIGKILL)]
+    assert sent == [(77, signal.SIGINT), (77, signal.SIGTERM), (77, signal.SIGKILL), (77, -1)]  # group first
     out = capsys.readouterr().out
     assert out.count("\n") == 2 and "Ctrl+C again" in out and "a third time" in out
     assert child.received == [signal.SIGINT] * 4
+
+
+# A runner: its worker in a process group of its own (as tasks/runner/devrun.mjs starts it), and when
+# that worker dies it starts another, the way a watcher restarts a crashed worker. Each pid goes to argv[1].
+RUNNER_WITH_OWN_GROUP_WORKER = """
+import signal, subprocess, sys, time
+def spawn(*_):
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    with open(sys.argv[1], "a") as pids:
+        print(worker.pid, file=pids)
+spawn()
+signal.signal(signal.SIGCHLD, spawn)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
+def test_sigkill_reaches_a_worker_in_a_group_of_its_own_and_leaves_nothing_behind(tmp_path, capfd):
+    """Real processes: the worker outside the dev command's process group is listed before the group dies
+    (re-parented to init it could not be found any more) and killed after it, so the runner is gone
+    before its worker dies and cannot start another in between."""
+    import time
+
+    import psutil
+
+    from tasks.drivers import foreground
+
+    pids = tmp_path / "pids"
+    child = foreground.ForegroundChild(
+        [sys.executable, "-c", RUNNER_WITH_OWN_GROUP_WORKER, str(pids)], cwd=tmp_path, env=dict(os.environ)
+    )
+    child.start()
+    assert child.proc is not None
+    deadline = time.monotonic() + 10
+    while "ready" not in capfd.readouterr().out and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = psutil.Process(int(pids.read_text()))
+    assert os.getpgid(first.pid) != child.proc.pid  # outside the group: killpg alone would miss it
+    child._signal_group(signal.SIGKILL)
+    child.proc.wait(timeout=5)
+    time.sleep(0.3)  # a replacement started by a runner that outlived its worker would be there by now
+    started = [psutil.Process(int(pid)) for pid in pids.read_text().split() if psutil.pid_exists(int(pid))]
+    _, alive = psutil.wait_procs(started, timeout=5)
+    assert pids.read_text().split() == [str(first.pid)] and not alive, (pids.read_text(), alive)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal")
