@@ -29,6 +29,10 @@ serves --hold seconds, then the round ends the session one way:
   exit            the dev worker ends by itself, gracefully, with code 0: SIGTERM to the node worker's
                   pid alone, which it honours after its 1 s pairing window (src/stopRequests.ts)
                   and its active job; the dev runner then ends the session with the worker's code.
+  kill9           SIGKILL to the session leader (`inv` itself: a crashed IDE, `kill -9`); nothing is run
+                  after it: the session's guardian stops the dev worker (it finishes its job) and
+                  restores the background worker (not in the default --paths; --no-bash: the bash
+                  script's trap never runs)
   For crash and exit, a session still running --end-wait s later gets Ctrl+C (noted).
 Rounds are interleaved: for each round index, each path, inv then bash.
 
@@ -120,6 +124,7 @@ DEV_COMMANDS: dict[str, tuple[str | None, dict[str, str]]] = {
 }
 DEV_ENV: dict[str, str] = {}
 PATHS = ("ctrl_c", "sigterm", "close_terminal", "crash", "exit")
+ALL_PATHS = (*PATHS, "kill9")
 #: Targets of issue 8: the queue is never unserved longer than this, in either direction...
 TARGET_UNSERVED_S = 1.0
 #: ... and no longer than this on the way in.
@@ -416,6 +421,8 @@ def end_session(path: str, session: Terminal, producer: Producer, pg: Pg, base: 
         session.sigterm()
     elif path == "close_terminal":
         session.close_terminal()
+    elif path == "kill9":
+        os.kill(session.pid, signal.SIGKILL)
     else:
         pid = session.worker_pid()
         if pid is None:
@@ -466,6 +473,9 @@ def run_round(tool, path, index, stack, pg, script, args, budget, workdir) -> Ro
         if back_at is None:
             rnd.notes.append(f"the background worker took no job within {args.back_wait:.0f} s of the end")
         time.sleep(1.0)  # a second of normal service after the switch
+        guardian_log = stack.state_dir / stack.project / "worker" / "guardian.log"
+        if path == "kill9" and guardian_log.is_file():  # its phases, timestamped, beside the terminal's log
+            (workdir / f"{base}-guardian.log").write_text(guardian_log.read_text())
         stream.stop()
         session.stop_watching()
         rnd.leftover = len(dev_processes(stack.redis_port))
@@ -780,7 +790,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="rounds per tool and exit path (default 3)")
     parser.add_argument(
-        "--paths", default=",".join(PATHS), help=f"comma-separated subset of {','.join(PATHS)} (default: all)"
+        "--paths",
+        default=",".join(PATHS),
+        help=f"comma-separated subset of {','.join(ALL_PATHS)} (default: {','.join(PATHS)})",
     )
     parser.add_argument("--interval-ms", type=int, default=50, help="a job every this many ms (default 50)")
     parser.add_argument("--duration-ms", type=int, default=20, help="work per job in ms (default 20)")
@@ -833,9 +845,9 @@ def main() -> int:
     if dev is not None:
         DEV_ENV["INVOKE_APP_DEV"] = dev
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
-    unknown = [p for p in paths if p not in PATHS]
+    unknown = [p for p in paths if p not in ALL_PATHS]
     if unknown or not paths:
-        parser.error(f"--paths: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(PATHS)}")
+        parser.error(f"--paths: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(ALL_PATHS)}")
     if sys.platform == "win32":
         parser.error("pseudo-terminals are POSIX only")
     budget = Budget(args.budget)

@@ -12,8 +12,12 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..knowledge.failures import UserError
+
+if TYPE_CHECKING:
+    import psutil
 
 #: Exit status of a command ended by Ctrl+C (128 + SIGINT).
 INTERRUPTED = 130
@@ -119,3 +123,29 @@ def environ_with(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def running(proc: psutil.Process) -> bool:
+    """Still running: neither gone nor a zombie (a zombie holds no job and no connection)."""
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float, poll: float = 0.02) -> list[psutil.Process]:
+    """Wait until none of ``procs`` runs; those still running after ``timeout``.
+
+    Unlike `psutil.wait_procs`, a zombie counts as gone: the exit of a process whose parent died is
+    reaped by init, and some inits reap late (this CI machine's: about every 2 s), which would hold a
+    restore back for nothing."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [proc for proc in procs if running(proc)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(poll)

@@ -20,7 +20,7 @@ from ...drivers import worker_service
 from ...drivers.compose import Compose
 from ...drivers.handover.lock import SessionLock
 from ...drivers.handover.record import RECORD, Record, process_alive, read_record, remove_record, state_dir
-from ...drivers.process import Completed
+from ...drivers.process import Completed, running, wait_gone
 from ...knowledge.failures import UserError
 from ...knowledge.naming import background
 
@@ -145,8 +145,7 @@ def terminate_orphan(record: Record, timeout: float = 35.0) -> bool:
             proc.terminate()
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(family, timeout=timeout)
-    for proc in alive:
+    for proc in wait_gone(family, timeout):  # a zombie is gone: an orphan's waits for init to reap it
         try:
             proc.kill()
         except psutil.NoSuchProcess:
@@ -197,11 +196,7 @@ def await_stop(record: Record, service: str, bound: float, tell: Tell) -> None:
     )
     begin = time.monotonic()
     while True:
-        try:
-            alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            alive = False
-        action = stop_action(alive, time.monotonic() - begin, bound)
+        action = stop_action(running(proc), time.monotonic() - begin, bound)
         if action == "done":
             tell(f"the killed session's stop of the {background(service)} has finished")
             return

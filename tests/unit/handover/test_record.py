@@ -191,3 +191,28 @@ def test_reporting_writes_nothing(tmp_path):
     assert handover.describe(compose) is None
     handover.refuse_if_active(compose, "worker.up")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="zombies are POSIX")
+def test_a_zombie_counts_as_gone_and_a_running_process_is_waited_for_until_the_timeout():
+    """An orphan's zombie waits for init to reap it (about every 2 s on some machines): the restore must
+    not wait for that, it holds no job. `psutil.wait_procs` would."""
+    from tasks.drivers.process import wait_gone
+
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])  # never reaped by us: a zombie once it exits
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        zombie = psutil.Process(exited.pid)
+        deadline = time.monotonic() + 10
+        while zombie.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert zombie.status() == psutil.STATUS_ZOMBIE
+        began = time.monotonic()
+        assert wait_gone([zombie], timeout=5) == []
+        assert time.monotonic() - began < 1  # not the 5 s timeout
+        still = psutil.Process(sleeper.pid)
+        assert wait_gone([zombie, still], timeout=0.2) == [still]
+    finally:
+        sleeper.kill()
+        sleeper.wait(5)
+        exited.wait(5)
