@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from tasks.knowledge.consumer_procs import ProcRow, StopPlan, Target, dials, plan, same_host
@@ -371,3 +372,42 @@ def test_the_session_names_consumers_cut_past_the_grace_period(monkeypatch, tmp_
     assert session.DevSession._wait_child(fake) == 0  # type: ignore[arg-type]
     out = capsys.readouterr().out
     assert "dev worker exited (code 0); its queue consumers (pid 501, 502) had not finished" in out, out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and signals are POSIX")
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_killed_sessions_leftover_dev_worker_is_stopped_by_its_consumers_first(tmp_path, recorded):
+    """kill -9 of `inv`: its guardian (or the next command) stops the dev command it left running. With
+    the Redis addresses the session recorded, the consumer gets one SIGTERM and finishes its job before
+    the force-killing wrapper is stopped; without them (a record of an older version) the whole family
+    gets SIGTERM at once, and the wrapper cuts the job: what this change is for."""
+    from tasks.drivers.handover import record as handover
+    from tasks.drivers.handover import restore
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    log = tmp_path / "consumer.log"
+    wrapper = subprocess.Popen([sys.executable, "-c", WRAPPER, CONSUMER, str(port), str(log)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (log.exists() and "connected" in log.read_text()):
+            assert time.monotonic() < deadline, "the consumer never connected"
+            time.sleep(0.05)
+        record = handover.new_record(worker_was_running=True)
+        record.dev_pid, record.dev_started = wrapper.pid, psutil.Process(wrapper.pid).create_time()
+        record.redis_addresses = [["127.0.0.1", port]] if recorded else None
+        lines: list[str] = []
+        assert restore.terminate_orphan(record, timeout=10, tell=lines.append)
+        wrapper.wait(10)
+    finally:
+        if wrapper.poll() is None:
+            os.killpg(wrapper.pid, signal.SIGKILL)
+        listener.close()
+    if recorded:
+        assert log.read_text().splitlines() == ["connected", "SIGTERM", "finished"]  # once, not force-killed
+        assert lines and lines[0].startswith("stopping the dev worker's queue consumers first (pid "), lines
+    else:
+        assert "finished" not in log.read_text().splitlines(), log.read_text()
+        assert lines == []

@@ -46,6 +46,9 @@ class Record:
     stop_since: float | None = None
     stop_pid: int | None = None
     stop_started: float | None = None
+    #: Where the dev worker dials Redis (the relay, Redis itself), as [host, port]: a leftover dev worker
+    #: of a killed session is stopped by its queue consumers first, as the session would have.
+    redis_addresses: list[list[str | int]] | None = None
     #: This session's guardian (`worker.status` says it is restoring while it lives).
     guardian_pid: int | None = None
     guardian_started: float | None = None

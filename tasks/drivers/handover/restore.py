@@ -125,32 +125,65 @@ def killed_session(record: Record, service: str, *, orphan: bool) -> str:
     return line
 
 
-def terminate_orphan(record: Record, timeout: float = 35.0) -> bool:
+def terminate_orphan(record: Record, timeout: float = 35.0, tell: Tell = note) -> bool:
     """Stop a dev worker left running by a killed session (it would compete for the queue).
 
-    SIGTERM lets it finish its active job (the dev runner waits up to the worker's stop grace
-    period, 30 s by default); only what is still alive after ``timeout`` is killed.
+    As the session would have: where it recorded the addresses its dev worker dials Redis at (POSIX),
+    the processes connected there (its queue consumers, every fork) get SIGTERM first, once each, and
+    are waited for up to ``timeout`` (the grace period and a margin: they finish their jobs); only then
+    does what wraps them (npm, `tsx watch`, nodemon ...) get SIGTERM, so no watcher's force-kill reaches a
+    job (`tasks/drivers/consumer_stop.py`). Without that, the whole family gets SIGTERM at once. What is
+    still alive ``ORPHAN_WRAPPERS_S`` after that is killed.
     """
     import psutil
 
-    if not process_alive(record.dev_pid, record.dev_started):
+    if not process_alive(record.dev_pid, record.dev_started) or not record.dev_pid:
         return False
-    try:
-        parent = psutil.Process(record.dev_pid)
-        family = [parent, *parent.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return False
+    if record.redis_addresses and os.name != "nt":
+        _consumers_first(record.dev_pid, record.redis_addresses, timeout, tell)
+        timeout = ORPHAN_WRAPPERS_S
+    family = _family(record.dev_pid)
     for proc in family:
         try:
             proc.terminate()
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             pass
     for proc in wait_gone(family, timeout):  # a zombie is gone: an orphan's waits for init to reap it
         try:
             proc.kill()
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             pass
     return True
+
+
+#: After a leftover dev worker's consumers have ended, how long what wrapped them may take to end.
+ORPHAN_WRAPPERS_S = 5.0
+
+
+def _family(pid: int) -> list[psutil.Process]:
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _consumers_first(pid: int, addresses: list[list[str | int]], grace: float, tell: Tell) -> None:
+    """SIGTERM to the leftover dev worker's queue consumers, once each (new ones too), until they have
+    exited or ``grace`` has passed; the rest of the family is the caller's."""
+    import signal
+
+    from ...drivers import consumer_procs
+    from ...drivers.consumer_stop import STOP_POLL_S, ConsumerStop
+
+    targets = consumer_procs.targets((str(host), int(port)) for host, port in addresses)
+    stop = ConsumerStop(pid, targets, grace=grace, say=tell, signal_group=lambda _signum: None)
+    stop.begin(signal.SIGTERM)
+    while stop.waiting:
+        time.sleep(STOP_POLL_S)
+        stop.advance()
 
 
 def stop_process(record: Record) -> psutil.Process | None:

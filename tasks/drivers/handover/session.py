@@ -151,7 +151,7 @@ class DevSession:
         self.stale = stale
         if stale is None:
             return False
-        orphan = terminate_orphan(stale, timeout=self.grace + 5)
+        orphan = terminate_orphan(stale, timeout=self.grace + 5, tell=say)
         adopted = stale.restore_pending
         say(
             killed_session(stale, self.s.service, orphan=orphan)
@@ -249,13 +249,13 @@ class DevSession:
     def _start_child(self, extra_env: dict[str, str], redis: tuple[str, int] | None = None) -> None:
         assert self.record is not None
         self.child.env.update(extra_env)
-        self._aim_stops(redis)
+        self.record.redis_addresses = [[host, port] for host, port in self._aim_stops(redis)]
         proc = self.child.start()
         self.record.dev_pid = proc.pid
         self.record.dev_started = process_started(proc.pid)
         write_record(self.directory, self.record)
 
-    def _aim_stops(self, redis: tuple[str, int] | None) -> None:
+    def _aim_stops(self, redis: tuple[str, int] | None) -> list[tuple[str, int]]:
         """Where the dev worker dials Redis, for its stop (its queue consumers first): the relay, and
         Redis itself (``redis``, found by the caller, else asked here). The dev command gets the ports as
         DEVSTACK_REDIS_PORTS (the shipped runner stops its worker's consumers by them too)."""
@@ -272,6 +272,7 @@ class DevSession:
         self.child.redis_targets = consumer_procs.targets(addresses)
         if addresses:
             self.child.env["DEVSTACK_REDIS_PORTS"] = ",".join(dict.fromkeys(str(port) for _, port in addresses))
+        return addresses
 
     def _run_plain(self) -> int:
         consumers = self.consumers
