@@ -165,6 +165,19 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
     return result, notes
 
 
+def listed_workers(text: str | None) -> list[str]:
+    """The services invoke.yaml's `workers:` list names (an entry's `service`, else its `name`); [] when
+    it has no such list (or does not parse: merge says so)."""
+    try:
+        data = _load(text or "")
+    except UserError:
+        return []
+    entries = data.get("workers")
+    if not isinstance(entries, list):
+        return []
+    return [str(e.get("service") or e.get("name")) for e in entries if isinstance(e, dict) and e.get("name")]
+
+
 def _check(text: str, wanted: Wanted, *, keep_workers: bool = False) -> None:
     """The merged text must say to Invoke exactly what was meant."""
     data = _load(text)
