@@ -109,7 +109,7 @@ def adopt(
     config = stack_facts.config_json(user_compose)
     _other_files(root, user_files)
     if given_env is None and s.env_file is None:
-        _env_files_in_docs(root)
+        _env_files_in_docs(root, today.project.env_file)
     invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
     # A worker invoke.yaml already describes keeps its build mode (it decides the fingerprint label).
     known = {w.service: w.build_mode for w in s.workers} if invoke_names else {}
@@ -135,8 +135,8 @@ def adopt(
         for p in found:
             if p.service not in listed:
                 print(
-                    f"not adopted: {p.service} ({p.reason}) is not in invoke.yaml's workers: kept so "
-                    f"(`inv adopt --worker NAME`... to choose the workers again)"
+                    f"not adopted: {p.service} ({p.reason}): invoke.yaml's workers leave it out, kept so; to "
+                    f"adopt it too, add under `workers:` {adopt_config.entries_text([p.entry()])}"
                 )
     for line in skipped:
         print(f"not a worker: {line}")
@@ -250,7 +250,7 @@ def _other_files(root: Path, user_files: list[str]) -> None:
             )
 
 
-def _env_files_in_docs(root: Path) -> None:
+def _env_files_in_docs(root: Path, reads: Path) -> None:
     """Say which env file the repository's docs or scripts pass to Compose (`--env-file X`), when it exists."""
     from .drivers import workspace
     from .knowledge import adopt_plan
@@ -261,7 +261,7 @@ def _env_files_in_docs(root: Path) -> None:
         if p.is_file() and (p.suffix.lower() == ".md" or p.name in ("package.json", "Makefile", "justfile"))
     }
     for where, path in adopt_plan.env_files_passed(texts):
-        if (root / path).is_file():
+        if (root / path).is_file() and (root / path).resolve() != reads.resolve():
             print(
                 f"note: {where} passes `--env-file {path}` to Compose: `inv adopt --env-file {path}` records it "
                 "(compose.env_file), so every task reads it"

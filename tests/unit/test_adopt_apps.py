@@ -188,3 +188,52 @@ def test_the_workers_invoke_yaml_lists_are_read_by_service():
 def test_propose_still_refuses_an_unknown_named_service(tmp_path):
     with pytest.raises(UserError, match="no service 'nope'"):
         propose({"services": {"a": {}}}, tmp_path.as_posix(), {}, ["nope"])
+
+
+def _adopt_here(tmp_path: Path, services: dict, *args: str, **kwargs: object) -> str:
+    """`inv adopt` in ``tmp_path`` with Compose's answer faked (its config of ``services``): its output."""
+    import contextlib
+    import importlib
+    import io
+
+    from invoke.config import Config
+    from invoke.context import Context
+
+    from tests import fakes
+
+    adopt_task = importlib.import_module("tasks.adopt")  # the module (the package exports the task)
+
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    config = Config(overrides={"state": {"dir": str(tmp_path / "state")}})
+    config.set_project_location(str(tmp_path))
+    gw = fakes.FakeGateway()
+    gw.on(r" config --format json", stdout=json.dumps({"name": "p", "services": services}))
+    out = io.StringIO()
+    with fakes.installed(gw), contextlib.redirect_stdout(out):
+        adopt_task.adopt(Context(config=config), *args, **kwargs)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def test_a_plain_rerun_keeps_the_users_choice_of_workers(tmp_path):
+    """After `--worker jobs` left the echo worker out, a plain re-run keeps the list and says so (it used to
+    refuse: "invoke.yaml already lists workers and lacks echo-worker")."""
+    services = {"jobs": {"image": "node:24"}, "echo-worker": {"image": "node:24"}}
+    first = _adopt_here(tmp_path, services, worker=["jobs"])
+    assert "worker jobs: named with --worker" in first
+    written = (tmp_path / "invoke.yaml").read_text()
+    again = _adopt_here(tmp_path, services)
+    assert (tmp_path / "invoke.yaml").read_text() == written
+    assert (
+        "not adopted: echo-worker (its name): invoke.yaml's workers leave it out, kept so; to adopt it too, add "
+        "under `workers:` - name: echo-worker / profile: workers / dir: . / build_mode: none" in again
+    )
+    assert "worker jobs: listed in invoke.yaml" in again and "invoke.yaml: unchanged" in again
+
+
+def test_env_file_is_recorded_and_a_missing_one_refused(tmp_path):
+    (tmp_path / "services/local").mkdir(parents=True)
+    (tmp_path / "services/local/docker.env").write_text("X=1\n")
+    _adopt_here(tmp_path, {"worker": {"image": "node:24"}}, env_file="services/local/docker.env")
+    assert "  env_file: services/local/docker.env\n" in (tmp_path / "invoke.yaml").read_text()
+    with pytest.raises(UserError, match=r"^--env-file nope\.env: no such file \(nothing written\)$"):
+        _adopt_here(tmp_path, {"worker": {"image": "node:24"}}, env_file="nope.env")
