@@ -210,7 +210,7 @@ def _adopt_here(tmp_path: Path, services: dict, *args: str, **kwargs: object) ->
     gw.on(r" config --format json", stdout=json.dumps({"name": "p", "services": services}))
     out = io.StringIO()
     with fakes.installed(gw), contextlib.redirect_stdout(out):
-        adopt_task.adopt(Context(config=config), *args, **kwargs)  # type: ignore[arg-type]
+        adopt_task.adopt(Context(config=config), *args, **kwargs)
     return out.getvalue()
 
 
