@@ -8,8 +8,13 @@ it owns in invoke.yaml. The user's compose files are never edited; a second run 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.context import Context
 from invoke.tasks import task
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @task(
@@ -20,9 +25,17 @@ from invoke.tasks import task
         "order; default: compose.files, else COMPOSE_FILE, else Compose's own lookup).",
         "worker": "A worker service, instead of the ones found (repeat for several: --worker email --worker sync).",
         "dry_run": "Print what would be written (a diff of each file), write nothing.",
+        "env_file": "The env file your docs pass to Compose (`--env-file PATH`): read now, and recorded as "
+        "compose.env_file so every task passes it (default: compose.env_file, else the .env Compose reads).",
     },
 )
-def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = None, dry_run: bool = False) -> None:
+def adopt(
+    c: Context,
+    worker: list[str] | None = None,
+    file: list[str] | None = None,
+    dry_run: bool = False,
+    env_file: str = "",
+) -> None:
     """Propose the workers and write invoke.yaml and this collection's own overrides.
 
     The overrides (profile, restart, init, grace period, fingerprint label, prod-like overlay) go to
@@ -30,6 +43,7 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
     import difflib
     import os
     from dataclasses import replace
+    from pathlib import Path
 
     from .drivers import stack_facts, workspace
     from .drivers.compose import Compose
@@ -46,12 +60,21 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         import atexit
         import shutil
         import tempfile
-        from pathlib import Path
 
         scratch = tempfile.mkdtemp(prefix="devstack-adopt-")
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         s = replace(s, state_dir=Path(scratch))
+
     root = s.root
+    given_env: str | None = None
+    if env_file:
+        from .knowledge.settings import config_path
+
+        path = Path(config_path(env_file, root))
+        if not path.is_file():
+            raise UserError(f"--env-file {env_file}: no such file (nothing written)")
+        given_env = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+        s = replace(s, env_file=path)
     today = Compose(s, require_env=False)  # what Compose reads now, before adoption lists the files
     env = today.env
     configured = list(file or ()) or list(s.compose_files)
@@ -73,29 +96,48 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         if len(user_files) == 2:
             print(f"note: {user_files[1]} is read too: Compose reads it beside {user_files[0]}")
     # Listed with -f, the files would make Compose read the first one's folder's .env: keep today's.
-    keep_env = adopt_plan.env_file_to_keep(root, user_files, today.project, exists=today.project.env_file.is_file())
-    if keep_env is not None:
+    keep_env = (
+        given_env
+        if given_env is not None
+        else adopt_plan.env_file_to_keep(root, user_files, today.project, exists=today.project.env_file.is_file())
+    )
+    if keep_env is not None and given_env is None:
         print(f"note: Compose reads {keep_env} today (COMPOSE_FILE there): kept as compose.env_file")
-    env_file = root / keep_env if keep_env is not None else s.env_file
+    read_env = root / keep_env if keep_env is not None else s.env_file
     # Compose's answer on the user's files alone: what ours adds must not count as theirs.
-    user_compose = Compose(replace(s, compose_files=tuple(user_files), env_file=env_file), require_env=False)
+    user_compose = Compose(replace(s, compose_files=tuple(user_files), env_file=read_env), require_env=False)
     config = stack_facts.config_json(user_compose)
+    _other_files(root, user_files)
+    if given_env is None and s.env_file is None:
+        _env_files_in_docs(root, today.project.env_file)
     invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
     # A worker invoke.yaml already describes keeps its build mode (it decides the fingerprint label).
     known = {w.service: w.build_mode for w in s.workers} if invoke_names else {}
     skipped: list[str] = []
     packages = workspace.packages(root)
-    try:
-        proposals = adopt_plan.propose(config, root.as_posix(), packages, worker or (), known, skipped)
-    except UserError:
-        # None found by themselves, but invoke.yaml lists workers (named with --worker last time).
-        listed = [name for name in known if name in (config.get("services") or {})]
-        if worker or not listed:
-            raise
+    files = workspace.Tree(root)
+    services = config.get("services") or {}
+    invoke_now = workspace.read_text(root / invoke_names[0]) if invoke_names else None
+    listed = [name for name in adopt_config.listed_workers(invoke_now) if name in services]
+    if worker or not listed:
+        proposals = adopt_plan.propose(config, root.as_posix(), packages, worker or (), known, skipped, files)
+    else:
+        # A plain re-run keeps the user's choice of workers (invoke.yaml's list, perhaps from `--worker`);
+        # one found by itself but left out is said, never added and never a refusal.
+        try:
+            found = adopt_plan.propose(config, root.as_posix(), packages, (), known, skipped, files)
+        except UserError:
+            found = []
         proposals = [
             replace(p, reason="listed in invoke.yaml")
-            for p in adopt_plan.propose(config, root.as_posix(), packages, listed, known, [])
+            for p in adopt_plan.propose(config, root.as_posix(), packages, listed, known, [], files)
         ]
+        for p in found:
+            if p.service not in listed:
+                print(
+                    f"not adopted: {p.service} ({p.reason}): invoke.yaml's workers leave it out, kept so; to "
+                    f"adopt it too, add under `workers:` {adopt_config.entries_text([p.entry()])}"
+                )
     for line in skipped:
         print(f"not a worker: {line}")
     # What invoke.yaml already says of a worker is what the tasks will use (adopt keeps it): shown so.
@@ -111,6 +153,14 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         print(f"  {adopt_plan.OVERRIDE_FILE} adds: {added}")
         for note in p.notes:
             print(f"  note: {note}")
+        if p.dev_line:
+            if mine is None:
+                print(f"  dev: {p.dev_line}")
+            elif not mine.app_dev and p.dev:
+                print(
+                    "  note: invoke.yaml lists it without `dev:` and its package has no `dev` script: "
+                    f"add `dev: {p.dev}`"
+                )
 
     if not invoke_names and any((root / n).is_file() for n in ("invoke.json", "invoke.py")):
         raise UserError("this project's Invoke configuration is invoke.json or invoke.py: adopt edits YAML only")
@@ -169,3 +219,50 @@ def adopt(c: Context, worker: list[str] | None = None, file: list[str] | None = 
         print(f"dry run: {changed} file(s) would change, nothing written")
     elif changed:
         print("next: `inv doctor`, then `inv worker.up`")
+
+
+def _other_files(root: Path, user_files: list[str]) -> None:
+    """Say which compose files beside the user's hold worker-like services but are not read."""
+    from pathlib import Path
+
+    import yaml
+
+    from .drivers import workspace
+    from .knowledge import adopt_plan
+
+    folder = (root / user_files[0]).parent
+    beside = {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
+    packages = None
+    for other in adopt_plan.other_compose_files(user_files, beside):
+        try:
+            data = yaml.safe_load(workspace.read_text(root / other) or "")
+        except yaml.YAMLError:
+            continue
+        if packages is None:
+            packages = workspace.packages(root)
+        services = data.get("services") if isinstance(data, dict) else None
+        like = adopt_plan.worker_like(services, packages, Path(other).parent.as_posix())
+        if like:
+            flags = " ".join(f"--file {f}" for f in [*user_files, other])
+            print(
+                f"note: also found {other} (services {', '.join(like)} look like workers), which Compose does not "
+                f"read here: to include it, `inv adopt {flags}`"
+            )
+
+
+def _env_files_in_docs(root: Path, reads: Path) -> None:
+    """Say which env file the repository's docs or scripts pass to Compose (`--env-file X`), when it exists."""
+    from .drivers import workspace
+    from .knowledge import adopt_plan
+
+    texts = {
+        p.name: workspace.read_text(p) or ""
+        for p in sorted(root.iterdir())
+        if p.is_file() and (p.suffix.lower() == ".md" or p.name in ("package.json", "Makefile", "justfile"))
+    }
+    for where, path in adopt_plan.env_files_passed(texts):
+        if (root / path).is_file() and (root / path).resolve() != reads.resolve():
+            print(
+                f"note: {where} passes `--env-file {path}` to Compose: `inv adopt --env-file {path}` records it "
+                "(compose.env_file), so every task reads it"
+            )

@@ -354,13 +354,17 @@ def _missing_dev_script(w: Settings, results: list[bool]) -> None:
     script = package_manager.dev_script(scripts, [w.worker_name or "", w.service])
     detected = package_manager.commands(package_manager.detect(w.app_dir, w.root, files), w.app_dir, dev=script).dev
     if w.app_dev == detected and script not in scripts:
+        from .drivers.dev_command import suggested_dev
+
         folder = display(w.app_dir / "package.json", w.root)
+        suggested = suggested_dev(w)
+        example = f"`dev: {suggested}`" + ("" if "<" in suggested else " (what `inv adopt` writes)")
         results.append(
             _line(
                 True,
                 "  dev command",
                 f"{folder} has no `{script}` script, so `{w.app_dev}` will fail: set the worker's dev command "
-                f"in invoke.yaml (`dev:`), e.g. `dev: devstack-run -- tsx <its entry>`",
+                f"in invoke.yaml (`dev:`), e.g. {example}",
                 warn=True,
             )
         )

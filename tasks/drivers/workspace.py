@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ..knowledge.adopt_plan import Package
+from ..knowledge.adopt_apps import Package
 
 #: Folders never searched for package.json: installed dependencies, build output, VCS and caches.
 _SKIP = {"node_modules", ".git", "dist", "build", ".devstack", ".venv", "venv", "__pycache__", ".pnpm-store"}
@@ -32,7 +32,18 @@ def packages(root: Path) -> dict[str, Package]:
             if isinstance(data.get(key), dict):
                 names.update(str(name) for name in data[key])
         rel = Path(folder).relative_to(root).as_posix()
-        found[rel or "."] = Package(dir=rel or ".", name=str(data.get("name") or ""), dependencies=frozenset(names))
+        scripts = data["scripts"] if isinstance(data.get("scripts"), dict) else {}
+        binaries = data.get("bin")
+        found[rel or "."] = Package(
+            dir=rel or ".",
+            name=str(data.get("name") or ""),
+            dependencies=frozenset(names),
+            scripts=tuple((str(k), str(v)) for k, v in scripts.items()),
+            main=str(data.get("main") or "") if isinstance(data.get("main"), str) else "",
+            bin=tuple(str(v) for v in binaries.values())
+            if isinstance(binaries, dict)
+            else ((binaries,) if isinstance(binaries, str) else ()),
+        )
     return found
 
 
@@ -46,6 +57,22 @@ def compose_files_below(root: Path, names: tuple[str, ...], depth: int = 3) -> l
         if rel.parts:
             found += [(rel / name).as_posix() for name in names if name in files]
     return found
+
+
+class Tree:
+    """The workspace's files by root-relative posix path, for the planner (tasks/knowledge/dev_entry.py)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).exists()
+
+    def read(self, path: str) -> str | None:
+        try:
+            return (self.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
 
 def read_text(path: Path) -> str | None:

@@ -135,8 +135,7 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
             raise UserError("invoke.yaml's `workers` is not a list: fix it, then run adopt again")
         missing = [w for w in wanted.workers if not any(_matches(e, w) for e in existing)]
         if missing:
-            lines = _render_workers(missing).splitlines()[1:]
-            entries = " / ".join(line.strip() for line in lines)
+            entries = entries_text(missing)
             names = ", ".join(w["name"] for w in missing)
             raise UserError(
                 f"invoke.yaml already lists workers and lacks {names}: add under `workers:` {entries} "
@@ -163,6 +162,24 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
         notes.append(f"invoke.yaml: workers {', '.join(w['name'] for w in wanted.workers)} added")
     _check(result, wanted, keep_workers=bool(existing) or isinstance(data.get("worker"), dict))
     return result, notes
+
+
+def entries_text(workers: list[dict[str, Any]]) -> str:
+    """Entries of a `workers:` list on one line (`- name: email / profile: workers / ...`), for advice."""
+    return " / ".join(line.strip() for line in _render_workers(workers).splitlines()[1:])
+
+
+def listed_workers(text: str | None) -> list[str]:
+    """The services invoke.yaml's `workers:` list names (an entry's `service`, else its `name`); [] when
+    it has no such list (or does not parse: merge says so)."""
+    try:
+        data = _load(text or "")
+    except UserError:
+        return []
+    entries = data.get("workers")
+    if not isinstance(entries, list):
+        return []
+    return [str(e.get("service") or e.get("name")) for e in entries if isinstance(e, dict) and e.get("name")]
 
 
 def _check(text: str, wanted: Wanted, *, keep_workers: bool = False) -> None:

@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..knowledge.adopt_apps import QUEUE_LIBRARIES, App, Files, Package, app_of, as_list, queue_library
 from ..knowledge.compose_cli import ProjectFiles
 from ..knowledge.failures import UserError
 from ..knowledge.settings import config_path
 from ..knowledge.stack_config import StackConfig
 
-#: Queue libraries whose presence in an app's (or its workspace root's) package.json makes a consumer.
-QUEUE_LIBRARIES = ("bullmq", "bull", "bee-queue", "agenda")
 #: The collection's own files, written beside invoke.yaml.
 OVERRIDE_FILE = "compose.devstack.yaml"
 PRODLIKE_FILE = "compose.devstack.prodlike.yaml"
@@ -52,15 +51,6 @@ OVERRIDE_NAMES = (
 
 
 @dataclass(frozen=True)
-class Package:
-    """One package.json of the workspace: its folder (relative to the root, posix), name, dependencies."""
-
-    dir: str
-    name: str = ""
-    dependencies: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
 class Proposal:
     """One worker service, and why it was taken."""
 
@@ -72,10 +62,13 @@ class Proposal:
     dev_override: dict[str, Any] = field(default_factory=dict)
     prodlike_overlay: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what the override changes of the user's own settings, and why
+    dev: str = ""  # the dev command written for a package without a `dev` script ("": detected as usual)
+    dev_line: str = ""  # what adopt says about the dev command ("" when the package has its script)
 
     def entry(self) -> dict[str, Any]:
         """The `workers:` entry of invoke.yaml."""
-        return {"name": self.service, "profile": self.profile, "dir": self.app_dir, "build_mode": self.build_mode}
+        entry = {"name": self.service, "profile": self.profile, "dir": self.app_dir, "build_mode": self.build_mode}
+        return {**entry, "dev": self.dev} if self.dev else entry
 
 
 def fingerprint_var(build_mode: str, service: str) -> str:
@@ -148,94 +141,51 @@ def with_override(file: str, beside: set[str]) -> list[str]:
     return [file, (folder / override).as_posix()]
 
 
-def _relative(path: str, root: PurePosixPath) -> PurePosixPath | None:
-    try:
-        return PurePosixPath(path).relative_to(root)
-    except ValueError:
-        return None
+_SECOND_FILE = re.compile(r"^(docker-)?compose[.-][\w.-]+\.ya?ml$")
 
 
-def _package_named_by_args(args: object, packages: dict[str, Package]) -> Package | None:
-    """The one workspace member a build arg names (its folder's name, or its package name with or
-    without the scope), else None (none, or more than one)."""
-    if not isinstance(args, dict):
-        return None
-    values = {str(v) for v in args.values() if v}
-    matches = {
-        p.dir: p
-        for p in packages.values()
-        if p.dir != "." and values & {PurePosixPath(p.dir).name, p.name, p.name.rpartition("/")[2]} - {""}
-    }
-    return next(iter(matches.values())) if len(matches) == 1 else None
+def other_compose_files(user_files: list[str], beside: set[str]) -> list[str]:
+    """Compose files in the first user file's folder that are not read (`docker-compose.workers.yml`
+    beside `docker-compose.yml`), as paths like the user's: files people add with `-f`."""
+    folder = PurePosixPath(user_files[0]).parent
+    used = {PurePosixPath(f).name for f in user_files if PurePosixPath(f).parent == folder}
+    skip = used | set(OVERRIDE_NAMES) | set(COMPOSE_NAMES) | {OVERRIDE_FILE, PRODLIKE_FILE}
+    return [(folder / name).as_posix() for name in sorted(beside) if _SECOND_FILE.match(name) and name not in skip]
 
 
-def _nearest_package(rel: PurePosixPath | None, packages: dict[str, Package]) -> Package | None:
-    """The package.json at or above a path (relative to the root), if any."""
-    if rel is None:
-        return None
-    for folder in [rel, *rel.parents]:
-        key = folder.as_posix() if folder.parts else "."
-        if key in packages:
-            return packages[key]
-    return None
+def worker_like(services: object, packages: dict[str, Package], folder: str) -> list[str]:
+    """The services of a compose file (as written, not resolved) that look like workers: named *worker*,
+    or built from a folder whose own package.json uses a queue library."""
+    found = []
+    for name, raw in services.items() if isinstance(services, dict) else ():
+        build = raw.get("build") if isinstance(raw, dict) else None
+        context = build if isinstance(build, str) else build.get("context") if isinstance(build, dict) else None
+        member = None
+        if context:
+            parts: list[str] = []
+            for part in (PurePosixPath(folder) / str(context)).parts:  # `..` by hand: stays root-relative
+                if part == "..":
+                    if parts:
+                        parts.pop()
+                elif part != ".":
+                    parts.append(part)
+            member = packages.get(PurePosixPath(*parts).as_posix() if parts else ".")
+        uses_queue = member is not None and bool(member.dependencies & set(QUEUE_LIBRARIES))
+        if "worker" in str(name).lower() or uses_queue:
+            found.append(str(name))
+    return found
 
 
-def _queue_library(package: Package, packages: dict[str, Package]) -> str | None:
-    """The queue library the app uses: in its own package.json or one above it (a workspace root's)."""
-    rel = PurePosixPath(package.dir)
-    for folder in [rel, *rel.parents]:
-        found = packages.get(folder.as_posix() if folder.parts else ".")
-        for library in QUEUE_LIBRARIES:
-            if found is not None and library in found.dependencies:
-                if found.dir == package.dir:
-                    where = "its package.json"
-                else:
-                    where = "the root package.json" if found.dir == "." else f"{found.dir}/package.json"
-                return f"{library} in {where}"
-    return None
+_ENV_FILE_FLAG = re.compile(r"--env-file[= ]+[\"']?([^\s\"'`]+)")
 
 
-def _as_list(value: object) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if isinstance(value, str):
-        return value.split()
-    return []
-
-
-def _app_of(raw: dict[str, Any], root: PurePosixPath, packages: dict[str, Package]) -> Package | None:
-    """The app a service runs: its Dockerfile's folder (or build context), else a path in its command
-    resolved through its working directory and bind mounts."""
-    build = raw.get("build")
-    if isinstance(build, dict) and build.get("context"):
-        context = PurePosixPath(str(build["context"]))
-        dockerfile = PurePosixPath(str(build.get("dockerfile") or "Dockerfile"))
-        dockerfile = dockerfile if dockerfile.is_absolute() else context / dockerfile
-        for candidate in (dockerfile.parent, context):
-            found = _nearest_package(_relative(str(candidate), root), packages)
-            if found is not None:
-                # One Dockerfile for several services (infra/worker.Dockerfile, `args: {SERVICE: mailer}`):
-                # the workspace root is only where it lives; a build arg naming one member says which.
-                return (_package_named_by_args(build.get("args"), packages) if found.dir == "." else None) or found
-    workdir = PurePosixPath(str(raw.get("working_dir") or "/"))
-    mounts = [
-        (PurePosixPath(str(v["target"])), PurePosixPath(str(v["source"])))
-        for v in raw.get("volumes") or []
-        if isinstance(v, dict) and v.get("type") == "bind" and v.get("source") and v.get("target")
-    ]
-    for arg in _as_list(raw.get("entrypoint")) + _as_list(raw.get("command")):
-        if "/" not in arg and not arg.endswith((".js", ".mjs", ".cjs", ".ts")):
-            continue
-        inside = workdir / arg
-        for target, source in sorted(mounts, key=lambda m: -len(m[0].parts)):
-            try:
-                host = source / inside.relative_to(target)
-            except ValueError:
-                continue
-            found = _nearest_package(_relative(str(host), root), packages)
-            if found is not None:
-                return found
-    return None
+def env_files_passed(texts: dict[str, str]) -> list[tuple[str, str]]:
+    """(where, path) for each `--env-file PATH` a repository's docs or scripts pass to Compose."""
+    found: dict[str, str] = {}
+    for where, text in texts.items():
+        for match in _ENV_FILE_FLAG.finditer(text):
+            found.setdefault(match.group(1).removeprefix("./"), where)
+    return [(where, path) for path, where in found.items()]
 
 
 def _escape(value: str) -> str:
@@ -337,7 +287,7 @@ def _not_a_worker(name: str, raw: dict[str, Any]) -> str | None:
     """Why a service using a queue library is probably not a background worker, or None."""
     if raw.get("ports"):
         return "it publishes a port (a server, e.g. an API adding jobs)"
-    command = " ".join(_as_list(raw.get("entrypoint")) + _as_list(raw.get("command")))
+    command = " ".join(as_list(raw.get("entrypoint")) + as_list(raw.get("command")))
     if _ONE_SHOT.search(name) or _ONE_SHOT.search(command):
         return "it looks like a one-shot job (migrations, seeds)"
     return None
@@ -350,12 +300,15 @@ def propose(
     named: list[str] | tuple[str, ...] = (),
     build_modes: dict[str, str] | None = None,
     skipped: list[str] | None = None,
+    files: Files | None = None,
 ) -> list[Proposal]:
     """The worker services: those named, else those whose app uses a queue library, or named *worker*.
 
     A service whose app uses a queue library but that publishes a port (a server: an API adding
     jobs) or looks like a one-shot job (migrations, seeds) is set aside, with a line in ``skipped``.
-    ``build_modes``: what invoke.yaml already says of a service (kept: it decides the fingerprint label)."""
+    ``build_modes``: what invoke.yaml already says of a service (kept: it decides the fingerprint label).
+    ``files``: the workspace's files (the entry a service runs, its Dockerfile's CMD, a dev command for a
+    package without a `dev` script); without them no file is read and no dev command is planned."""
     services: dict[str, Any] = config.get("services") or {}
     base = PurePosixPath(root)
     if named:
@@ -368,21 +321,30 @@ def propose(
     proposals = []
     for name in sorted(services):
         raw = services[name] or {}
-        app = _app_of(raw, base, packages)
-        library = _queue_library(app, packages) if app is not None else None
+        found = app_of(raw, name, base, packages)
+        app = found.package if found is not None else None
+        library = queue_library(found, packages, files) if found is not None else None
+        runs = ""
+        if app is not None:
+            runs = (
+                f"runs {app.dir}"
+                if found is None or found.how != "guess"
+                else (f"{app.dir}, guessed from the name `{found.guessed_from}`")
+            )
         if named:
             if name not in named:
                 continue
             reason = "named with --worker"
         elif "worker" in name.lower():
-            reason = f"its name{f' (runs {app.dir}, {library})' if app and library else ''}"
+            reason = f"its name ({runs}, {library})" if library else "its name"
         elif library:
             why = _not_a_worker(name, raw)
             if why:
                 if skipped is not None:
-                    skipped.append(f"{name}: uses {library.split()[0]} but {why}; `--worker {name}` to include it")
+                    what = library.split(" in ")[0].rpartition(" ")[2]
+                    skipped.append(f"{name}: uses {what} but {why}; `--worker {name}` to include it")
                 continue
-            reason = f"runs {app.dir if app else '?'} ({library})"
+            reason = f"{runs} ({library})"
         else:
             continue
         profiles = [str(p) for p in raw.get("profiles") or []]
@@ -397,7 +359,8 @@ def propose(
                 build_mode=build_mode,
                 dev_override=dev_override(raw, name, profile, build_mode),
                 prodlike_overlay=prodlike_overlay(raw),
-                notes=override_notes(raw),
+                notes=override_notes(raw) + _folder_notes(found, packages),
+                **_dev_fields(name, raw, app, packages, files, base),
             )
         )
     if not proposals:
@@ -406,6 +369,55 @@ def propose(
             f"{'/'.join(QUEUE_LIBRARIES)} or is named *worker*): name them with `inv adopt --worker NAME`"
         )
     return proposals
+
+
+def _folder_notes(found: App | None, packages: dict[str, Package]) -> tuple[str, ...]:
+    """What the `dir:` written rests on, when it is not the service's own build or command."""
+    if found is not None and found.how == "guess":
+        package = f" (package {found.package.name})" if found.package.name else ""
+        return (
+            f"dir {found.package.dir}{package} is a guess from the name `{found.guessed_from}` (the image is "
+            "pulled, no build or command leads to a folder): check `dir:` in invoke.yaml",
+        )
+    if found is None and any(key != "." for key in packages):
+        return (
+            "no workspace folder found for it (no build, command, working_dir or name leads to one): dir . is "
+            "the workspace root, whose dev command runs the whole workspace: set its `dir:` in invoke.yaml",
+        )
+    return ()
+
+
+def _dev_fields(
+    name: str,
+    raw: dict[str, Any],
+    app: Package | None,
+    packages: dict[str, Package],
+    files: Files | None,
+    root: PurePosixPath,
+) -> dict[str, str]:
+    """`dev` and `dev_line` of a proposal: a dev command when the package has no `dev` script."""
+    from . import dev_entry
+
+    if app is None or files is None or dev_entry.has_dev_script(app, [name]):
+        return {}
+    image = None
+    build = raw.get("build")
+    if isinstance(build, dict) and build.get("context"):
+        from .build_context import image_command
+
+        context = PurePosixPath(str(build["context"]))
+        dockerfile = PurePosixPath(str(build.get("dockerfile") or "Dockerfile"))
+        path = dockerfile if dockerfile.is_absolute() else context / dockerfile
+        try:
+            text = files.read(path.relative_to(root).as_posix())
+        except ValueError:
+            text = None  # a Dockerfile outside the workspace
+        if text is not None:
+            args = build.get("args") if isinstance(build.get("args"), dict) else {}
+            found = image_command(text, build.get("target"), {str(k): str(v) for k, v in (args or {}).items()})
+            image = (found.entrypoint, found.cmd, found.workdir)
+    planned = dev_entry.plan(app, packages, raw, image, files)
+    return {"dev": planned.command, "dev_line": planned.line}
 
 
 def _dump(header: list[str], services: dict[str, Any]) -> str:

@@ -36,6 +36,9 @@ class _Stage:
     base: str  # the FROM image (lower case): an earlier stage's name when built on it
     sources: list[str] = field(default_factory=list)
     uses: set[str] = field(default_factory=set)  # stages named by --from= (names or indices)
+    entrypoint: list[str] | None = None  # as Docker runs them: exec form as written, shell form via sh -c
+    cmd: list[str] | None = None
+    workdir: str = ""  # the last WORKDIR (absolute once joined), "" when the stage sets none
 
 
 def _instructions(text: str) -> list[tuple[str, str]]:
@@ -126,6 +129,9 @@ def _stages(text: str, build_args: dict[str, str] | None = None) -> list[_Stage]
         if not stages:
             continue
         stage = stages[-1]
+        if instruction in ("CMD", "ENTRYPOINT", "WORKDIR"):
+            _run_settings(stage, instruction, _expand(rest, known))
+            continue
         for flag in flags:
             if flag.startswith("--from="):
                 stage.uses.add(flag.removeprefix("--from=").lower())
@@ -142,6 +148,55 @@ def _stages(text: str, build_args: dict[str, str] | None = None) -> list[_Stage]
         if isinstance(words, list) and len(words) >= 2:
             stage.sources += [_expand(str(a), known) for a in words[:-1] if "://" not in str(a)]
     return stages
+
+
+def _run_settings(stage: _Stage, instruction: str, rest: str) -> None:
+    if instruction == "WORKDIR":
+        path = rest.strip().strip('"')
+        # relative: onto this stage's WORKDIR, else kept relative (joined onto the inherited one later)
+        stage.workdir = path if path.startswith("/") or not stage.workdir else f"{stage.workdir.rstrip('/')}/{path}"
+        return
+    try:
+        parsed = json.loads(rest) if rest.startswith("[") else None
+    except ValueError:
+        parsed = None
+    argv = [str(a) for a in parsed] if isinstance(parsed, list) else ["/bin/sh", "-c", rest]
+    if instruction == "CMD":
+        stage.cmd = argv
+    else:
+        stage.entrypoint, stage.cmd = argv, None  # Docker: ENTRYPOINT resets an inherited CMD
+
+
+class ImageCommand(NamedTuple):
+    """What the built image runs: ENTRYPOINT, CMD and WORKDIR of the stage built (inherited from the
+    stages it is built on), as far as the Dockerfile says (a base image's own are unknown here)."""
+
+    entrypoint: list[str]
+    cmd: list[str]
+    workdir: str
+
+
+def image_command(text: str, target: str | None = None, build_args: dict[str, str] | None = None) -> ImageCommand:
+    """The ENTRYPOINT/CMD/WORKDIR of the stage built (``target``, else the last), following `FROM
+    <earlier stage>` for what it inherits."""
+    stages = _stages(text, build_args)
+    index = {stage.name: i for i, stage in enumerate(stages) if stage.name}
+    chain: list[_Stage] = []
+    i: int | None = index.get(target.lower(), len(stages) - 1) if target else len(stages) - 1
+    while i is not None and 0 <= i < len(stages) and stages[i] not in chain:
+        chain.append(stages[i])
+        i = index.get(stages[i].base)
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    workdir = ""
+    for stage in reversed(chain):  # the first stage built first: later ones override
+        if stage.entrypoint is not None:
+            entrypoint, cmd = stage.entrypoint, None
+        if stage.cmd is not None:
+            cmd = stage.cmd
+        if stage.workdir:
+            workdir = stage.workdir if stage.workdir.startswith("/") else f"{workdir.rstrip('/')}/{stage.workdir}"
+    return ImageCommand(entrypoint or [], cmd or [], workdir)
 
 
 def dockerfile_copy_sources(

@@ -7,13 +7,20 @@
  *   app:
  *     dev: devstack-run -- tsx src/main.ts        # or: node dist/main.js, ts-node src/main.ts, ...
  *
- *   node devrun.mjs [--watch DIR]... [--ext .ts,.js,...] [--grace 30s] -- COMMAND [ARGS...]
+ *   node devrun.mjs [--watch DIR]... [--ext .ts,.js,...] [--grace 30s] [--build CMD] -- COMMAND [ARGS...]
  *
  * It runs COMMAND (the worker) as one child, watches DIR (default: the working folder; node_modules
  * and dot folders skipped) and, when a source file changes, stops the worker gracefully (SIGTERM,
  * then up to the grace period for its active job, then SIGKILL) and only then starts it again.
  * Watchers such as `tsx watch` (SIGKILL 5 s after a stop), nodemon (SIGUSR2 restart, SIGHUP =
  * restart) or `concurrently 'tsc -w' 'nodemon dist'` (a restart on every compile) cut jobs instead.
+ *
+ * --build CMD (one argument, split at spaces, no shell; e.g. `--build tsc`): run before the first
+ * start and after each change, to completion, while the running worker keeps serving; only a build
+ * that succeeded restarts the worker (a failed one leaves it running, or unstarted, until the next
+ * change). For an app run from its compiled output (`-- node dist/main.js`) without tsx: a
+ * compiler in watch mode beside the runner would have the worker start before the first compile and
+ * restart mid-write.
  *
  * Stops: on SIGINT, SIGTERM or SIGHUP the worker gets ONE signal (a hang-up is passed on as
  * SIGTERM), the grace period is waited for, and the runner exits 128 + the signal's number. A
@@ -124,6 +131,8 @@ export function parseArgs(argv, env = {}) {
   let graceText = env.WORKER_STOP_GRACE_PERIOD?.trim() || undefined;
   let graceFrom = 'WORKER_STOP_GRACE_PERIOD';
   /** @type {string[]} */
+  let build = [];
+  /** @type {string[]} */
   let command = [];
   /** @type {string[]} */
   const errors = [];
@@ -148,6 +157,9 @@ export function parseArgs(argv, env = {}) {
     } else if (flag === '--grace') {
       graceText = value();
       graceFrom = '--grace';
+    } else if (flag === '--build') {
+      build = (value() ?? '').split(/\s+/).filter(Boolean);
+      if (build.length === 0) errors.push('--build needs a command');
     } else if (arg.startsWith('-')) {
       errors.push(`unknown option ${arg} (the worker's command goes after --)`);
     } else {
@@ -166,7 +178,7 @@ export function parseArgs(argv, env = {}) {
     }
   }
   if (command.length === 0) errors.push('no command to run: devstack-run [options] -- COMMAND [ARGS...]');
-  return { watchDirs: watchDirs.length ? watchDirs : ['.'], extensions, graceMs, warning, command, errors };
+  return { watchDirs: watchDirs.length ? watchDirs : ['.'], extensions, graceMs, warning, build, command, errors };
 }
 
 /**
@@ -479,6 +491,57 @@ function main() {
     debounce = setTimeout(onChanges, DEBOUNCE_MS);
   });
 
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  let building;
+  let buildAgain = false;
+
+  /**
+   * Runs the --build command to completion, then `then(ok)`; a change meanwhile builds once more.
+   * @param {(ok: boolean) => void} then
+   */
+  function runBuild(then) {
+    const [tool, ...toolArgs] = /** @type {[string, ...string[]]} */ (args.build);
+    const path = pathWithLocalBins(process.env, process.cwd());
+    log(`building: \`${args.build.join(' ')}\``);
+    const proc = spawn(tool, toolArgs, {
+      stdio: 'inherit',
+      env: { ...process.env, [path.key]: path.value },
+      shell: IS_WINDOWS && !/\.(exe|com)$/i.test(tool),
+    });
+    building = proc;
+    let done = false;
+    /** @param {number} code */
+    const finished = (code) => {
+      if (done) return;
+      done = true;
+      building = undefined;
+      if (endSignal !== undefined) {
+        if (child === undefined) finish();
+        return;
+      }
+      if (buildAgain) {
+        buildAgain = false;
+        runBuild(then);
+        return;
+      }
+      if (code !== 0) log(`the build failed (code ${code}): ${child === undefined ? 'the worker starts' : 'the worker restarts'} after the next change`);
+      then(code === 0);
+    };
+    proc.on('error', (error) => {
+      log(`cannot run \`${tool}\`: ${error.message}`);
+      finished(127);
+    });
+    proc.on('exit', (code, signal) => finished(exitCodeOf(code, signal)));
+  }
+
+  /** Starts the worker, after a successful build when --build is given. */
+  function buildAndStart() {
+    if (args.build.length === 0) return startWorker();
+    runBuild((ok) => {
+      if (ok) startWorker();
+    });
+  }
+
   function startWorker() {
     // POSIX: its own process group, so a group signal reaches it once, through this runner.
     // Windows: no new group (a detached child would get its own console window).
@@ -633,7 +696,8 @@ function main() {
       watcher.close();
       clearTimeout(debounce);
     }
-    if (child === undefined) return finish();
+    if (building !== undefined) kill(/** @type {number} */ (building.pid), 'SIGTERM');
+    if (child === undefined) return building === undefined ? finish() : undefined;
     if (requests === 1) {
       log(`${signal} received: stopping the worker (it finishes its active job, up to ${formatDuration(args.graceMs)})`);
       stopWorker(signal === 'SIGHUP' ? 'SIGTERM' : signal);
@@ -648,9 +712,13 @@ function main() {
     changed.clear();
     if (endSignal !== undefined || files.length === 0) return;
     const what = files.length === 1 ? files[0] : `${files[0]} and ${files.length - 1} more`;
+    if (building !== undefined) {
+      buildAgain = true; // the build running may have read the file before it changed
+      return;
+    }
     if (child === undefined) {
       log(`${what} changed, starting the worker`);
-      startWorker();
+      buildAndStart();
       return;
     }
     if (IS_WINDOWS) {
@@ -658,6 +726,15 @@ function main() {
       return;
     }
     if (restarting) return; // the new worker will load this change too
+    if (args.build.length === 0) return restart(what);
+    runBuild((ok) => {
+      if (ok && child !== undefined && !restarting) restart(what);
+      else if (ok && child === undefined) startWorker();
+    });
+  }
+
+  /** @param {string} what */
+  function restart(what) {
     restarting = true;
     log(`${what} changed: restarting the worker once it has stopped (it finishes its active job first)`);
     stopWorker('SIGTERM');
@@ -720,9 +797,10 @@ function main() {
   }
   log(
     `running \`${args.command.join(' ')}\`, restarting it after a graceful stop on changes in ` +
-      `${roots.map((root) => `${display(root)}/`).join(', ')} (stop grace ${formatDuration(args.graceMs)})`,
+      `${roots.map((root) => `${display(root)}/`).join(', ')} (stop grace ${formatDuration(args.graceMs)})` +
+      (args.build.length ? `, after \`${args.build.join(' ')}\` succeeds` : ''),
   );
-  startWorker();
+  buildAndStart();
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

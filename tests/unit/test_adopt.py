@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from tasks.knowledge import adopt_config, adopt_plan, lock_sync
-from tasks.knowledge.adopt_plan import Package, propose
+from tasks.knowledge.adopt_apps import Package
+from tasks.knowledge.adopt_plan import propose
 from tasks.knowledge.failures import UserError
 from tasks.knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
 

@@ -427,14 +427,18 @@ def test_doctor_reads_the_scripts_where_the_dev_command_runs(tmp_path):
         app_dir: Path
         run_dir: Path
         app_dev: str
+        root: Path
 
     app = tmp_path / "apps" / "api"
-    app.mkdir(parents=True)
+    (app / "src").mkdir(parents=True)
+    (app / "src" / "index.ts").write_text("")  # the fix names the entry and tsx only when both exist
+    (tmp_path / "node_modules" / ".bin").mkdir(parents=True)
+    (tmp_path / "node_modules" / ".bin" / "tsx").write_text("")
     (app / "package.json").write_text('{"scripts": {"dev": "tsx watch src/index.ts"}}')
     (tmp_path / "package.json").write_text("not json")  # a broken file is skipped, not an error
-    [line] = dev_command.advice(W(app, tmp_path, "pnpm dev"))  # type: ignore[arg-type]
+    [line] = dev_command.advice(W(app, tmp_path, "pnpm dev", tmp_path))  # type: ignore[arg-type]
     assert line.startswith("`pnpm dev` runs `tsx watch`") and line.endswith("`dev: devstack-run -- tsx src/index.ts`")
-    assert dev_command.advice(W(app, app, "node dist/index.js")) == []  # type: ignore[arg-type]
+    assert dev_command.advice(W(app, app, "node dist/index.js", tmp_path)) == []  # type: ignore[arg-type]
 
 
 def test_doctor_reads_a_filtered_members_script_not_the_roots(tmp_path):
@@ -448,12 +452,13 @@ def test_doctor_reads_a_filtered_members_script_not_the_roots(tmp_path):
         app_dir: Path
         run_dir: Path
         app_dev: str
+        root: Path
 
     app = tmp_path / "packages" / "jobs"
     app.mkdir(parents=True)
     (app / "package.json").write_text('{"scripts": {"dev": "tsx watch src/index.ts"}}')
     (tmp_path / "package.json").write_text('{"scripts": {"dev": "pnpm -r --parallel dev"}}')
-    [line] = dev_command.advice(W(app, tmp_path, "pnpm --filter @acme/jobs dev"))  # type: ignore[arg-type]
+    [line] = dev_command.advice(W(app, tmp_path, "pnpm --filter @acme/jobs dev", tmp_path))  # type: ignore[arg-type]
     assert line.startswith("`pnpm --filter @acme/jobs dev` runs `tsx watch`")
 
 

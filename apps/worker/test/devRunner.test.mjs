@@ -72,6 +72,12 @@ describe('parseArgs', () => {
     assert.deepEqual(args.command, ['node', '--import', 'tsx', 'src/main.ts']);
     assert.deepEqual(args.errors, []);
   });
+
+  it('takes --build as one command, split at spaces', () => {
+    assert.deepEqual(parseArgs(['--build', 'tsc -p .', '--', 'node', 'dist/main.js'], {}).build, ['tsc', '-p', '.']);
+    assert.deepEqual(parseArgs(['--', 'x'], {}).build, []);
+    assert.deepEqual(parseArgs(['--build', '', '--', 'x'], {}).errors, ['--build needs a command']);
+  });
 });
 
 describe('consumers from /proc', () => {
@@ -178,11 +184,12 @@ setInterval(() => {}, 1000);
  * the example app's dev script runs its entry); collects its output.
  * @param {Record<string, string>} env
  * @param {(dir: string) => string[]} [command]
+ * @param {(dir: string) => string[]} [options] runner options before `--`, beside `--watch <dir>`
  */
-function startRunner(env = {}, command) {
+function startRunner(env = {}, command, options) {
   const dir = mkdtempSync(join(tmpdir(), 'devrunner-'));
   const argv = command ? command(dir) : ['node', '--import', 'tsx', writeFakeWorker(dir)];
-  const proc = spawn(process.execPath, [runner, '--watch', dir, '--', ...argv], {
+  const proc = spawn(process.execPath, [runner, '--watch', dir, ...(options ? options(dir) : []), '--', ...argv], {
     cwd: appDir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -271,6 +278,46 @@ describe('dev runner', { skip: process.platform === 'win32' && 'POSIX signals' }
       await run.waitFor('[fake] ready', 2);
       assert.match(run.output(), /\[devrun\] .*other\.ts changed: restarting the worker once it has stopped/);
       assert.equal(count(run.output(), '[fake] SIGTERM received, closing'), 1, run.output());
+      process.kill(-run.proc.pid, 'SIGTERM');
+      assert.deepEqual(await run.exited, { code: null, signal: 'SIGTERM' });
+    } finally {
+      run.cleanup();
+    }
+  });
+
+  it('--build runs before the first start and before each restart, while the worker still runs', async () => {
+    const build = (dir) => {
+      const file = join(dir, 'build.cjs');
+      writeFileSync(
+        file,
+        `const fs = require('node:fs'); const f = ${JSON.stringify(join(dir, 'builds.txt'))};
+const n = (fs.existsSync(f) ? Number(fs.readFileSync(f, 'utf8')) : 0) + 1; fs.writeFileSync(f, String(n));
+console.log('[build] done ' + n);`,
+      );
+      return ['--build', `node ${file}`];
+    };
+    const run = startRunner({}, undefined, build);
+    try {
+      await run.waitFor('[fake] ready');
+      assert.ok(run.output().indexOf('[build] done 1') < run.output().indexOf('[fake] ready'), run.output());
+      writeFileSync(join(run.dir, 'other.ts'), 'export {};\n');
+      await run.waitFor('[fake] ready', 2);
+      const out = run.output();
+      // the second build finished before the worker was asked to stop, and one close in between
+      assert.ok(out.indexOf('[build] done 2') < out.indexOf('[fake] SIGTERM received'), out);
+      assert.equal(count(out, '[fake] SIGTERM received, closing'), 1, out);
+      process.kill(-run.proc.pid, 'SIGTERM');
+      assert.deepEqual(await run.exited, { code: null, signal: 'SIGTERM' });
+    } finally {
+      run.cleanup();
+    }
+  });
+
+  it('--build that fails leaves the worker unstarted until a change', async () => {
+    const run = startRunner({}, undefined, () => ['--build', 'node -e process.exit(3)']);
+    try {
+      await run.waitFor('the build failed (code 3): the worker starts after the next change');
+      assert.doesNotMatch(run.output(), /\[fake\] ready/);
       process.kill(-run.proc.pid, 'SIGTERM');
       assert.deepEqual(await run.exited, { code: null, signal: 'SIGTERM' });
     } finally {
