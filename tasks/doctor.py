@@ -178,6 +178,7 @@ def _checks(c: Context) -> bool:
                 for advice in adoption.worker_advice(stack, w.service, w.profile, w.build_mode):
                     results.append(_line(advice.ok, w.service, advice.text, warn=advice.ok))
                 _image_label_advice(w, wcompose, results)
+                _readiness_rule(w, stack_facts.config_json(wcompose), results)
                 # -- watchers (issue 16): a slow worker healthcheck makes every restore wait --
                 slow = dev_command.healthcheck_advice(
                     stack_facts.config_json(wcompose), w.service, info.version if info else ""
@@ -217,6 +218,15 @@ def _checks(c: Context) -> bool:
         for warning in scheduler_warnings(stack, s.scheduler_var) if stack else []:
             _line(True, "scheduler", warning, warn=True)
     return all(results)
+
+
+def _readiness_rule(w: Settings, config: dict[str, Any], results: list[bool]) -> None:
+    """What `worker.up`, `stack.up` and a dev session's end wait for (issue 25: ready = consuming)."""
+    from .knowledge.readiness import has_healthcheck, rule_text
+
+    service = (config.get("services") or {}).get(w.service) or {}
+    healthcheck = has_healthcheck(service) if isinstance(service, dict) else False
+    results.append(_line(True, "  ready", rule_text(w.current.consume_within, healthcheck)))
 
 
 def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> None:

@@ -57,12 +57,6 @@ def image_id_and_label(gateway: Gateway, image: str, label: str) -> tuple[str, s
     return image_id, value.strip()
 
 
-def container_state(gateway: Gateway, container: str) -> tuple[dict[str, Any], int]:
-    """A container's `State` (as `docker inspect` gives it) and its RestartCount."""
-    details = inspect(gateway, container)
-    return dict(details["State"]), int(details.get("RestartCount") or 0)
-
-
 def inspect(gateway: Gateway, container: str) -> dict[str, Any]:
     """`docker inspect` of one container (labels, caps, State.OOMKilled, RestartCount, ...)."""
     result = gateway.docker("inspect", container)

@@ -114,11 +114,12 @@ class ReadinessWait(Wait):
         self._interval: float | None = None
         self._asked = False
 
-    def update(self, state: dict[str, Any]) -> None:
+    def update(self, state: dict[str, Any], *, watched: str = "") -> None:
+        """``watched``: how the container's queue consumer is watched (see `readiness_what`)."""
         if state.get("Health") and not self._asked and self.line.due(self.clock()):
             self._asked = True
             self._interval = self._healthcheck_interval()
-        self.tick(readiness_what(self.service, state, self._interval))
+        self.tick(readiness_what(self.service, state, self._interval, watched=watched))
 
     def _healthcheck_interval(self) -> float | None:
         from ..drivers import engine

@@ -116,22 +116,38 @@ def find(
     Candidates are Redis URLs and host/port variables of its environment (with their passwords), then
     every other address the dev worker dials (``endpoints``, found by value from Compose): Redis is
     recognised by its answer, not by a variable's name."""
-    candidates = redis_addresses(env, parse_pairs(host_port_vars), parse_names(url_vars))
-    known = {(a.host, a.port) for a in candidates}
-    candidates += [RedisAddress(host, port) for host, port in endpoints if (host, port) not in known]
-    return first_answering(candidates)
+    return first_answering(candidates(env, host_port_vars, url_vars, endpoints))
+
+
+def candidates(
+    env: dict[str, str],
+    host_port_vars: str | Sequence[str],
+    url_vars: str | Sequence[str],
+    endpoints: Sequence[tuple[str, int]] = (),
+) -> list[RedisAddress]:
+    """Where a worker's Redis may be: its Redis URLs and host/port variables, then every other address
+    it dials (``endpoints``); the caller asks each one (`first_answering`, `all_answering`)."""
+    found = redis_addresses(env, parse_pairs(host_port_vars), parse_names(url_vars))
+    known = {(a.host, a.port) for a in found}
+    return found + [RedisAddress(host, port) for host, port in endpoints if (host, port) not in known]
+
+
+def _answers(redis: Redis) -> bool:
+    try:
+        return redis.query("PING") == "PONG"
+    except (OSError, RedisError, ValueError):
+        return False
 
 
 def first_answering(candidates: Iterable[RedisAddress]) -> Redis | None:
     """The first address that answers PING with PONG (a Redis), or None."""
-    for address in candidates:
-        redis = Redis(address)
-        try:
-            if redis.query("PING") == "PONG":
-                return redis
-        except (OSError, RedisError, ValueError):
-            continue
-    return None
+    return next((redis for redis in map(Redis, candidates) if _answers(redis)), None)
+
+
+def all_answering(candidates: Iterable[RedisAddress]) -> list[Redis]:
+    """Every address that answers PING with PONG (an app may use one Redis for its queue, another as
+    a cache: which one holds its workers is for `CLIENT LIST` to say)."""
+    return [redis for redis in map(Redis, candidates) if _answers(redis)]
 
 
 def stack_redis(compose: Compose) -> Redis | None:

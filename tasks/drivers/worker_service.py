@@ -249,40 +249,75 @@ def start_worker(
         stack_up.require_no_crash_loop(compose, dependencies, before, what=what)
 
 
-def wait_ready(compose: Compose, *, timeout: float = 90.0) -> str | None:
+def wait_ready(compose: Compose, *, timeout: float = 90.0, consumer_ends: bool = False) -> str | None:
     """Wait until the worker container is ready; None, or why not (its last log lines already shown).
 
     Ready means healthy when the service has a healthcheck (ours reflects the worker's own
-    readiness: connected and consuming), else running for a moment without a restart.
+    readiness: connected and consuming); without one, a queue consumer of the container in Redis
+    within `worker.consume_within` (container readiness, up a moment without a restart, where that
+    is `never` or Redis cannot be found or read: said once). With ``consumer_ends`` (a dev session's
+    restore) a consumer ends the wait even when there is a healthcheck: the queue is served. See
+    `tasks.knowledge.readiness`.
     """
+    from ..drivers.ready_consumers import ConsumerProbe
+
     s = compose.settings
     containers = compose.containers(s.service)
     if not containers:
         return f"no {s.service} container was created"
     name = containers[0].name
+    bound = s.current.consume_within
     begin = time.monotonic()
-    deadline = begin + timeout
     running_since: float | None = None
     started_restarts: int | None = None
+    probe: ConsumerProbe | None = None  # looked up only when the first look does not find it ready
+    fallback_said = False
     wait = progress.ReadinessWait(s.service, name, compose.gateway)  # one line on stderr once the wait lasts over 2 s
     while True:
-        state, restarts = engine.container_state(compose.gateway, name)
+        details = engine.inspect(compose.gateway, name)
+        state, restarts = dict(details["State"]), int(details.get("RestartCount") or 0)
         if started_restarts is None:  # the baseline: any restart after this one is a crash
             started_restarts = restarts
         now = time.monotonic()
-        running_since = (running_since or now) if state.get("Status") == "running" else None
+        running = state.get("Status") == "running"
+        running_since = (running_since or now) if running else None
+        up_for = max(now - (running_since or now), readiness.up_for_s(state, time.time()) if running else 0.0)
+        consumers: readiness.Consumers | None = None
+        watched = ""
+        if bound is not None and running and (consumer_ends or not state.get("Health")):
+            addresses = readiness.container_addresses(details)
+            if probe is None and addresses:
+                probe = ConsumerProbe(compose).start()
+            consuming = probe.consuming(addresses) if probe is not None else None
+            if consuming is not None:
+                consumers = readiness.Consumers(consuming, probe.where if probe else "", bound, consumer_ends)
+                watched = "either" if state.get("Health") else "required"
+            elif probe is not None and probe.looking:
+                watched = "either" if state.get("Health") else "required"
+                if not state.get("Health"):
+                    consumers = readiness.Consumers(False, "", float("inf"), consumer_ends)  # not judged yet
+            elif not fallback_said and not state.get("Health"):
+                fallback_said = True
+                why = probe.why_not if probe is not None else "its container has no network address of its own"
+                print(
+                    f"note: whether the {s.service} container consumes its queue cannot be told ({why}): "
+                    "ready means its container stays up",
+                    flush=True,
+                )
         verdict = readiness.judge(
-            state, restarts, started_restarts=started_restarts, running_for_s=now - (running_since or now)
+            state, restarts, started_restarts=started_restarts, running_for_s=up_for, consumers=consumers
         )
         if verdict.ready:
             wait.finish("ready")
             return None
-        if verdict.failed or now > deadline:
-            reason = verdict.reason if verdict.failed else f"not ready after {timeout:.0f} s ({verdict.reason})"
+        # A worker judged by its consumer has the bound of `consume_within` (the verdict fails past it).
+        limit = max(timeout, bound + 10.0) if consumers is not None and not state.get("Health") and bound else timeout
+        if verdict.failed or now > begin + limit:
+            reason = verdict.reason if verdict.failed else f"not ready after {now - begin:.0f} s ({verdict.reason})"
             wait.finish("failed" if verdict.failed else "gave up")
             show_last_logs(compose)
             return reason
-        wait.update(state)
+        wait.update(state, watched=watched)
         time.sleep(0.1)
 
 

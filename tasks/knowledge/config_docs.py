@@ -14,6 +14,7 @@ from typing import Any
 from ..knowledge.defaults import (
     BOOL,
     CHOICE,
+    DURATION,
     FILES,
     LIST,
     MAPPING,
@@ -27,7 +28,14 @@ from ..knowledge.defaults import (
 BEGIN = "<!-- BEGIN generated keys: python docs/generate.py (from tasks/knowledge/defaults.py) -->"
 END = "<!-- END generated keys -->"
 
-_TYPES = {BOOL: "true/false", LIST: "list", FILES: "list", MAPPING: "mapping", PATH: "path"}
+_TYPES = {
+    BOOL: "true/false",
+    LIST: "list",
+    FILES: "list",
+    MAPPING: "mapping",
+    PATH: "path",
+    DURATION: "duration (`60s`, `2m`) / `never`",
+}
 
 
 def _default(key: Key) -> str:
@@ -79,6 +87,9 @@ def _property(key: Key) -> dict[str, Any]:
         schema["additionalProperties"] = {"type": ["string", "number", "boolean"]}
     elif key.kind == CHOICE:
         schema["enum"] = ["", *key.choices]
+    elif key.kind == DURATION:
+        schema["type"] = "string"
+        schema["pattern"] = r"^(never|([0-9]+(\.[0-9]+)?(h|m|s|ms|us|ns))+)$"
     else:
         schema["type"] = "string"
     return schema

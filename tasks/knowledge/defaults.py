@@ -32,6 +32,10 @@ LIST = "list"  # a YAML list, or one string with items separated by commas
 FILES = "files"  # a LIST whose string form is also separated like COMPOSE_FILE (os.pathsep)
 CHOICE = "choice"  # one of `choices` ("" = derived, see the key's text)
 MAPPING = "mapping"  # NAME: value, values turned into strings
+DURATION = "duration"  # a Go-style duration (`60s`, `1m30s`), or `never`; read as seconds (None: never)
+
+#: The `consume_within` value of a worker that consumes no queue (ready is its container's readiness).
+NEVER = "never"
 
 #: How a worker's app becomes what its container runs (see the `build_mode` key).
 BUILD_MODES = ("host", "image", "none")
@@ -180,6 +184,19 @@ class WorkerSettings:
             "worker",
             "",
             "The worker image's tag when Compose cannot tell (`docker compose config` failed). Empty: none.",
+        )
+    )
+    consume_within: float | None = field(
+        metadata=declared(
+            "worker",
+            "60s",
+            "Without a healthcheck, a started worker is ready once its container consumes a queue (a "
+            "BullMQ/Bull worker connection from the container's address in `CLIENT LIST` of the Redis its "
+            "environment points at); one that runs this long without consuming fails `worker.up`, `stack.up` "
+            "and the end of a dev session, with its last log lines. With a healthcheck, `worker.up` waits for "
+            "healthy, and the end of a dev session for healthy or consuming, whichever comes first. `never`: "
+            "the worker consumes no queue, ready is its container's readiness (healthy, else up 2 s).",
+            kind=DURATION,
         )
     )
     app_dir: Path = field(

@@ -18,3 +18,12 @@ def parse_duration(text: str | None, default: float) -> float:
     if not parts or "".join(f"{n}{u}" for n, u in parts) != value:
         return default
     return sum(float(n) * _SECONDS[u] for n, u in parts)
+
+
+def duration_seconds(text: str) -> float | None:
+    """Seconds of a Go-style duration (`60s`, `1m30s`), or None when ``text`` is not one."""
+    value = text.strip()
+    parts = _PART.findall(value)
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != value:
+        return None
+    return sum(float(n) * _SECONDS[u] for n, u in parts)

@@ -53,12 +53,18 @@ def healthcheck_interval_s(details: dict[str, Any]) -> float | None:
     )
 
 
-def readiness_what(service: str, state: dict[str, Any], interval_s: float | None = None) -> str:
-    """What a readiness wait waits for, from the container's `docker inspect` State."""
+def readiness_what(service: str, state: dict[str, Any], interval_s: float | None = None, *, watched: str = "") -> str:
+    """What a readiness wait waits for, from the container's `docker inspect` State. ``watched``: how
+    its consumer is watched ("" not watched, "required" without a healthcheck, "either" when a
+    consumer or healthy ends the wait)."""
     if state.get("Health"):
         every = f" (healthcheck every {elapsed_text(interval_s)})" if interval_s else ""
+        if watched == "either":
+            return f"the {service} container to consume its queue or become healthy{every}"
         return f"the {service} container to become healthy{every}"
     if state.get("Status") == "running":
+        if watched:
+            return f"the {service} container to consume its queue (it has no healthcheck)"
         return f"the {service} container to stay up (it has no healthcheck)"
     return f"the {service} container to start"
 

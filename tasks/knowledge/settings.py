@@ -22,9 +22,11 @@ from ..knowledge.defaults import (
     BOOL,
     BUILD_MODES,
     CHOICE,
+    DURATION,
     FILES,
     LIST,
     MAPPING,
+    NEVER,
     PATH,
     PROJECT_KEYS,
     SECTIONS,
@@ -387,6 +389,8 @@ def _read(key: Key, values: Mapping[str, object], where: str, root: Path) -> Any
         return _list(raw, where, separators=(",", os.pathsep) if key.kind == FILES else (",", ";"))
     if key.kind == MAPPING:
         return _mapping(raw, where)
+    if key.kind == DURATION:
+        return _duration(raw, where)
     text = _string(raw, where)
     if key.kind == CHOICE and text and text not in key.choices:
         raise UserError(f"{where}: expected one of {', '.join(key.choices)}, got {text!r}")
@@ -395,6 +399,19 @@ def _read(key: Key, values: Mapping[str, object], where: str, root: Path) -> Any
             return None  # a path whose default is empty (compose.env_file): "what Compose itself reads"
         return Path(config_path(text, root))
     return text
+
+
+def _duration(raw: object, where: str) -> float | None:
+    """Seconds of a duration (`60s`, `1m30s`); None for `never`."""
+    from .durations import duration_seconds
+
+    text = _string(raw, where).strip()
+    if text == NEVER:
+        return None
+    seconds = duration_seconds(text)
+    if seconds is None or seconds <= 0:
+        raise UserError(f"{where}: expected a duration such as 60s or 2m, or {NEVER}, got {_shown(raw)}")
+    return seconds
 
 
 def _string(raw: object, where: str) -> str:

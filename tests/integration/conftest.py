@@ -45,6 +45,17 @@ def built_app(engine):
     return main
 
 
+@pytest.fixture(scope="session")
+def stop_shapes_image(engine, tmp_path_factory):
+    """The image of tests/integration/fixtures/stop-shapes (stopsetup.py), built once per session:
+    test_container_stop.py and test_ready.py both run it."""
+    from . import stopsetup
+
+    tag = stopsetup.build_image(tmp_path_factory.mktemp("stop-shapes"))
+    yield tag
+    stopsetup.remove_image()
+
+
 @pytest.fixture
 def stack(tmp_path, built_app):
     s = Stack(tmp_path)

@@ -21,10 +21,8 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def image(engine, tmp_path_factory):
-    tag = stopsetup.build_image(tmp_path_factory.mktemp("stop-shapes"))
-    yield tag
-    stopsetup.remove_image()
+def image(stop_shapes_image):
+    return stop_shapes_image  # built once per session (conftest.py): test_ready.py runs it too
 
 
 def started(tmp_path, command: str, *, consumers: int = 1, grace: str = "30s") -> stopsetup.ShapeStack:

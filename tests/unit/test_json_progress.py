@@ -131,6 +131,12 @@ def test_readiness_texts():
     )
     assert readiness_what("jobs", {"Status": "running"}) == "the jobs container to stay up (it has no healthcheck)"
     assert readiness_what("jobs", {"Status": "created"}) == "the jobs container to start"
+    assert readiness_what("jobs", {"Status": "running"}, watched="required") == (
+        "the jobs container to consume its queue (it has no healthcheck)"
+    )
+    assert readiness_what("worker", {"Status": "running", "Health": {"Status": "starting"}}, 1.0, watched="either") == (
+        "the worker container to consume its queue or become healthy (healthcheck every 1s)"
+    )
 
 
 def test_healthcheck_interval_from_docker_inspect():

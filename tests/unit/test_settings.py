@@ -104,6 +104,7 @@ def test_the_single_worker_form_is_the_one_entry_list():
             service="jobs",
             profile="workers",
             image="jobs:local",
+            consume_within=60.0,
             app_dir=ROOT / "apps/jobs",
             app_install="",
             app_build="",
@@ -421,3 +422,28 @@ def test_other_top_level_sections_are_left_alone(tmp_path):
     settings_from({"run": {"echo": True}, "my_project": {"x": 1}, "tasks": {"dedupe": True}})
     config = invoke_config(tmp_path, "run:\n  echo: true\nsudo:\n  prompt: x\n")
     Settings.from_config(config, root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"), [("60s", 60.0), ("1m30s", 90.0), ("500ms", 0.5), (" never ", None), ("2m", 120.0)]
+)
+def test_consume_within_is_a_duration_or_never(written, expected):
+    assert settings_from({"worker": {**DEFAULTS["worker"], "consume_within": written}}).current.consume_within == (
+        expected
+    )
+
+
+@pytest.mark.parametrize("written", ["60", "soon", "0s", "", 60, True])
+def test_consume_within_that_is_no_duration_is_one_line(written):
+    reason = error_of({"worker": {**DEFAULTS["worker"], "consume_within": written}})
+    assert reason.startswith("worker.consume_within: expected "), reason
+
+
+def test_consume_within_per_worker_and_from_a_variable(monkeypatch):
+    entries = [{"name": "a", "consume_within": "never"}, {"name": "b"}]
+    s = settings_from({"workers": entries})
+    assert [w.consume_within for w in s.workers] == [None, 60.0]
+    monkeypatch.setenv("INVOKE_WORKER_CONSUME_WITHIN", "5s")
+    config = Config(defaults=DEFAULTS)
+    config.load_shell_env()
+    assert Settings.from_config(config, ROOT, environ=os.environ).current.consume_within == 5.0

@@ -53,7 +53,9 @@ def give_back(compose: Compose, record: Record | None = None) -> str | None:
         )
     if not result.ok:
         return compose.diagnose(result)
-    return worker_service.wait_ready(compose)
+    # The queue served is the end of the wait: the next healthcheck tick (30 s by Docker's default)
+    # is not awaited (a worker that crashes later is its restart policy's, as after any start).
+    return worker_service.wait_ready(compose, consumer_ends=True)
 
 
 def _start_in_place(compose: Compose) -> Completed | None:
