@@ -23,7 +23,8 @@ from .cli_args import optional_positional
         "scheduler": "Run the scheduler in the dev worker as .env says (default); "
         "--no-scheduler turns it off for this session.",
         "allow-sharing": "Let other background services that consume this worker's queue keep consuming beside the dev "
-        "worker (sharing on purpose); without it the session refuses and names them, before touching anything.",
+        "worker (sharing on purpose); without it they step aside with the background worker (stopped with it, "
+        "started again with it), said in one line.",
     },
 )
 def worker(c: Context, name: str | None = None, scheduler: bool = True, allow_sharing: bool = False) -> None:

@@ -70,7 +70,7 @@ def down(c: Context, volumes: bool = False) -> None:
 
     composes = [Compose(s) for s in workers.select(c, None)]
     for each in composes:
-        handover.forget_restore(each, "stack.down")
+        handover.forget_restore(each, "stack.down", whole_stack=True)
     for each in composes:  # each worker stopped as worker.down does (its consumers first), then the rest
         with job_fate.around_stop(each, print):  # while Redis still runs: its jobs in flight, finished or cut
             container_stop.stop_worker(each, fail=f"stopping the {each.settings.service} service", only_running=True)

@@ -143,7 +143,9 @@ class Container:
 class FakeStack:
     """postgres, redis and a worker of the compose project ``project`` (the committed `ours` config)."""
 
-    def __init__(self, gw: FakeGateway, *, project: str = "devstack", worker: str = "running"):
+    def __init__(
+        self, gw: FakeGateway, *, project: str = "devstack", worker: str = "running", others: tuple[str, ...] = ()
+    ):
         self.gw = gw
         self.project = project
         self.containers: dict[str, Container] = {
@@ -152,6 +154,8 @@ class FakeStack:
         }
         if worker != "absent":
             self.containers["worker"] = Container("worker", state=worker)
+        for other in others:  # more running services (e.g. a second consumer of the worker's queue)
+            self.containers[other] = Container(other)
         self.config = (DATA / "ours.v5.6.1.json").read_text(encoding="utf-8")
         self._files_rules()
         gw.on(r"^docker ps -a --filter label=com\.docker\.compose\.project=", effect=self._docker_ps)
@@ -159,7 +163,7 @@ class FakeStack:
 
         gw.on(r"^docker inspect \S+$", effect=self._inspect)
         gw.on(r"^docker start \S+$", effect=self._docker_start)
-        gw.on(r"^docker compose .* stop worker$", effect=self._set("worker", "exited"))
+        gw.on(r"^docker compose .* stop (--timeout \d+ )?worker( \S+)*$", effect=self._stop)
         gw.on(r"^docker compose .* start worker$", effect=self._compose_start)
         gw.on(r"^docker compose .* up -d (--build )?worker$", effect=self._up)
         gw.on(r"^docker compose .* restart worker$", effect=self._set("worker", "running"))
@@ -251,6 +255,13 @@ class FakeStack:
                 details = {"Name": f"/{argv[-1]}", "State": state, "RestartCount": 0, "Config": {"Labels": ct.labels}}
                 return 0, json.dumps([details]), ""
         return 1, "", f"Error: No such object: {argv[-1]}"
+
+    def _stop(self, argv: list[str]) -> Outcome | None:
+        """`compose stop [--timeout N] worker [more services]`: each exits."""
+        for service in argv[argv.index("stop") + 1 :]:
+            if service in self.containers:
+                self.containers[service].state = "exited"
+        return None
 
     def _set(self, service: str, state: str) -> Effect:
         def effect(argv: list[str]) -> Outcome | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,14 +47,14 @@ def script() -> str:
     return (Path(__file__).resolve().parents[1] / "runner" / "consumers.cjs").read_text(encoding="utf-8")
 
 
-def redis_ports(compose: Compose) -> tuple[set[int], str]:
-    """The Redis ports the worker service dials (container side, from its resolved environment), and a
-    note when none is named (then Redis's default port)."""
+def redis_ports(compose: Compose, name: str | None = None) -> tuple[set[int], str]:
+    """The Redis ports the worker service (or the service ``name``) dials (container side, from its
+    resolved environment), and a note when none is named (then Redis's default port)."""
     from ..drivers import stack_facts
 
     s = compose.settings
     try:
-        service = stack_facts.load(compose).service(s.service)
+        service = stack_facts.load(compose).service(name or s.service)
     except UserError:
         service = None
     env = dict(service.environment) if service else {}
@@ -73,6 +73,8 @@ class Looked:
 
     container: str
     grace_s: float
+    service: str = ""  # the service it belongs to ("": the worker service)
+    subject: str = ""  # how the lines name it (`background worker`, `email-copy service`)
     plan: stop_reach.StopPlan | None = None
     problem: str = ""
     report: stop_reach.StopReport | None = None
@@ -117,7 +119,7 @@ def signal_consumers(compose: Compose, looked: Looked) -> stop_reach.StopReport 
     argv = stop_reach.stop_argv(looked.plan.to_signal, looked.grace_s)
     result = compose.gateway.docker("exec", looked.container, "node", "-e", script(), *argv)
     report = stop_reach.parse_stop_report(result.stdout)
-    if report is None and not compose.ps_running(compose.settings.service):
+    if report is None and not compose.ps_running(looked.service or compose.settings.service):
         # The container ended while we waited (a wrapper that exits with its child): they are gone.
         report = stop_reach.StopReport(0, tuple(stop_reach.Stopped(c.pid, True, True) for c in looked.plan.to_signal))
     return report
@@ -144,6 +146,7 @@ def stop_worker(
     restart: bool = False,
     started: Callable[[int], None] | None = None,
     only_running: bool = False,
+    also: Sequence[str] = (),
 ) -> Completed:
     """Stop the worker service so that its consumers finish their jobs, saying what happens to them.
 
@@ -151,43 +154,56 @@ def stop_worker(
     Compose call at all when no container of it runs (stack.down, whose `down` follows). ``fail``: raise
     ``UserError("<fail> failed: ...")`` when a Compose command fails (else its result is returned).
     ``started``: told the pid of `docker compose stop` once it runs (a dev session records it, so that
-    the guardian of a killed session waits for that stop before it restores)."""
+    the guardian of a killed session waits for that stop before it restores). ``also``: other services
+    stopped the same way by the same `docker compose stop` (a dev session's services that step aside
+    with the worker: one command, so one pid for the guardian to wait for)."""
     s = compose.settings
     subject = subject or f"{s.service} service"
+    services = [s.service, *(a for a in also if a != s.service)]
+    subjects = {s.service: subject, **{a: f"{a} service" for a in services[1:]}}
     try:
-        containers = compose.containers(s.service)
+        every = compose.containers() if len(services) > 1 else compose.containers(s.service)
+        containers = [ct for ct in every if ct.service in subjects]
     except UserError:
         containers = []
-    running = [ct.name for ct in containers if ct.running]
+    running = [ct for ct in containers if ct.running]
     if only_running and not running and not any(ct.state == "restarting" for ct in containers):
-        return Completed(["docker", "compose", "stop", s.service], 0, "", "")
+        return Completed(["docker", "compose", "stop", *services], 0, "", "")
     looked: list[Looked] = []
     if running:
         from concurrent.futures import ThreadPoolExecutor
 
-        # The grace periods (`docker inspect`) are asked while the container is looked into.
+        # The grace periods (`docker inspect`) are asked while the containers are looked into.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            inspected = pool.submit(inspect_many, compose, running)
-            ports, port_note = redis_ports(compose)
-            looked = [look(compose, name, {}, ports) for name in running]
+            inspected = pool.submit(inspect_many, compose, [ct.name for ct in running])
+            ports = {name: redis_ports(compose, name) for name in dict.fromkeys(ct.service for ct in running)}
+            for ct in running:
+                each = look(compose, ct.name, {}, ports[ct.service][0])
+                each.service, each.subject = ct.service, subjects[ct.service]
+                looked.append(each)
             details = inspected.result()
         for each in looked:
             each.grace_s = _grace(details.get(each.container, {}))
         for each in looked:
-            where = f" ({each.container})" if len(looked) > 1 else ""
+            mates = sum(1 for other in looked if other.service == each.service)
+            where = f" ({each.container})" if mates > 1 else ""
             if each.plan is None:
                 say(
-                    f"stopping the {subject}{where} (its consumers could not be looked at: {each.problem}; a "
+                    f"stopping the {each.subject}{where} (its consumers could not be looked at: {each.problem}; a "
                     "consumer that handles SIGTERM and receives it finishes its current job) ..."
                 )
                 continue
             clause = stop_reach.stop_clause(each.plan)
-            say(f"stopping the {subject}{where} ({clause}{port_note if not each.plan.consumers else ''}) ...")
+            port_note = ports[each.service][1]
+            say(f"stopping the {each.subject}{where} ({clause}{port_note if not each.plan.consumers else ''}) ...")
             if each.plan.to_signal:
                 each.report = signal_consumers(compose, each)
                 say(f"  {stop_reach.after_signal(each.report, each.grace_s)}")
-    elif any(ct.state == "restarting" for ct in containers):
-        say(f"stopping the {subject} (it was restarting) ...")
+    for service in services:
+        if not any(ct.running for ct in containers if ct.service == service) and any(
+            ct.state == "restarting" for ct in containers if ct.service == service
+        ):
+            say(f"stopping the {subjects[service]} (it was restarting) ...")
     # Consumers that outlived the whole grace period already had it: Docker's stop gets what is left
     # of it (not a second grace period), then kills them as it would have.
     overdue = [each for each in looked if each.report is not None and not all(r.exited for r in each.report.results)]
@@ -196,7 +212,7 @@ def stop_worker(
         left = min(max(0.0, each.grace_s - each.report.waited_ms / 1000) for each in overdue if each.report)
         timeout = ["--timeout", str(int(left))]
     began = time.monotonic()
-    result = compose.run("stop", *timeout, s.service, capture=capture, started=started)
+    result = compose.run("stop", *timeout, *services, capture=capture, started=started)
     took = time.monotonic() - began
     # Docker's SIGKILL comes only at the end of the grace period: a quicker stop needs no look (and a
     # handover gives the queue to the dev worker without waiting for one more `docker inspect`).
@@ -206,7 +222,7 @@ def stop_worker(
         for each in slow:
             state = (after.get(each.container) or {}).get("State") or {}
             if state.get("ExitCode") == 137 and not state.get("OOMKilled") and not state.get("Running"):
-                say(stop_reach.killed_line(subject, each.grace_s, each.consumers_gone))
+                say(stop_reach.killed_line(each.subject, each.grace_s, each.consumers_gone))
     if restart and result.ok:
         result = compose.run("start", s.service, capture=capture, profiles=[s.profile])
     if fail is not None and not result.ok:

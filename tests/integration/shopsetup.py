@@ -83,11 +83,19 @@ class Shop(ComposeProject):
     def sql(self, query: str) -> str:
         return self.compose("exec", "-T", "db", "psql", "-U", "shop", "-d", "shop", "-At", "-c", query).stdout.strip()
 
-    def produce(self, queue: str, prefix: str, count: int) -> None:
+    def produce(self, queue: str, prefix: str, count: int, *, keep: bool = False) -> None:
+        """``keep``: each job's hash stays after it finished (read with `job`)."""
         argv = ["node", str(FIXTURE / "packages/queue-worker/produce.js"), queue, prefix, str(count)]
-        env = {**self.environ, "REDIS_URL": f"redis://127.0.0.1:{self.queue_port}"}
+        env = {**self.environ, "REDIS_URL": f"redis://127.0.0.1:{self.queue_port}", "KEEP_JOBS": "1" if keep else ""}
         result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
+
+    def job(self, queue: str, job_id: str) -> dict[str, str]:
+        """BullMQ's hash of a kept job: `ats` attempts started, `stc` stalled count, `finishedOn` ..."""
+        words = self.compose(
+            "exec", "-T", "queue", "redis-cli", "HGETALL", f"bull:{queue}:{job_id}"
+        ).stdout.splitlines()
+        return dict(zip(words[::2], words[1::2], strict=False))
 
     def processed(self, prefix: str) -> list[tuple[str, str]]:
         """(job id, processed by) for each processing of the prefix's jobs: a job twice is two rows."""

@@ -6,10 +6,16 @@ import base64
 from tasks.knowledge.bullmq_clients import consumers
 from tasks.knowledge.queue_owners import (
     QueueRef,
+    and_aside,
+    back_with_it,
     describe_sharing,
+    describe_strangers,
     on_queues,
     queues_from,
+    service_names,
     sharing_services,
+    stepping_aside,
+    strangers,
 )
 
 
@@ -96,3 +102,36 @@ def test_container_addresses_on_every_network_from_the_inspect_format():
         "shop-mailer-1": ("172.20.0.5", "172.21.0.3"),
         "shop-stopped-1": (),
     }
+
+
+def test_consumers_from_no_container_of_the_project_nor_this_machine_are_strangers():
+    found = [*consumers(CLIENT_LIST), *consumers(client(10, "10.0.0.7:5000", name("digest")))]
+    ip_service = {"172.20.0.4": "worker", "172.20.0.5": "mailer", "172.20.0.6": "other"}
+    digest = {QueueRef("bull", "digest")}
+    # 172.20.0.1 is this machine (a dev worker of a session of its own): not a stranger
+    assert strangers(found, digest, ip_service, "172.20.0.1") == {"10.0.0.7": digest}
+    assert describe_strangers(strangers(found, digest, ip_service, "172.20.0.1")) == (
+        "a consumer at 10.0.0.7 (queue `digest`)"
+    )
+    assert strangers(found, {QueueRef("bull", "mail")}, ip_service, "172.20.0.1") == {}  # not on those queues
+    # this machine's address unknown: a dev worker of this machine could not be told from a stranger
+    assert strangers(found, digest, ip_service, "") == {}
+
+
+def test_the_lines_of_services_stepping_aside_name_them():
+    assert service_names(["a"]) == "'a'"
+    assert service_names(["a", "b"]) == "'a' and 'b'"
+    assert service_names(["a", "b", "c"]) == "'a', 'b' and 'c'"
+    one = stepping_aside("email", {"email-copy": {QueueRef("bull", "email")}})
+    assert one == (
+        "'email-copy' (queue `email`) consumes the same queue: it steps aside with the background worker `email` "
+        "(stopped with it, started again with it when the dev worker ends; --allow-sharing keeps it consuming)"
+    )
+    two = stepping_aside("worker", {"b": {QueueRef("bull", "x")}, "a": {QueueRef("bull", "x")}})
+    assert two.startswith("'a' (queue `x`), 'b' (queue `x`) consume the same queue: they step aside with the ")
+    assert "background worker (stopped" in two and two.endswith("keeps them consuming)")
+    assert and_aside([]) == "" and and_aside(["a", "b"]) == " and 'a' and 'b'"
+    assert back_with_it([], {}) == ""
+    assert back_with_it(["a", "b"], {}) == ", and 'a' and 'b' with it"
+    assert back_with_it(["a", "b"], {"b": "why"}) == ", and 'a' with it; 'b' is not back (why)"
+    assert back_with_it(["b"], {"b": "why"}) == "; 'b' is not back (why)"

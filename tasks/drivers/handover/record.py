@@ -49,6 +49,9 @@ class Record:
     #: Where the dev worker dials Redis (the relay, Redis itself), as [host, port]: a leftover dev worker
     #: of a killed session is stopped by its queue consumers first, as the session would have.
     redis_addresses: list[list[str | int]] | None = None
+    #: Other background services that consumed the worker's queues and stepped aside with it (stopped by
+    #: the same `docker compose stop`, started again with it: `restore.give_back_all`).
+    aside: list[str] = field(default_factory=list)
     #: This session's guardian (`worker.status` says it is restoring while it lives).
     guardian_pid: int | None = None
     guardian_started: float | None = None
@@ -57,6 +60,12 @@ class Record:
     def restore_pending(self) -> bool:
         """The background worker is to come back when the session ends."""
         return self.worker_was_running and not self.cancelled_by
+
+    @property
+    def aside_pending(self) -> list[str]:
+        """The services that stepped aside with the worker and are to come back (even when the worker
+        itself is to stay down: `worker.down` during the session asked that of the worker only)."""
+        return list(self.aside) if self.worker_was_running else []
 
     @property
     def since(self) -> str:

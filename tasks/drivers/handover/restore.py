@@ -23,6 +23,7 @@ from ...drivers.handover.record import RECORD, Record, process_alive, read_recor
 from ...drivers.process import Completed, running, wait_gone
 from ...knowledge.failures import UserError
 from ...knowledge.naming import background
+from ...knowledge.queue_owners import and_aside, back_with_it, service_names
 
 if TYPE_CHECKING:
     import psutil
@@ -37,6 +38,13 @@ def note(message: str) -> None:
 
 def give_back(compose: Compose, record: Record | None = None) -> str | None:
     """Start the stopped worker again; None, or why it is not back and ready."""
+    return give_back_all(compose, record)[0]
+
+
+def give_back_all(compose: Compose, record: Record | None = None) -> tuple[str | None, dict[str, str]]:
+    """Start the stopped worker again, and the services that stepped aside with it (``record.aside``),
+    started while the worker gets ready. (None, or why the worker is not back and ready; {service: why
+    it is not back} for those services)."""
     s = compose.settings
     result = _start_in_place(compose)
     if result is None or not result.ok:
@@ -51,11 +59,44 @@ def give_back(compose: Compose, record: Record | None = None) -> str | None:
             files=record.restore_files if record else None,
             extra_env=record.restore_env if record else None,
         )
+    aside = record.aside_pending if record else []
     if not result.ok:
-        return compose.diagnose(result)
+        return compose.diagnose(result), start_aside(compose, aside)
+    problems = start_aside(compose, aside)
     # The queue served is the end of the wait: the next healthcheck tick (30 s by Docker's default)
     # is not awaited (a worker that crashes later is its restart policy's, as after any start).
-    return worker_service.wait_ready(compose, consumer_ends=True)
+    return worker_service.wait_ready(compose, consumer_ends=True), problems
+
+
+def start_aside(compose: Compose, services: list[str]) -> dict[str, str]:
+    """Start the services that stepped aside with the worker, as they were (`docker start` of their
+    stopped containers, else `docker compose start`); {service: why it does not run} for any not back.
+    Only their containers are started: they were running before the session and nothing else changed."""
+    if not services:
+        return {}
+    try:
+        containers = [ct for ct in compose.containers() if ct.service in services]
+    except UserError as error:
+        return dict.fromkeys(services, error.reason)
+    stopped = [ct.name for ct in containers if not ct.running]
+    why = ""
+    if stopped:
+        result = compose.gateway.docker("start", *stopped)
+        if not result.ok:
+            result = compose.run("start", *services, capture=True)
+            why = "" if result.ok else compose.diagnose(result)
+    try:
+        now = [ct for ct in compose.containers() if ct.service in services]
+    except UserError as error:
+        return dict.fromkeys(services, error.reason)
+    problems: dict[str, str] = {}
+    for service in services:
+        mine = [ct for ct in now if ct.service == service]
+        if not mine:
+            problems[service] = f"its container was removed during the session: `docker compose up -d {service}`"
+        elif not any(ct.running for ct in mine):
+            problems[service] = f"{why or 'it did not start'}: `docker compose start {service}`"
+    return problems
 
 
 def _start_in_place(compose: Compose) -> Completed | None:
@@ -97,9 +138,10 @@ def restore(
     back (and ``confirm`` says it serves). Returns None, or the `not_restored` line when it is not back
     (the record is then kept)."""
     service = compose.settings.service
-    tell(f"restoring the {background(service)} ...")
+    tell(f"restoring the {background(service)}{and_aside(record.aside_pending)} ...")
+    aside: dict[str, str] = {}
     try:
-        problem = give_back(compose, record)
+        problem, aside = give_back_all(compose, record)
     except UserError as error:
         problem = error.reason
     if problem and not compose.ps_running(service):
@@ -109,12 +151,28 @@ def restore(
         if missing:
             return f"the {background(service)} does not serve its queue yet ({missing})"
     remove_record(state_dir(compose))
+    others = back_with_it(record.aside_pending, aside)
     if problem:
         was = " (it was restarting before this session)" if was_restarting else ""
-        tell(f"warning: the {background(service)} is back but not ready{was}: {problem}")
+        tell(f"warning: the {background(service)} is back but not ready{was}: {problem}{others}")
     else:
-        tell(f"{background(service)} restored" + (" (prod-like, with its plan)" if record.restore_files else ""))
+        prodlike = " (prod-like, with its plan)" if record.restore_files else ""
+        tell(f"{background(service)} restored{prodlike}{others}")
     return None
+
+
+def restore_aside(compose: Compose, record: Record, tell: Tell) -> None:
+    """The worker stays down (`worker.down` during the session), but the services that stepped aside
+    with it come back: they were running before the session, and nobody asked them down."""
+    aside = record.aside_pending
+    if not aside:
+        return
+    problems = start_aside(compose, aside)
+    back = [s for s in aside if s not in problems]
+    if back:
+        tell(f"{service_names(back)} back (stepped aside with the {background(compose.settings.service)})")
+    for service, why in problems.items():
+        tell(f"warning: {service_names([service])} is not back ({why})")
 
 
 def killed_session(record: Record, service: str, *, orphan: bool) -> str:
@@ -123,7 +181,9 @@ def killed_session(record: Record, service: str, *, orphan: bool) -> str:
     if orphan:
         line += "; stopped its leftover dev worker"
     if record.restore_pending:
-        line += f"; it ended without restoring the {background(service)}"
+        line += f"; it ended without restoring the {background(service)}{and_aside(record.aside_pending)}"
+    elif record.aside_pending:
+        line += f"; it ended without restoring {service_names(record.aside_pending)}"
     return line
 
 
@@ -300,5 +360,6 @@ def recover_stale(compose: Compose, confirm: Confirm | None = None) -> bool:
         if problem:
             raise UserError(problem)
     else:
+        restore_aside(compose, record, note)
         remove_record(state_dir(compose))
     return True

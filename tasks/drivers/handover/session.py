@@ -9,7 +9,10 @@ The order keeps the queue served and never has two workers on it:
    ``WORKER_START_GATE`` exists. Only then is the background worker stopped (its consumers signalled
    from inside the container where Docker's SIGTERM would not reach them, then `docker compose stop`:
    see `tasks.drivers.container_stop`), and the gate opened. A dev worker that dies while starting never
-   disturbed anything. Without the hook the gate is Redis itself (``app.redis_relay``): the dev
+   disturbed anything. Other background services found consuming the worker's queues when the
+   session began step aside with it: the same stop stops them (`docker compose stop <worker> <them>`)
+   and the give-back starts them again (`restore.give_back_all`); the record names them. Without the
+   hook the gate is Redis itself (``app.redis_relay``): the dev
    worker's Redis variables lead to a relay (`tasks.drivers.redis_relay`) that holds its connections;
    the first one to arrive stops the background worker, then the relay forwards. Where no variable
    carries Redis's port (the app could dial Redis around the relay), the background worker is
@@ -45,9 +48,10 @@ from ...drivers.handover.record import (
 )
 from ...drivers.handover.restore import (
     adopt_legacy_record,
-    give_back,
+    give_back_all,
     killed_session,
     restore,
+    restore_aside,
     terminate_orphan,
 )
 from ...drivers.handover.watcher_gaps import WatcherGaps
@@ -58,7 +62,14 @@ from ...knowledge.durations import parse_duration
 from ...knowledge.exit_codes import describe_exit
 from ...knowledge.failures import UserError
 from ...knowledge.naming import background
-from ...knowledge.queue_owners import QueueRef, describe_sharing
+from ...knowledge.queue_owners import (
+    QueueRef,
+    and_aside,
+    describe_sharing,
+    describe_strangers,
+    stepping_aside,
+    strangers,
+)
 from ...knowledge.relay_env import RelayEnv, listen_host, relay_env
 from ...knowledge.watchers import expand_runner
 
@@ -77,6 +88,9 @@ class DevSession:
         self.compose = compose
         #: Let other background services that consume the dev worker's queue keep consuming (on purpose).
         self.share_queue = share_queue
+        #: Other background services consuming the worker's queues when the session began: they step
+        #: aside with the background worker (stopped and given back with it). Empty when sharing.
+        self.aside: dict[str, set[QueueRef]] = {}
         self.s = compose.settings
         self.directory = state_dir(compose)
         self.gate = self.directory / f"start-gate-{os.getpid()}"
@@ -128,6 +142,7 @@ class DevSession:
             self.record = new_record(worker_was_running=adopted)
             if adopted and self.stale is not None:  # how to bring it back, as the dead session knew it
                 self.record.restore_files, self.record.restore_env = self.stale.restore_files, self.stale.restore_env
+                self.record.aside = self.stale.aside_pending  # and what stepped aside with it
             write_record(self.directory, self.record)
             guard = guardian.spawn(self.compose, self.directory)  # restores from the record if this session is killed
             if guard is not None:  # `worker.status` finds it here while it restores
@@ -155,8 +170,10 @@ class DevSession:
         adopted = stale.restore_pending
         say(
             killed_session(stale, self.s.service, orphan=orphan)
-            + (", which comes back when this one ends" if adopted else "")
+            + (f", which {'come' if stale.aside_pending else 'comes'} back when this one ends" if adopted else "")
         )
+        if not adopted:
+            restore_aside(self.compose, stale, say)  # the worker stays down as asked; they were not asked
         return adopted
 
     def _background_state(self) -> str:
@@ -174,13 +191,12 @@ class DevSession:
 
     def _watch_consumers(self) -> queue_consumers.ConsumerWatch | None:
         """The queue's consumers before anything moves (the background worker's connections are in the
-        snapshot), its queues, and a refusal when another background service consumes them too."""
-        if self.s.app_start_gate:
-            return None
+        snapshot), its queues, and the other background services consuming them (they step aside with
+        it). With a start gate only the last is wanted (the gate tells when the dev worker is ready)."""
         consumers = queue_consumers.ConsumerWatch(
             self.child.env, self.s.host_port_vars, self.s.url_vars, self.endpoints
         )
-        if consumers.redis is None:
+        if consumers.redis is None and not self.s.app_start_gate:
             consumers.redis = queue_consumers.stack_redis(self.compose)
             if consumers.redis is not None:
                 consumers.before = queue_consumers.snapshot(consumers.redis)
@@ -189,32 +205,37 @@ class DevSession:
                     f"no variable of {self.s.service}'s environment leads to Redis (the app dials an address of its "
                     f"own): watching the stack's Redis at {address.host}:{address.port} for the dev worker's consumer"
                 )
+        self._find_sharers(consumers)
+        return None if self.s.app_start_gate else consumers
+
+    def _find_sharers(self, consumers: queue_consumers.ConsumerWatch) -> None:
+        """The worker's queues (``consumers.queues``) and who else consumes them: another service of the
+        project steps aside with the worker (``self.aside``, said in one line); a consumer that is no
+        container of the project nor this machine cannot be stopped: the session refuses, naming it."""
         if not self.background_found or consumers.before is None:
-            return consumers
+            return
         ip_service = queue_owners.ip_services(self.compose)
         queues = queue_owners.service_queues(consumers.before, ip_service, self.s.service)
         if not queues:
-            return consumers  # not consuming right now (starting, restarting): any new worker counts
+            return  # not consuming right now (starting, restarting): any new worker counts
         consumers.queues = queues
         shared = queue_owners.sharers(consumers.before, ip_service, self.s.service)
-        if not shared:
-            return consumers
-        names = describe_sharing(shared)
+        others = strangers(consumers.before, queues, ip_service, consumers.own_ip())
         if self.share_queue:
-            say(f"sharing the queue on purpose (--allow-sharing): {names} keep consuming beside the dev worker")
-            return consumers
-        raise UserError(
-            f"other background services consume the queue of {self.s.service} too: {names}; the dev worker would "
-            f"share it with them. Stop them first ({self._stop_advice(shared)}), or pass --allow-sharing to share "
-            "on purpose"
-        )
-
-    def _stop_advice(self, shared: dict[str, set[QueueRef]]) -> str:
-        listed = {w.service: w.name for w in self.s.workers}
-        return ", ".join(
-            f"`inv worker.down {listed[service]}`" if service in listed else f"`docker compose stop {service}`"
-            for service in sorted(shared)
-        )
+            if shared or others:
+                names = ", ".join(x for x in (describe_sharing(shared), describe_strangers(others)) if x)
+                say(f"sharing the queue on purpose (--allow-sharing): {names} keep consuming beside the dev worker")
+            return
+        if others:
+            raise UserError(
+                f"the queue of {self.s.service} has consumers that are no service of this project: "
+                f"{describe_strangers(others)}; they cannot step aside with it (not containers of this project, "
+                "nor this machine), so the dev worker would share the queue with them. Stop them first, or pass "
+                "--allow-sharing to share on purpose"
+            )
+        if shared:
+            self.aside = shared
+            say(stepping_aside(self.s.service, shared))
 
     def _stop_background(self) -> None:
         assert self.record is not None
@@ -224,8 +245,10 @@ class DevSession:
         # (a prod-like worker with its plan, should its container be removed meanwhile).
         self.record.worker_was_running = True
         self.record.restore_files, self.record.restore_env = worker_service.prodlike_restore(self.compose, self.found)
+        aside = sorted(self.aside)
+        self.record.aside = aside  # stopped by the same command, so given back with it on every path
         # The stop outlives a killed session: its guardian waits for it (by argv until the pid is known).
-        self.record.stop_argv, self.record.stop_since = self.compose.argv("stop", self.s.service), time.time()
+        self.record.stop_argv, self.record.stop_since = self.compose.argv("stop", self.s.service, *aside), time.time()
         self.record.stop_pid = self.record.stop_started = None
         write_record(self.directory, self.record)
         # Its consumers signalled first where Docker's SIGTERM would not reach them; the line says
@@ -233,11 +256,16 @@ class DevSession:
         # The stop's pid goes into the record: a guardian of a killed session waits for it (guardian.py).
         with job_fate.around_stop(self.compose, say, plan=self.plan):
             result = container_stop.stop_worker(
-                self.compose, subject=background(self.s.service), say=say, capture=True, started=self._stop_started
+                self.compose,
+                subject=background(self.s.service),
+                say=say,
+                capture=True,
+                started=self._stop_started,
+                also=aside,
             )
         if not result.ok:
             raise UserError(
-                f"could not stop the {background(self.s.service)} ({self.compose.diagnose(result)}); "
+                f"could not stop the {background(self.s.service)}{and_aside(aside)} ({self.compose.diagnose(result)}); "
                 "not running a second worker on the same queue"
             )
 
@@ -390,6 +418,7 @@ class DevSession:
                 take=self._stop_background,
                 say=say,
                 service=self.s.service,
+                aside=self.record.aside if self.record is not None else [],
             ).start()
             try:
                 return self._wait_child()
@@ -406,9 +435,12 @@ class DevSession:
         still answers for it)."""
         assert self.record is not None
         try:
-            return give_back(self.compose, self.record)
+            problem, aside = give_back_all(self.compose, self.record)
         except UserError as error:
             return error.reason
+        for service, why in aside.items():  # the worker has the queue: said, not a failure of the give-back
+            say(f"warning: '{service}' is not back ({why})")
+        return problem
 
     def _run_gated(self) -> int:
         for path in (self.gate, self.ready_file):
@@ -474,7 +506,9 @@ class DevSession:
 
     def _back_hint(self) -> str:
         assert self.record is not None
-        return f" and brings the {background(self.s.service)} back" if self.record.restore_pending else ""
+        if not self.record.restore_pending:
+            return ""
+        return f" and brings the {background(self.s.service)}{and_aside(self.record.aside)} back"
 
     # -- giving back -----------------------------------------------------------------------
     def _give_back(self) -> None:
@@ -483,7 +517,9 @@ class DevSession:
         service = self.s.service
         if record is None or not record.worker_was_running:
             if self.background_found:  # the dev worker ended before it was ready: nothing was stopped
-                say(f"the {background(service)} was never stopped; it kept the queue")
+                who = f"{background(service)}{and_aside(sorted(self.aside))}"
+                were, they = ("were", "they") if self.aside else ("was", "it")
+                say(f"the {who} {were} never stopped; {they} kept the queue")
             else:
                 say(f"the {background(service)} was not running before; leaving it stopped")
             remove_record(self.directory)
@@ -493,10 +529,17 @@ class DevSession:
                 f"the {background(service)} was running before, but `{record.cancelled_by}` during this session "
                 "asked to leave it down; not restoring it"
             )
+            restore_aside(self.compose, record, say)
             remove_record(self.directory)
             return
         if self.gaps is not None and self.gaps.background_back:
-            say(f"the {background(service)} already has the queue (it took it when the dev worker left)")
+            if record.aside_pending:
+                say(
+                    f"the {background(service)}{and_aside(record.aside_pending)} already have the queue (they took it "
+                    "when the dev worker left)"
+                )
+            else:
+                say(f"the {background(service)} already has the queue (it took it when the dev worker left)")
             remove_record(self.directory)
             return
         problem = restore(self.compose, record, say, was_restarting=self.background_found == "restarting")

@@ -5,8 +5,9 @@ alive, waiting for a change: the dev session goes on, and without more the queue
 until the developer edits a file or presses Ctrl+C. Through the Redis relay it need not be: the
 relay sees the dev worker's last connection end (``idle``), and Redis confirms no worker of this
 machine consumes any more. Then the relay holds new connections again and the background worker is
-started; when the watcher brings the dev worker back, its first connection waits at the relay, the
-background worker is stopped (it finishes its job) and the relay forwards: never two workers at once.
+started (with the services that stepped aside with it: `restore.give_back_all`); when the watcher
+brings the dev worker back, its first connection waits at the relay, the background worker (and
+those services) is stopped (it finishes its job) and the relay forwards: never two workers at once.
 
 A restart on a change also ends the dev worker's connections for a moment; the queue is not handed
 back for that: only once the dev command's process tree is smaller than while it consumed (the
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ...drivers.queue_consumers import ConsumerWatch
 from ...drivers.redis_relay import RelayProcess
 from ...knowledge.failures import UserError
+from ...knowledge.naming import background
+from ...knowledge.queue_owners import and_aside
 
 #: The dev worker must have been gone this long (its process gone too) before the queue is handed back.
 CONFIRM_S = 0.1
@@ -82,11 +85,14 @@ class WatcherGaps:
         take: Callable[[], None],
         say: Callable[[str], None],
         service: str,
+        aside: Sequence[str] = (),
         confirm: float = CONFIRM_S,
         fallback: float = FALLBACK_S,
     ):
         self.relay, self.consumers, self.child = relay, consumers, child
         self.give_back, self.take, self.say, self.service = give_back, take, say, service
+        #: Services that stepped aside with the background worker: given back and taken with it.
+        self.aside = list(aside)
         self.confirm, self.fallback = confirm, fallback
         self.host_ip = consumers.own_ip()
         self.baseline = process_count(child.pid)  # the dev command's tree while its worker consumes
@@ -115,13 +121,15 @@ class WatcherGaps:
             self.relay.hold()  # from now on a new dev worker connection waits for the background worker's stop
             if self._ending():
                 return
+            who = f"{background(self.service)}{and_aside(self.aside)}"
             self.say(
                 f"the dev worker has left the queue (its Redis connections ended; the dev command lives on): the "
-                f"background {self.service} takes it meanwhile and hands it back when the dev worker reconnects"
+                f"{who} {'take' if self.aside else 'takes'} it meanwhile and "
+                f"{'hand' if self.aside else 'hands'} it back when the dev worker reconnects"
             )
             problem = self.give_back()
             self.background_back = problem is None
-            self.say(f"background {self.service} back" if problem is None else f"warning: {problem}")
+            self.say(f"{who} back" if problem is None else f"warning: {problem}")
             if not self._await_reconnect():
                 return
             self.say("the dev worker reconnected (held at the relay)")

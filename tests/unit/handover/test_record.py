@@ -216,3 +216,47 @@ def test_a_zombie_counts_as_gone_and_a_running_process_is_waited_for_until_the_t
         sleeper.kill()
         sleeper.wait(5)
         exited.wait(5)
+
+
+def test_a_worker_stepped_aside_by_another_workers_session_waits_for_it_and_is_not_brought_back_after_down(
+    tmp_path, capsys
+):
+    """`sync` consumed `email`'s queue and stepped aside with it: while that session runs, `worker.up
+    sync` would put two workers on the queue (refused), and `worker.down sync` means it stays down."""
+    sync = fake_compose(tmp_path)  # this worker (its service: `worker`)
+    email_dir = handover.state_dir(sync).parent / "email"  # the other worker's folder, beside it
+    record = handover.new_record(worker_was_running=True)
+    record.aside = ["worker"]
+    handover.write_record(email_dir, record)
+    handover.refuse_if_active(sync, "worker.up")  # no live session: nothing to refuse
+    lock = handover.SessionLock(email_dir)
+    lock.acquire()
+    try:
+        with pytest.raises(
+            Exit, match=r"'worker' stepped aside for it; worker\.up would run two workers on that queue"
+        ):
+            handover.refuse_if_active(sync, "worker.up")
+        email = fake_compose(tmp_path)
+        email.worker_state_dir = email_dir
+        status = handover.describe(email)
+        assert "the background worker and 'worker' were stopped for it and come back when it exits" in status
+        handover.forget_restore(sync, "worker.down")
+        assert handover.read_record(email_dir).aside == []
+        assert "for email will no longer start 'worker' again when it ends" in capsys.readouterr().out
+        handover.refuse_if_active(sync, "worker.up")  # no longer promised back by that session
+    finally:
+        lock.release()
+
+
+def test_stack_down_cancels_what_stepped_aside_too_worker_down_does_not(tmp_path, capsys):
+    compose = fake_compose(tmp_path)
+    directory = handover.state_dir(compose)
+    for action, whole, kept in (("worker.down", False, ["mailer"]), ("stack.down", True, [])):
+        record = handover.new_record(worker_was_running=True)
+        record.aside = ["mailer"]
+        handover.write_record(directory, record)
+        handover.forget_restore(compose, action, whole_stack=whole)
+        assert handover.read_record(directory).aside_pending == kept
+    out = capsys.readouterr().out
+    assert "('mailer', which stepped aside with it, still comes back)" in out
+    assert "(nor 'mailer', which stepped aside with it)" in out

@@ -180,3 +180,54 @@ def test_the_guardians_check_keeps_the_record_until_the_worker_serves(tmp_path):
     assert read_record(state_dir(compose)) is not None  # retried by the guardian; a new command retries too
     assert recover_stale(compose, confirm=lambda: None) is True
     assert read_record(state_dir(compose)) is None
+
+
+def killed_session_with_aside(compose: Compose, *, cancelled: str | None = None) -> None:
+    """A killed session that had stopped the worker and `mailer`, which stepped aside with it."""
+    record = new_record(worker_was_running=True)
+    record.pid, record.process_started = 999_999_999, 1.0
+    record.aside, record.cancelled_by = ["mailer"], cancelled
+    write_record(state_dir(compose), record)
+
+
+def test_recovery_starts_the_services_that_stepped_aside_with_the_worker_and_names_them(tmp_path, capsys):
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, worker="exited", others=("mailer",))
+    stack.containers["mailer"].state = "exited"
+    compose = compose_for(tmp_path, gw)
+    killed_session_with_aside(compose)
+    assert recover_stale(compose) is True
+    out = capsys.readouterr().out
+    assert "it ended without restoring the background worker and 'mailer'" in out
+    assert "note: restoring the background worker and 'mailer' ..." in out
+    assert "note: background worker restored, and 'mailer' with it" in out
+    assert gw.in_order(DOCKER_START, r"^docker start devstack-mailer-1$")
+    assert stack.containers["mailer"].state == "running" and read_record(state_dir(compose)) is None
+
+
+def test_a_service_that_stepped_aside_and_cannot_start_is_named_with_why(tmp_path, capsys):
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, worker="exited", others=("mailer",))
+    del stack.containers["mailer"]  # removed during the session
+    compose = compose_for(tmp_path, gw)
+    killed_session_with_aside(compose)
+    assert recover_stale(compose) is True
+    out = capsys.readouterr().out
+    assert (
+        "background worker restored; 'mailer' is not back (its container was removed during the session: "
+        "`docker compose up -d mailer`)"
+    ) in out
+
+
+def test_worker_down_during_the_session_leaves_the_worker_down_but_gives_back_what_stepped_aside(tmp_path, capsys):
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, worker="exited", others=("mailer",))
+    stack.containers["mailer"].state = "exited"
+    compose = compose_for(tmp_path, gw)
+    killed_session_with_aside(compose, cancelled="inv worker.down")
+    assert recover_stale(compose) is True
+    out = capsys.readouterr().out
+    assert "it ended without restoring 'mailer'" in out
+    assert "note: 'mailer' back (stepped aside with the background worker)" in out
+    assert stack.containers["worker"].state == "exited" and stack.containers["mailer"].state == "running"
+    assert not gw.ran(DOCKER_START)

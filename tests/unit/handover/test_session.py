@@ -235,3 +235,76 @@ def test_restore_failing_because_docker_went_away_keeps_the_record(tmp_path, cap
     record = read_record(state_dir(session.compose))
     assert record is not None and record.restore_pending  # the next command's promise
     assert not SessionLock(session.directory).held_by_someone()
+
+
+class SharedQueue:
+    """The session's look at Redis, as it would be when `mailer` consumes the worker's queue too (no
+    Redis runs in unit tests: the `CLIENT LIST` lines are given; tests/integration/test_queue_unit.py
+    does it against a real one). ``stranger``: one more consumer from an address of no container."""
+
+    def __init__(self, *args: Any, stranger: bool = False):
+        from tasks.knowledge.bullmq_clients import consumers
+
+        line = "id={} addr={}:4000 laddr=172.20.0.2:6379 fd=9 name=bull:ZGlnZXN0 age=3 idle=0 flags=b db=0 cmd=x"
+        addresses = ["172.20.0.4", "172.20.0.5"] + (["10.0.0.7"] if stranger else [])
+        self.redis = object()
+        self.before = consumers("\n".join(line.format(i, ip) for i, ip in enumerate(addresses)))
+        self.queues = None
+
+    def own_ip(self) -> str:
+        return "172.20.0.1"
+
+
+@pytest.fixture
+def shared_queue(monkeypatch):
+    monkeypatch.setattr("tasks.drivers.queue_consumers.ConsumerWatch", SharedQueue)
+    monkeypatch.setattr(
+        "tasks.drivers.queue_owners.ip_services", lambda compose: {"172.20.0.4": "worker", "172.20.0.5": "mailer"}
+    )
+
+
+def test_a_service_on_the_same_queue_steps_aside_with_the_worker_and_comes_back_with_it(tmp_path, capsys, shared_queue):
+    """The start-gate route: `mailer` is stopped by the worker's own stop and started again with it."""
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, others=("mailer",))
+    session = session_for(tmp_path, gw, dev=fakes.GATED_CHILD, start_gate=True)
+    seen: list[list[str]] = []
+    during_session(session, lambda: seen.append(read_record(session.directory).aside))
+    assert session.run() == 0
+    out = capsys.readouterr().out
+    assert (
+        "'mailer' (queue `digest`) consumes the same queue: it steps aside with the background worker (stopped with "
+        "it, started again with it when the dev worker ends; --allow-sharing keeps it consuming)"
+    ) in out
+    assert seen == [["mailer"]]  # in the record while the session runs: every give-back path knows it
+    assert gw.in_order(r"^docker compose .* stop worker mailer$", r"^docker start devstack-mailer-1$")
+    assert "stopping the mailer service (" in out
+    assert "restoring the background worker and 'mailer' ..." in out
+    assert "background worker restored, and 'mailer' with it" in out
+    assert stack.containers["mailer"].state == "running" and stack.containers["worker"].state == "running"
+    assert_left_clean(session)
+
+
+def test_sharing_on_purpose_stops_only_the_worker(tmp_path, capsys, shared_queue):
+    gw = fakes.FakeGateway()
+    stack = fakes.FakeStack(gw, others=("mailer",))
+    compose = Compose(workers.one(fakes.context(tmp_path, dev=fakes.GATED_CHILD, start_gate=True), None), gateway=gw)
+    assert DevSession(compose, scheduler=True, share_queue=True).run() == 0
+    out = capsys.readouterr().out
+    assert "sharing the queue on purpose (--allow-sharing): 'mailer' (queue `digest`) keep consuming" in out
+    assert gw.ran(r"^docker compose .* stop worker$") and not gw.ran(r"mailer")
+    assert "background worker restored" in out and "'mailer' with it" not in out
+    assert stack.containers["mailer"].state == "running"
+
+
+def test_a_consumer_of_no_container_of_the_project_is_refused_before_anything_moves(tmp_path, monkeypatch):
+    gw = fakes.FakeGateway()
+    fakes.FakeStack(gw, others=("mailer",))
+    monkeypatch.setattr("tasks.drivers.queue_consumers.ConsumerWatch", lambda *args: SharedQueue(*args, stranger=True))
+    monkeypatch.setattr(
+        "tasks.drivers.queue_owners.ip_services", lambda compose: {"172.20.0.4": "worker", "172.20.0.5": "mailer"}
+    )
+    session = session_for(tmp_path, gw, dev=fakes.GATED_CHILD, start_gate=True)
+    with pytest.raises(UserError, match=r"no service of this project: a consumer at 10\.0\.0\.7 \(queue `digest`\)"):
+        session.run()
+    assert not gw.ran(r" stop ") and read_record(session.directory) is None
