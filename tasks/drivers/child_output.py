@@ -8,7 +8,9 @@ pseudo-terminal `inv` opens (colours and line buffering as in a terminal; the wi
 `inv`'s terminal, and again on SIGWINCH), and a thread copies the master to `inv`'s stdout. Once a
 write there fails (the terminal is gone), the thread goes on reading and discards: the dev command
 can write until it has stopped. The master stays open until the dev command's process group is gone
-(`close`), since a closed master is a hang-up for whoever still holds the slave. What the user types
+(`close`), since a closed master is a hang-up for whoever still holds the slave. The session's
+guardian holds a copy of the master (opened before the dev command starts, `open`): if `inv` is
+killed, the guardian reads and discards (`drain`) while it stops the dev command. What the user types
 (a whole line: `inv`'s terminal stays in its normal mode) is passed on, e.g. nodemon's `rs`; the
 slave does not echo it a second time.
 
@@ -64,15 +66,22 @@ class ChildOutput:
         self._previous: dict[int, Any] = {}
 
     # -- before the dev command starts --------------------------------------------------------
-    def popen_kwargs(self) -> dict[str, Any]:
-        if self.mode == "pty":
+    def open(self) -> int | None:
+        """Open the pseudo-terminal now (before the dev command starts): its master, or None when the
+        output is not a pty. The session hands a copy of the master to its guardian, so that a kill -9
+        of `inv` does not close it under the dev command (`tasks/drivers/handover/guardian.py`)."""
+        if self.mode == "pty" and self.master is None:
             try:
                 self.master, self.slave = os.openpty()
             except OSError:  # no pseudo-terminal left (a container without /dev/pts): as before
                 self.mode = "inherit"
-                return {}
+                return None
             _quiet_slave(self.slave)
             _copy_window_size(self.out_fd, self.master)
+        return self.master
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        if self.mode == "pty" and self.open() is not None:
             return {"stdin": self.slave, "stdout": self.slave, "stderr": self.slave}
         if self.mode == "pipe":
             return {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
@@ -240,3 +249,18 @@ def _copy_window_size(source: int | None, target: int) -> None:
         fcntl.ioctl(target, termios.TIOCSWINSZ, size)
     except OSError:
         pass
+
+
+def drain(master: int) -> None:
+    """Read and discard a dev command's terminal until nobody holds its slave (EIO) or it ends: what the
+    guardian does with its copy of the master once `inv` is dead, so the dev command's writes neither
+    fail (EIO on a closed master) nor block (a full pty buffer) while it finishes its jobs."""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return

@@ -238,12 +238,19 @@ class ForegroundChild:
             else:
                 self._signal_group(signal.SIGKILL)
 
+    def prepare_output(self) -> int | None:
+        """The dev command's terminal, opened before it starts: the pty's master (None: not a pty)."""
+        from ..drivers.child_output import ChildOutput
+
+        if self.output is None:
+            self.output = ChildOutput()
+        return self.output.open()
+
     def start(self) -> subprocess.Popen[bytes]:
         """Start the dev command in a session of its own (POSIX), its output through a terminal inv owns
         (`tasks/drivers/child_output.py`: a pty when inv's stdout is a terminal, a pipe on Windows)."""
-        from ..drivers.child_output import ChildOutput
-
-        self.output = ChildOutput()
+        self.prepare_output()
+        assert self.output is not None
         try:
             self.proc = subprocess.Popen(
                 self.argv, cwd=self.cwd, env=self.env, start_new_session=not IS_WINDOWS, **self.output.popen_kwargs()

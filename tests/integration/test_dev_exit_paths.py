@@ -182,14 +182,17 @@ EIO_FIXTURE = ROOT / "tests" / "integration" / "fixtures" / "eio" / "console-err
 MAIN_JS = ROOT / "dist" / "apps" / "worker" / "main.js"
 
 
-def test_a_closed_terminal_gives_the_dev_worker_nothing_to_fail_on(running_worker, tmp_path):
-    """The terminal closes while the dev worker (with an `uncaughtException` -> `console.error` handler)
-    holds a job of a stream: its output goes to the pseudo-terminal inv owns, which inv keeps reading
-    (and discarding) until the dev worker has stopped, so none of its writes fails. It finishes its
-    job and exits 0 with no exception; the session exits 129; every job once; the queue given back."""
+@pytest.mark.parametrize("end", ["close_terminal", "kill9"])
+def test_a_lost_terminal_gives_the_dev_worker_nothing_to_fail_on(running_worker, tmp_path, end):
+    """The terminal closes, or `inv` itself is killed (kill -9), while the dev worker (with an
+    `uncaughtException` -> `console.error` handler) holds a job of a stream. Its output goes to the
+    pseudo-terminal inv owns, which inv keeps reading (and discarding) until the dev worker has stopped;
+    after a kill -9 the session's guardian holds a copy of that terminal and reads it while it stops
+    the dev worker. So none of its writes fails: it finishes its job and exits 0 with no exception;
+    every job once; the queue given back (by the session, exit 129, or by the guardian)."""
     stack = running_worker
     uncaught = tmp_path / "uncaught.log"
-    prefix = "hangup"
+    prefix = f"lost{end.replace('_', '')}"
     session = start_session(
         stack, tmp_path, {"INVOKE_APP_DEV": f"node -r {EIO_FIXTURE} {MAIN_JS}", "UNCAUGHT_LOG": str(uncaught)}
     )
@@ -199,22 +202,29 @@ def test_a_closed_terminal_gives_the_dev_worker_nothing_to_fail_on(running_worke
     try:
         wait_for(lambda: any(by == "dev" for _, by in stack.result_rows(prefix)), 30, what="a job done by dev")
         wait_for(lambda: active_jobs(stack) > 0, 30, interval=0.05, what="a job in progress")
-        session.close_terminal()
-        assert session.wait(120) == 128 + signal.SIGHUP, session.output
+        if end == "close_terminal":
+            session.close_terminal()
+            assert session.wait(120) == 128 + signal.SIGHUP, session.output
+        else:
+            os.kill(session.pid, signal.SIGKILL)
+            assert session.wait(30) == -signal.SIGKILL
         assert producer.wait(120) == 0
     finally:
         if producer.poll() is None:
             producer.kill()
+    record = stack.state_dir / stack.project / "worker" / "handover.json"
+    wait_for(lambda: not record.exists() and stack.ps().get("worker") == "running", 90, what="the worker back")
     assert not psutil.pid_exists(dev_pid) or psutil.Process(dev_pid).status() == psutil.STATUS_ZOMBIE
     assert uncaught.read_text().splitlines() == ["exit 0"]  # no exception, no EIO: a clean stop
-    wait_for(lambda: stack.ps().get("worker") == "running", 60, what="the background worker back")
-    assert not (stack.state_dir / stack.project / "worker" / "handover.json").exists()
     assert_clean_handover(stack, prefix, 12)
     ats = [
         stack.compose("exec", "-T", "redis", "redis-cli", "HGET", f"bull:digest:{prefix}-{i}", "ats").stdout.strip()
         for i in range(1, 13)
     ]
     assert ats == ["1"] * 12  # every job started once (BullMQ's own count)
+    if end == "kill9":
+        guardian_log = (stack.state_dir / stack.project / "worker" / "guardian.log").read_text()
+        assert "stopping the dev worker's queue consumers first" in guardian_log, guardian_log
 
 
 def active_jobs(stack) -> int:

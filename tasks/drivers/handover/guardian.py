@@ -2,7 +2,7 @@
 
 `inv dev.worker` starts it once its handover record is written:
 
-    python -m tasks.drivers.handover.guardian <state dir> <session pid> <session start time>
+    python -m tasks.drivers.handover.guardian <state dir> <session pid> <session start time> [<terminal fd>]
 
 It waits for the session's process to end. A session that ended normally has removed its record (or
 a new session holds the lock): the guardian just exits. A session killed at any phase (kill -9, a
@@ -42,9 +42,11 @@ SETTINGS = "guardian-{pid}.pickle"  # per session: a new session's file is never
 LOG = "guardian.log"
 
 
-def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
+def spawn(compose: Compose, directory: Path, terminal: int | None = None) -> subprocess.Popen[bytes] | None:
     """Start the guardian for this process's session; None when it cannot start (then the next
-    command recovers, as before)."""
+    command recovers, as before). ``terminal``: the master of the dev command's pseudo-terminal; the
+    guardian holds a copy, so a kill -9 of `inv` does not close it under the dev command, and reads
+    it once `inv` is dead (`child_output.drain`) while it stops the dev worker."""
     from ...drivers.handover.record import process_started
     from ...drivers.process import detached
 
@@ -57,11 +59,20 @@ def spawn(compose: Compose, directory: Path) -> subprocess.Popen[bytes] | None:
         started = repr(process_started(me))
         # This module by its own name: `tasks...` from a checkout, the installed package's name otherwise.
         argv = [sys.executable, "-m", __name__, str(directory), str(me), started]
+        if terminal is not None:
+            argv.append(str(terminal))
         root = Path(__file__).resolve().parents[3]  # a checkout's root, where `tasks` is importable
         log = open(directory / LOG, "ab")  # noqa: SIM115 - handed to the child
         with log:
             return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-                argv, cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, **detached()
+                argv,
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                close_fds=True,
+                pass_fds=() if terminal is None else (terminal,),
+                **detached(),
             )
     except (OSError, pickle.PicklingError):
         return None
@@ -83,14 +94,14 @@ def wait_for_death(pid: int, started: float | None) -> None:
         time.sleep(0.02)
 
 
-def guard(directory: Path, pid: int, started: float | None) -> int:
+def guard(directory: Path, pid: int, started: float | None, terminal: int | None = None) -> int:
     try:
-        return _guard(directory, pid, started)
+        return _guard(directory, pid, started, terminal)
     finally:
         (directory / SETTINGS.format(pid=pid)).unlink(missing_ok=True)
 
 
-def _guard(directory: Path, pid: int, started: float | None) -> int:
+def _guard(directory: Path, pid: int, started: float | None, terminal: int | None = None) -> int:
     from ...drivers.compose import Compose
     from ...drivers.handover.record import read_record
     from ...drivers.handover.restore import recover_stale
@@ -101,6 +112,12 @@ def _guard(directory: Path, pid: int, started: float | None) -> int:
     record = read_record(directory)
     if record is None or record.pid != pid:
         return 0  # ended normally (or another session's record): nothing to do
+    if terminal is not None:  # the dev command writes on while it finishes its jobs: read and discard
+        import threading
+
+        from ...drivers.child_output import drain
+
+        threading.Thread(target=drain, args=(terminal,), name="dev-terminal", daemon=True).start()
     settings = pickle.loads((directory / SETTINGS.format(pid=pid)).read_bytes())
     compose = Compose(settings, require_env=False)
     grace = parse_duration(compose.env.get("WORKER_STOP_GRACE_PERIOD"), 30.0)
@@ -215,7 +232,8 @@ class Stamped:
 def main(argv: list[str]) -> int:
     sys.stdout = Stamped(sys.stdout)
     directory, pid, started = Path(argv[0]), int(argv[1]), argv[2]
-    return guard(directory, pid, None if started == "None" else float(started))
+    terminal = int(argv[3]) if len(argv) > 3 else None
+    return guard(directory, pid, None if started == "None" else float(started), terminal)
 
 
 if __name__ == "__main__":

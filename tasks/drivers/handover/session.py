@@ -144,7 +144,8 @@ class DevSession:
                 self.record.restore_files, self.record.restore_env = self.stale.restore_files, self.stale.restore_env
                 self.record.aside = self.stale.aside_pending  # and what stepped aside with it
             write_record(self.directory, self.record)
-            guard = guardian.spawn(self.compose, self.directory)  # restores from the record if this session is killed
+            # It restores from the record if this session is killed, and holds the dev command's terminal.
+            guard = guardian.spawn(self.compose, self.directory, terminal=self.child.prepare_output())
             if guard is not None:  # `worker.status` finds it here while it restores
                 self.record.guardian_pid, self.record.guardian_started = guard.pid, process_started(guard.pid)
                 write_record(self.directory, self.record)
