@@ -72,10 +72,12 @@ class Proposal:
     dev_override: dict[str, Any] = field(default_factory=dict)
     prodlike_overlay: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what the override changes of the user's own settings, and why
+    caps_from: str = ""  # production's definition of the worker (path#container), when one was found
 
     def entry(self) -> dict[str, Any]:
         """The `workers:` entry of invoke.yaml."""
-        return {"name": self.service, "profile": self.profile, "dir": self.app_dir, "build_mode": self.build_mode}
+        entry = {"name": self.service, "profile": self.profile, "dir": self.app_dir, "build_mode": self.build_mode}
+        return {**entry, "caps_from": self.caps_from} if self.caps_from else entry
 
 
 def fingerprint_var(build_mode: str, service: str) -> str:
