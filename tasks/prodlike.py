@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # imported by the tasks themselves when they run
     from .drivers.compose import Compose
     from .knowledge.engine_info import EngineInfo
     from .knowledge.heap_plan import HeapPlan
+    from .knowledge.settings import Settings
 
 
 NAME_HELP = (
@@ -115,21 +116,45 @@ def planned(
     except UserError:
         fixed = {}  # prodlike.plan runs before adopt too; prodlike.up refuses a missing overlay by itself
     lines += source_lines(prod, heap, fixed, s.prodlike_file)
+    lines += [f"note: {line}" for line in fork_lines(s, heap, info)]
     return heap, lines, {"cpus": cpus_origin, "memory": memory_origin}
+
+
+def fork_lines(s: Settings, heap: HeapPlan, info: EngineInfo | None) -> list[str]:
+    """What the worker's code forks by itself, against the plan: how many processes under its CPUs.
+    ``info``: the engine, whose CPU count os.cpus() returns in a container (without it, this machine's)."""
+    import os
+
+    from .drivers import app_code
+    from .knowledge.fork_scan import lines
+
+    visible: int | None
+    if info is not None:
+        visible, where = info.cpus, "the Docker engine's CPUs"
+    else:
+        visible, where = os.cpu_count(), "this machine's CPUs; with Docker Desktop, its VM's"
+    return lines(
+        app_code.fork_sites(s),
+        planned_cpus=heap.cpus,
+        planned_processes=heap.processes,
+        visible_cpus=visible,
+        where=where,
+    )
 
 
 def probe(compose: Compose, container: str, expect_processes: int | None = None) -> dict[str, Any]:
     """Run `node -e` inside the running worker (nothing of the app's image or dist needed but node):
-    its heap limit under the container's NODE_OPTIONS, the cgroup limits it sees, and the processes
-    the app reports, if it reports them. Waits (a few seconds, said once) only for an app that
-    reports fewer processes than ``expect_processes``."""
+    its heap limit under the container's NODE_OPTIONS, the cgroup limits it sees, every Node process
+    of the container with its heap limit, and the processes the app reports, if it reports them.
+    Waits (a few seconds, said once) only for an app known to report them (its status file is there)
+    that reports fewer processes than ``expect_processes``: an app that writes none is not waited for."""
     from .knowledge.failures import UserError
     from .knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
 
     s = compose.settings
     said = False
     answer: dict[str, Any] | None = None
-    for attempt in range(30):
+    for _ in range(30):
         result = compose.gateway.docker("exec", container, "node", "-e", PROBE_SCRIPT)
         if not result.ok:
             raise UserError(probe_failure(s.service, container, result.returncode, result.stderr))
@@ -138,21 +163,13 @@ def probe(compose: Compose, container: str, expect_processes: int | None = None)
             raise UserError(f"`node -e` in the {s.service} container printed no report: {result.stdout.strip()[:200]}")
         workers = (answer.get("cluster") or {}).get("workers") or []
         complete = len(workers) == expect_processes and all(w.get("heap_size_limit_mib") for w in workers)
-        # An app that reports nothing is not waited for beyond its first seconds (a primary writes
-        # its status file about once a second).
-        if expect_processes is None or complete or ("cluster" not in answer and attempt >= 6):
+        if expect_processes is None or complete or "cluster" not in answer:
             break
         if not said:
             print(f"waiting for the {s.service} app to report its {expect_processes} process(es)...", flush=True)
             said = True
         time.sleep(0.5)
     assert answer is not None
-    if "cluster" not in answer and expect_processes and expect_processes > 1:
-        print(
-            f"note: the {s.service} app reports no per-process status, so each of its {expect_processes} processes "
-            "is not checked: the heap limit below is what a `node` started with the container's NODE_OPTIONS gets",
-            flush=True,
-        )
     return answer
 
 
@@ -200,7 +217,10 @@ def print_verify(facts: dict[str, Any]) -> bool:
     from .knowledge import prod_verify
 
     print(f"plan: {facts['plan_source_text']}")
-    table = [prod_verify.Row(r["check"], r["planned"], r["actual"], r["ok"]) for r in facts["checks"]]
+    table = [
+        prod_verify.Row(r["check"], r["planned"], r["actual"], r["ok"], warn=r.get("status") == "warn")
+        for r in facts["checks"]
+    ]
     print(prod_verify.render(table, colour=colour_for()))
     return all(row.ok for row in table)
 
@@ -373,12 +393,15 @@ def verify(
 def stats(c: Context, name: str | None = None) -> None:
     """Show one `docker stats` sample of the worker and each process's heap use.
 
-    CPU %, memory against its cap, the plan recorded on it, and each worker process's heap used
-    against its limit."""
+    CPU %, memory against its cap, the plan recorded on it, each worker process's heap used against
+    its limit (an app reporting them), and every Node process in the container with its heap limit
+    and the sum of those limits against the memory cap."""
     from .drivers import engine, load
     from .drivers.compose import Compose
     from .knowledge.failures import UserError
-    from .knowledge.prodlike_labels import mode_text
+    from .knowledge.heap_plan import PlanError
+    from .knowledge.prod_verify import DEFAULT_RATIO, node_procs, stats_lines
+    from .knowledge.prodlike_labels import mode_text, plan_from_labels
     from .knowledge.settings import settings
 
     s = settings(c).worker(name or None)
@@ -397,6 +420,16 @@ def stats(c: Context, name: str | None = None) -> None:
             f"of {worker.get('heap_size_limit_mib')} MiB, rss {worker.get('rss_mib')} MiB, "
             f"restarts {worker.get('restarts')}"
         )
+    # Every Node process of the container, whatever started it (the app's own forks too), and the sum
+    # of their heap limits against the memory cap.
+    answer = probe(compose, container)
+    try:
+        recorded = plan_from_labels(labels)
+    except PlanError:
+        recorded = None
+    procs = node_procs(answer) or []
+    for line in stats_lines(procs, answer.get("memory_limit_bytes"), recorded.ratio if recorded else DEFAULT_RATIO):
+        print(line)
 
 
 _LOAD_HELP = {
