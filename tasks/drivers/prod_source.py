@@ -11,9 +11,13 @@ from ..knowledge.failures import UserError
 from ..knowledge.prod_source import ProdCaps
 from ..knowledge.settings import Settings, config_path
 
-#: Folders never searched: installed dependencies, build output, VCS and caches (`.aws`, where ECS
-#: task definitions usually live, is the one dot folder read).
+#: Folders never searched: installed dependencies, build output, VCS and caches, tests and their
+#: fixtures (not production's); `.aws`, where ECS task definitions usually live, is the one dot folder read.
 _SKIP = {
+    "test",
+    "tests",
+    "__tests__",
+    "fixtures",
     "node_modules",
     ".git",
     "dist",

@@ -70,13 +70,15 @@ def node_procs(probe: dict[str, Any]) -> list[NodeProc] | None:
     procs = []
     for p in raw:
         args = [str(a).rsplit("/node_modules/", 1)[-1] for a in p.get("cmdline") or []]
+        if args and args[0].rsplit("/", 1)[-1] in ("node", "nodejs"):
+            args[0] = "node"  # /usr/local/bin/node
         command = " ".join(args) or "node"
         heap = reported.get(p["pid"], p.get("heap_size_limit_mib"))
         procs.append(
             NodeProc(
                 p["pid"],
                 int(p.get("ppid") or 0),
-                command if len(command) <= 50 else command[:47] + "...",
+                command if len(command) <= 60 else command[:57] + "...",
                 float(heap) if isinstance(heap, int | float) else None,
                 p.get("rss_mib") if isinstance(p.get("rss_mib"), int | float) else None,
                 below(p["pid"]),
@@ -85,9 +87,12 @@ def node_procs(probe: dict[str, Any]) -> list[NodeProc] | None:
     return sorted(procs, key=lambda n: n.pid)
 
 
-def process_rows(plan: HeapPlan, procs: list[NodeProc], memory_bytes: int) -> list[Row]:
+def process_rows(
+    plan: HeapPlan, procs: list[NodeProc], memory_bytes: int, reported: set[int] | None = None
+) -> list[Row]:
     """The Node processes that really run: how many (the plan's count are the ones that fork nothing),
-    each one's heap limit, and the sum of the limits against the memory cap's share.
+    each one's heap limit (but those in ``reported``: the app's own rows show them), and the sum of the
+    limits against the memory cap's share.
 
     The workers' sum above the ratio fails (they may each grow to their limit); a primary's or a
     wrapper's limit (npm, tsx watch) counts in a second row that only warns: it is a ceiling such a
@@ -106,6 +111,8 @@ def process_rows(plan: HeapPlan, procs: list[NodeProc], memory_bytes: int) -> li
         )
     ]
     for p in procs:
+        if p.pid in (reported or set()):
+            continue
         role = " (forks)" if p.forks else ""
         rows.append(
             Row(
@@ -140,7 +147,7 @@ def process_rows(plan: HeapPlan, procs: list[NodeProc], memory_bytes: int) -> li
             Row(
                 "heap limits of every node process (forking ones too)",
                 f"<= {plan.ratio:.0%}",
-                text + (": the container's memory is not kept for the forking processes' heaps" if over else ""),
+                text + (": a forking process grown to its limit would pass the share" if over else ""),
                 True,
                 warn=over,
             )
@@ -207,7 +214,8 @@ def rows(
     if procs is not None:
         # The processes that really run replace the status file's count and the share of `heaps`.
         per_process = [r for r in per_process if r.item != "node worker processes"]
-        share_rows = process_rows(plan, procs, plan.memory_bytes)
+        reported = {w.get("pid") for w in (probe.get("cluster") or {}).get("workers") or [] if isinstance(w, dict)}
+        share_rows = process_rows(plan, procs, plan.memory_bytes, {pid for pid in reported if isinstance(pid, int)})
     else:
         explicit = plan.explicit and not plan.within_ratio
         share_rows = [

@@ -93,8 +93,11 @@ def test_a_planned_primary_with_its_forks_passes_and_warns_on_the_primary_s_limi
     rows = prod_verify.rows(plan, 1_000_000_000, 1024 * MIB, probe)
     by = {r.item: r for r in rows}
     assert by["node processes in the container"].ok
-    # pid 9 reported nothing and its limit could not be read: unknown, and so is the workers' sum
-    assert not by["pid 9 (`node dist/main.js`) heap_size_limit"].ok
+    # pid 9 reported nothing and its limit could not be read: unknown, and so is the workers' sum; its row
+    # is the app's own (one row per process: /proc's rows are for the processes the app does not report)
+    assert by["process 2 (pid 9) heap_size_limit"].actual == "not reported"
+    assert "pid 9 (`node dist/main.js`) heap_size_limit" not in by
+    assert by["pid 7 (`node dist/cluster.js`) (forks) heap_size_limit"].ok
     assert by["heap limits of the workers, share of memory"].actual == "unknown"
     cluster["workers"][1]["heap_size_limit_mib"] = heap  # the app's own report fills it in
     by = {r.item: r for r in prod_verify.rows(plan, 1_000_000_000, 1024 * MIB, probe)}
