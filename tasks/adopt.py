@@ -140,6 +140,19 @@ def adopt(
                 )
     for line in skipped:
         print(f"not a worker: {line}")
+    # Production's own numbers (prodlike.caps_from): a Compose file with deploy.resources, Kubernetes
+    # manifests, an ECS task definition or a Cloud Foundry manifest defining the worker's container.
+    from .drivers import prod_source
+    from .knowledge.prod_source import pick
+
+    definitions = prod_source.find(root, {*user_files, adopt_plan.OVERRIDE_FILE, adopt_plan.PRODLIKE_FILE})
+    production: dict[str, tuple[str | None, list[str]]] = {}
+    for index, p in enumerate(proposals):
+        configured_caps = next((w.caps_from for w in s.workers if w.service == p.service), "") if invoke_names else ""
+        found_ref, others = pick(definitions, p.service)
+        production[p.service] = (configured_caps or found_ref, others if not configured_caps else [])
+        if configured_caps or found_ref:
+            proposals[index] = replace(p, caps_from=configured_caps or found_ref or "")
     # What invoke.yaml already says of a worker is what the tasks will use (adopt keeps it): shown so.
     in_yaml = {w.service: w for w in s.workers} if invoke_names else {}
     for p in proposals:
@@ -161,6 +174,13 @@ def adopt(
                     "  note: invoke.yaml lists it without `dev:` and its package has no `dev` script: "
                     f"add `dev: {p.dev}`"
                 )
+        reference, others = production[p.service]
+        if reference:
+            print(f"  production's caps: {reference} (prodlike.caps_from: `inv prodlike.plan` shows them)")
+            for other in others:
+                print(f"  note: {other} defines {p.service} too: set caps_from to it if that is production")
+        else:
+            print("  production's caps: none found (prodlike.caps_from: path#container to name a file)")
 
     if not invoke_names and any((root / n).is_file() for n in ("invoke.json", "invoke.py")):
         raise UserError("this project's Invoke configuration is invoke.json or invoke.py: adopt edits YAML only")

@@ -12,6 +12,7 @@ from invoke.tasks import task
 if TYPE_CHECKING:
     from .drivers.compose import Compose
     from .knowledge.checks import Check
+    from .knowledge.engine_info import EngineInfo
     from .knowledge.settings import Settings
     from .knowledge.stack_config import StackConfig
 
@@ -149,6 +150,7 @@ def _checks(c: Context) -> bool:
 
         for advice_line in dev_command.advice(w):
             results.append(_line(True, "  dev command", advice_line, warn=True))
+        _fork_advice(w, info if engine_ok else None, results)
     if compose_ok and engine_ok and (env_path.is_file() or not example.is_file()):
         try:
             stack = stack_facts.load(compose)
@@ -227,6 +229,26 @@ def _readiness_rule(w: Settings, config: dict[str, Any], results: list[bool]) ->
     service = (config.get("services") or {}).get(w.service) or {}
     healthcheck = has_healthcheck(service) if isinstance(service, dict) else False
     results.append(_line(True, "  ready", rule_text(w.current.consume_within, healthcheck)))
+
+
+def _fork_advice(w: Settings, info: EngineInfo | None, results: list[bool]) -> None:
+    """WARN when the worker's code forks Node processes by itself (node:cluster, child_process.fork):
+    how many it starts under the prod-like plan's CPUs (tasks.knowledge.fork_scan)."""
+    from .drivers import prod_source
+    from .drivers.compose import Compose
+    from .knowledge.failures import UserError
+    from .knowledge.prod_source import choose
+    from .knowledge.prodlike_plan import make_plan
+    from .prodlike import fork_lines
+
+    try:
+        env = Compose(w, require_env=False).env
+        chosen = choose(env, None, None, prod_source.load(w))
+        heap = make_plan(env, chosen.cpus, chosen.memory)
+    except UserError:
+        return  # a bad PRODLIKE_* value or caps_from: prodlike.plan says it
+    for text in fork_lines(w, heap, info):
+        results.append(_line(True, "  processes", text, warn=True))
 
 
 def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> None:

@@ -14,7 +14,9 @@ from .cli_args import optional_positional
 
 if TYPE_CHECKING:  # imported by the tasks themselves when they run
     from .drivers.compose import Compose
+    from .knowledge.engine_info import EngineInfo
     from .knowledge.heap_plan import HeapPlan
+    from .knowledge.settings import Settings
 
 
 NAME_HELP = (
@@ -22,8 +24,9 @@ NAME_HELP = (
     "the default (only or first) worker when left out."
 )
 _HELP = {
-    "cpus": "CPU cap (default PRODLIKE_CPUS from .env, else 3).",
-    "memory": "Memory cap: 13g, 512m, 12.977GiB or bytes (default PRODLIKE_MEMORY, else 13g).",
+    "cpus": "CPU cap (default PRODLIKE_CPUS from .env, else production's limit from prodlike.caps_from, else 3).",
+    "memory": "Memory cap: 13g, 512m, 12.977GiB or bytes (default PRODLIKE_MEMORY, else production's limit "
+    "from prodlike.caps_from, else 13g).",
     "heap_ratio": "Share of memory all V8 heaps may take (default PRODLIKE_HEAP_RATIO, else 0.85).",
     "heap_mb": "Old-space size in MiB instead of the computed one (allowed with a warning if it breaks the ratio).",
     "processes": "Node processes in the container sharing the memory (default PRODLIKE_PROCESSES, else 1).",
@@ -45,8 +48,8 @@ def worker_container(compose: Compose) -> str:
     return running[0].name
 
 
-def require_overlay(compose: Compose) -> None:
-    """The prod-like overlay must exist and cover this worker's service (one line saying what to run)."""
+def _overlay(compose: Compose) -> object:
+    """The prod-like overlay's YAML; a missing or unreadable file: one line saying what to run."""
     import yaml
 
     from .knowledge.failures import UserError
@@ -56,31 +59,102 @@ def require_overlay(compose: Compose) -> None:
     path = config_path(s.prodlike_file, s.root)
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+            return yaml.safe_load(handle) or {}
     except FileNotFoundError:
         raise UserError(f"the prod-like overlay {s.prodlike_file} does not exist: run `inv adopt`") from None
     except (OSError, yaml.YAMLError) as error:
         raise UserError(f"the prod-like overlay {s.prodlike_file} cannot be read ({error})") from None
+
+
+def require_overlay(compose: Compose) -> object:
+    """The prod-like overlay must exist and cover this worker's service (one line saying what to run)."""
+    from .knowledge.failures import UserError
+
+    s = compose.settings
+    data = _overlay(compose)
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict) or s.service not in services:
         raise UserError(
             f"the prod-like overlay {s.prodlike_file} has no service {s.service!r}: run `inv adopt` "
             f"(or `inv adopt --worker {s.service}` with the other workers)"
         )
+    return data
+
+
+def planned(
+    compose: Compose,
+    flags: tuple[str | None, str | None, str | None, str | None, str | None],
+    info: EngineInfo | None = None,
+) -> tuple[HeapPlan, list[str], dict[str, str]]:
+    """The plan from the flags (cpus, memory, heap ratio, heap MiB, processes), `.env`, production's
+    definition (`prodlike.caps_from`) and, given ``info``, the engine's size; and the lines that say
+    where each cap comes from (notes, the plan, production's other figures, drift), and those origins."""
+    from .drivers import prod_source
+    from .knowledge.failures import UserError
+    from .knowledge.prod_source import choose, overlay_fixed
+    from .knowledge.prodlike_plan import describe, fit_to_engine, make_plan, origins, source_lines
+
+    cpus, memory, heap_ratio, heap_mb, processes = flags
+    s = compose.settings
+    prod = prod_source.load(s)
+    chosen = choose(compose.env, cpus, memory, prod)
+    lines: list[str] = []
+    fitted: list[str] = []
+    cpus_text, memory_text = chosen.cpus, chosen.memory
+    if info is not None:
+        cpus_text, memory_text, fitted = fit_to_engine(compose.env, cpus_text, memory_text, info)
+        lines += [f"note: {line}" for line in fitted]
+    heap = make_plan(compose.env, cpus_text, memory_text, heap_ratio, heap_mb, processes)
+    cpus_origin, memory_origin = origins(chosen.cpus_origin, chosen.memory_origin, fitted)
+    if info is not None:
+        from .knowledge.prodlike_plan import check_engine
+
+        check_engine(heap, info, cpus_origin, memory_origin)
+    lines.append(describe(heap, cpus_origin, memory_origin))
+    try:
+        fixed = overlay_fixed(_overlay(compose), s.service)
+    except UserError:
+        fixed = {}  # prodlike.plan runs before adopt too; prodlike.up refuses a missing overlay by itself
+    lines += source_lines(prod, heap, fixed, s.prodlike_file)
+    lines += [f"note: {line}" for line in fork_lines(s, heap, info)]
+    return heap, lines, {"cpus": cpus_origin, "memory": memory_origin}
+
+
+def fork_lines(s: Settings, heap: HeapPlan, info: EngineInfo | None) -> list[str]:
+    """What the worker's code forks by itself, against the plan: how many processes under its CPUs.
+    ``info``: the engine, whose CPU count os.cpus() returns in a container (without it, this machine's)."""
+    import os
+
+    from .drivers import app_code
+    from .knowledge.fork_scan import lines
+
+    visible: int | None
+    if info is not None:
+        visible, where = info.cpus, "the Docker engine's CPUs"
+    else:
+        visible, where = os.cpu_count(), "this machine's CPUs; with Docker Desktop, its VM's"
+    return lines(
+        app_code.fork_sites(s),
+        planned_cpus=heap.cpus,
+        planned_processes=heap.processes,
+        visible_cpus=visible,
+        where=where,
+    )
 
 
 def probe(compose: Compose, container: str, expect_processes: int | None = None) -> dict[str, Any]:
     """Run `node -e` inside the running worker (nothing of the app's image or dist needed but node):
-    its heap limit under the container's NODE_OPTIONS, the cgroup limits it sees, and the processes
-    the app reports, if it reports them. Waits (a few seconds, said once) only for an app that
-    reports fewer processes than ``expect_processes``."""
+    its heap limit under the container's NODE_OPTIONS, the cgroup limits it sees, every Node process
+    of the container with its heap limit, and the processes the app reports, if it reports them.
+    Waits (a few seconds, said once) only for an app known to report them (its status file is there)
+    that reports fewer processes than ``expect_processes``: an app that writes none is not waited for."""
     from .knowledge.failures import UserError
     from .knowledge.prod_verify import PROBE_SCRIPT, parse_probe, probe_failure
 
     s = compose.settings
     said = False
     answer: dict[str, Any] | None = None
-    for attempt in range(30):
+    for _ in range(30):
         result = compose.gateway.docker("exec", container, "node", "-e", PROBE_SCRIPT)
         if not result.ok:
             raise UserError(probe_failure(s.service, container, result.returncode, result.stderr))
@@ -89,21 +163,13 @@ def probe(compose: Compose, container: str, expect_processes: int | None = None)
             raise UserError(f"`node -e` in the {s.service} container printed no report: {result.stdout.strip()[:200]}")
         workers = (answer.get("cluster") or {}).get("workers") or []
         complete = len(workers) == expect_processes and all(w.get("heap_size_limit_mib") for w in workers)
-        # An app that reports nothing is not waited for beyond its first seconds (a primary writes
-        # its status file about once a second).
-        if expect_processes is None or complete or ("cluster" not in answer and attempt >= 6):
+        if expect_processes is None or complete or "cluster" not in answer:
             break
         if not said:
             print(f"waiting for the {s.service} app to report its {expect_processes} process(es)...", flush=True)
             said = True
         time.sleep(0.5)
     assert answer is not None
-    if "cluster" not in answer and expect_processes and expect_processes > 1:
-        print(
-            f"note: the {s.service} app reports no per-process status, so each of its {expect_processes} processes "
-            "is not checked: the heap limit below is what a `node` started with the container's NODE_OPTIONS gets",
-            flush=True,
-        )
     return answer
 
 
@@ -151,7 +217,10 @@ def print_verify(facts: dict[str, Any]) -> bool:
     from .knowledge import prod_verify
 
     print(f"plan: {facts['plan_source_text']}")
-    table = [prod_verify.Row(r["check"], r["planned"], r["actual"], r["ok"]) for r in facts["checks"]]
+    table = [
+        prod_verify.Row(r["check"], r["planned"], r["actual"], r["ok"], warn=r.get("status") == "warn")
+        for r in facts["checks"]
+    ]
     print(prod_verify.render(table, colour=colour_for()))
     return all(row.ok for row in table)
 
@@ -193,15 +262,15 @@ def plan(
 ) -> None:
     """Print the caps, NODE_OPTIONS and heap share that prodlike.up would apply.
 
-    Docker is not touched."""
+    Each cap says where it comes from (a flag, .env, production's definition named by
+    prodlike.caps_from, the seed); a `drift:` line when it is not production's. Docker is not touched."""
     from .drivers.compose import Compose
-    from .knowledge.prodlike_plan import describe, make_plan
     from .knowledge.settings import settings
 
-    def gather() -> HeapPlan:
+    def gather() -> tuple[HeapPlan, list[str], dict[str, str]]:
         s = settings(c).worker(name or None)  # a worker named as for prodlike.up (an unknown one: one line)
         compose = Compose(s, require_env=False)
-        return make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
+        return planned(compose, (cpus, memory, heap_ratio, heap_mb, processes))
 
     if json:
         import sys
@@ -210,15 +279,18 @@ def plan(
         from .knowledge import json_doc
 
         def body() -> tuple[bool, dict[str, Any]]:
-            heap = gather()
+            heap, lines, origins = gather()
             for warning in heap.warnings():
                 print(f"warning: {warning}", file=sys.stderr)
-            return True, {"plan": json_doc.plan_facts(heap), "warnings": heap.warnings()}
+            drift = [line.removeprefix("drift: ") for line in lines if line.startswith("drift: ")]
+            facts = {"plan": json_doc.plan_facts(heap), "warnings": heap.warnings()}
+            return True, {**facts, "sources": origins, "drift": drift}
 
         json_out.emit("prodlike.plan", body)
         return
-    heap = gather()
-    print(describe(heap))
+    heap, lines, _ = gather()
+    for line in lines:
+        print(line)
     for warning in heap.warnings():
         print(f"warning: {warning}")
 
@@ -245,20 +317,17 @@ def up(
     from .drivers.compose import Compose
     from .drivers.handover import restore
     from .drivers.worker_service import build_inputs, start_worker
-    from .knowledge.prodlike_plan import check_engine, compose_env, describe, fit_to_engine, make_plan
+    from .knowledge.prodlike_plan import compose_env
 
     s = workers.one(c, name)  # its app commands completed from the lock file
     compose = Compose(s)
     require_overlay(compose)
     handover.refuse_if_active(compose, "prodlike.up")
     info = engine.info(compose.gateway)
-    cpus, memory, fitted = fit_to_engine(compose.env, cpus, memory, info)  # the seed's caps where the engine has them
-    for line in fitted:
-        print(f"note: {line}", flush=True)
-    heap = make_plan(compose.env, cpus, memory, heap_ratio, heap_mb, processes)
+    # the seed's caps where the engine has them; production's (prodlike.caps_from) checked against it
+    heap, lines, _ = planned(compose, (cpus, memory, heap_ratio, heap_mb, processes), info)
     for warning in heap.warnings():
         print(f"warning: {warning}", flush=True)
-    check_engine(heap, info)
     restore.recover_stale(compose)
     if build:
         host_app.build(s, pulled=build_inputs(compose) is None)
@@ -267,7 +336,8 @@ def up(
     note = host_app.compiled_output_note(s)
     if note:
         print(f"note: {note}", flush=True)
-    print(describe(heap), flush=True)
+    for line in lines:
+        print(line, flush=True)
     start_worker(
         compose,
         build=build,
@@ -323,12 +393,15 @@ def verify(
 def stats(c: Context, name: str | None = None) -> None:
     """Show one `docker stats` sample of the worker and each process's heap use.
 
-    CPU %, memory against its cap, the plan recorded on it, and each worker process's heap used
-    against its limit."""
+    CPU %, memory against its cap, the plan recorded on it, each worker process's heap used against
+    its limit (an app reporting them), and every Node process in the container with its heap limit
+    and the sum of those limits against the memory cap."""
     from .drivers import engine, load
     from .drivers.compose import Compose
     from .knowledge.failures import UserError
-    from .knowledge.prodlike_labels import mode_text
+    from .knowledge.heap_plan import PlanError
+    from .knowledge.prod_verify import DEFAULT_RATIO, node_procs, stats_lines
+    from .knowledge.prodlike_labels import mode_text, plan_from_labels
     from .knowledge.settings import settings
 
     s = settings(c).worker(name or None)
@@ -347,6 +420,16 @@ def stats(c: Context, name: str | None = None) -> None:
             f"of {worker.get('heap_size_limit_mib')} MiB, rss {worker.get('rss_mib')} MiB, "
             f"restarts {worker.get('restarts')}"
         )
+    # Every Node process of the container, whatever started it (the app's own forks too), and the sum
+    # of their heap limits against the memory cap.
+    answer = probe(compose, container)
+    try:
+        recorded = plan_from_labels(labels)
+    except PlanError:
+        recorded = None
+    procs = node_procs(answer) or []
+    for line in stats_lines(procs, answer.get("memory_limit_bytes"), recorded.ratio if recorded else DEFAULT_RATIO):
+        print(line)
 
 
 _LOAD_HELP = {

@@ -143,6 +143,13 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
             )
         if existing != wanted.workers:
             notes.append("invoke.yaml: the `workers:` entries kept as you wrote them")
+        for worker in wanted.workers:
+            mine: dict[str, Any] = next((e for e in existing if _matches(e, worker)), {})
+            if worker.get("caps_from") and not mine.get("caps_from"):
+                notes.append(
+                    f"invoke.yaml: add `caps_from: {worker['caps_from']}` to the {worker['name']} entry of `workers:` "
+                    "to plan prod-like caps with production's numbers (adopt keeps your entries as written)"
+                )
     elif isinstance(data.get("worker"), dict) and len(wanted.workers) == 1:
         if data["worker"].get("service") not in (None, wanted.workers[0]["name"]):
             raise UserError(
@@ -150,6 +157,10 @@ def merge(text: str | None, wanted: Wanted) -> tuple[str, list[str]]:
                 f"{wanted.workers[0]['name']!r}: fix worker.service or name it with `--worker` (nothing was written)"
             )
         notes.append("invoke.yaml: the `worker:` section kept (one worker)")
+        found = wanted.workers[0].get("caps_from")
+        if found and not str((prodlike or {}).get("caps_from") or ""):
+            result = set_key(result, "prodlike", "caps_from", found)
+            notes.append(f"invoke.yaml: prodlike.caps_from set to {found!r} (production's numbers for the worker)")
     elif isinstance(data.get("worker"), dict):
         raise UserError(
             "invoke.yaml describes one worker (`worker:`), the compose files have "

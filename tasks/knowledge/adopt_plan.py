@@ -64,11 +64,16 @@ class Proposal:
     notes: tuple[str, ...] = ()  # what the override changes of the user's own settings, and why
     dev: str = ""  # the dev command written for a package without a `dev` script ("": detected as usual)
     dev_line: str = ""  # what adopt says about the dev command ("" when the package has its script)
+    caps_from: str = ""  # production's definition of the worker (path#container), when one was found
 
     def entry(self) -> dict[str, Any]:
         """The `workers:` entry of invoke.yaml."""
         entry = {"name": self.service, "profile": self.profile, "dir": self.app_dir, "build_mode": self.build_mode}
-        return {**entry, "dev": self.dev} if self.dev else entry
+        if self.dev:
+            entry["dev"] = self.dev
+        if self.caps_from:
+            entry["caps_from"] = self.caps_from
+        return entry
 
 
 def fingerprint_var(build_mode: str, service: str) -> str:

@@ -277,6 +277,19 @@ class WorkerSettings:
         )
     )
 
+    caps_from: str = field(
+        metadata=declared(
+            "prodlike",
+            "",
+            "Where production's caps for this worker are: `path#container` of a Compose file (`deploy.resources`), "
+            "Kubernetes manifests (a rendered Helm chart too), an ECS task definition or a Cloud Foundry manifest, "
+            "relative to the project root; `#container` picks the service, container, app or process type (default: "
+            "the worker's service name, or the file's only one). `inv prodlike.*` plans with its CPU and memory "
+            "limits unless a flag or PRODLIKE_CPUS / PRODLIKE_MEMORY say otherwise; `inv adopt` sets it when it "
+            "finds one. Empty: none.",
+        )
+    )
+
     def __repr__(self) -> str:
         return f"WorkerSettings({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
 

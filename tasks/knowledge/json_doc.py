@@ -60,8 +60,7 @@ def verify_facts(mode: str, source: str, source_text: str, plan: HeapPlan, table
         "plan_source_text": source_text,
         "plan": plan_facts(plan),
         "checks": [
-            {"check": r.item, "planned": r.planned, "actual": r.actual, "ok": r.ok, "status": OK if r.ok else FAIL}
-            for r in table
+            {"check": r.item, "planned": r.planned, "actual": r.actual, "ok": r.ok, "status": r.status} for r in table
         ],
     }
 

@@ -6,9 +6,10 @@ from ..knowledge import heap_plan
 from ..knowledge.engine_info import EngineInfo
 from ..knowledge.failures import UserError
 from ..knowledge.heap_plan import MIB, HeapPlan, PlanError, format_mib
+from ..knowledge.prod_source import ProdCaps, describe_extra, drift, overlay_drift
 from ..knowledge.prodlike_labels import compose_env
 
-__all__ = ["check_engine", "compose_env", "describe", "fit_to_engine", "make_plan"]
+__all__ = ["check_engine", "compose_env", "describe", "fit_to_engine", "make_plan", "origins", "source_lines"]
 
 
 def make_plan(
@@ -42,11 +43,13 @@ def make_plan(
         raise UserError(str(error)) from None
 
 
-def describe(plan: HeapPlan) -> str:
+def describe(plan: HeapPlan, cpus_origin: str = "", memory_origin: str = "") -> str:
+    """The plan, a line per figure; ``*_origin`` (when given) says where a cap came from."""
     return "\n".join(
         [
-            f"cpus:              {plan.cpus:g}",
-            f"memory:            {format_mib(plan.memory_mib)} ({plan.memory_bytes} bytes)",
+            f"cpus:              {plan.cpus:g}" + (f" ({cpus_origin})" if cpus_origin else ""),
+            f"memory:            {format_mib(plan.memory_mib)} ({plan.memory_bytes} bytes)"
+            + (f" ({memory_origin})" if memory_origin else ""),
             f"node processes:    {plan.processes}",
             f"NODE_OPTIONS:      {plan.node_options}" + (" (explicit --heap-mb)" if plan.explicit else ""),
             f"heap_size_limit:   {plan.heap_limit_mib} MiB per process = "
@@ -84,16 +87,40 @@ def fit_to_engine(
     return cpus, memory, notes
 
 
-def check_engine(plan: HeapPlan, info: EngineInfo) -> None:
-    """Refuse caps the engine cannot give, before Compose runs."""
+def origins(cpus_origin: str, memory_origin: str, fitted: list[str]) -> tuple[str, str]:
+    """Where each planned cap comes from, for the plan's lines: as chosen (a flag, `.env`, production),
+    else the engine's own size (``fitted`` said so), else the seed's default."""
+    engine_cpus = any(line.startswith(f"the seed's {SEED_CPUS} CPUs") for line in fitted)
+    engine_memory = any(line.startswith(f"the seed's {SEED_MEMORY} memory") for line in fitted)
+    return (
+        cpus_origin or ("all the Docker engine has" if engine_cpus else "the seed's default"),
+        memory_origin or ("all the Docker engine has" if engine_memory else "the seed's default"),
+    )
+
+
+def check_engine(plan: HeapPlan, info: EngineInfo, cpus_origin: str = "", memory_origin: str = "") -> None:
+    """Refuse caps the engine cannot give, before Compose runs (naming where a production figure came from)."""
     have = f"the Docker engine has {info.cpus} CPUs and {format_mib(info.memory_bytes / MIB)} memory"
     if plan.cpus > info.cpus:
+        where = f" ({cpus_origin})" if cpus_origin.startswith("production") else ""
         raise UserError(
-            f"{plan.cpus:g} CPUs asked but {have}: lower --cpus (or PRODLIKE_CPUS in .env) "
+            f"{plan.cpus:g} CPUs asked{where} but {have}: lower --cpus (or PRODLIKE_CPUS in .env) "
             "or give Docker Desktop more CPUs"
         )
     if plan.memory_bytes > info.memory_bytes:
+        where = f" ({memory_origin})" if memory_origin.startswith("production") else ""
         raise UserError(
-            f"{format_mib(plan.memory_mib)} memory asked but {have}: lower --memory "
+            f"{format_mib(plan.memory_mib)} memory asked{where} but {have}: lower --memory "
             "(or PRODLIKE_MEMORY in .env) or give Docker Desktop more memory"
         )
+
+
+def source_lines(prod: ProdCaps | None, plan: HeapPlan, fixed: dict[str, str], overlay_name: str) -> list[str]:
+    """After the plan: what production's definition says beyond the caps, then one `drift:` line per cap
+    that differs from production's, or that the overlay fixes to another value than the plan's."""
+    lines = describe_extra(prod) if prod is not None else []
+    drifts = drift(prod, plan.cpus, plan.memory_bytes) + overlay_drift(
+        fixed, plan.cpus, plan.memory_bytes, overlay_name
+    )
+    lines += [f"drift: {line}" for line in drifts]
+    return lines

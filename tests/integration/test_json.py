@@ -112,9 +112,13 @@ def test_prodlike_verify_json_same_exit_codes_as_the_table(stack):
     doc = document(stack.inv("prodlike.verify", "--json", check=True), "prodlike.verify")
     assert (doc["mode"], doc["plan_source"]) == ("prodlike", "labels")
     assert doc["plan"]["memory_bytes"] == 512 * 1024 * 1024 and doc["plan"]["heap_limit_mib"] == 432
-    assert doc["checks"] and all(row["ok"] and row["status"] == "ok" for row in doc["checks"])
+    assert doc["checks"] and all(row["ok"] for row in doc["checks"])
+    # every row ok but one WARN: the cluster primary's own heap limit beside its worker's (ok: advice only)
+    warned = [row["check"] for row in doc["checks"] if row["status"] == "warn"]
+    assert warned == ["heap limits of every node process (forking ones too)"], doc["checks"]
+    assert {row["status"] for row in doc["checks"]} == {"ok", "warn"}
     text = stack.inv("prodlike.verify", check=True).stdout
-    assert text.count("\nOK ") == len(doc["checks"])  # one table row per check
+    assert text.count("\nOK ") + text.count("\nWARN ") == len(doc["checks"])  # one table row per check
 
     mismatch = stack.inv("prodlike.verify", "--json", "--cpus", "1", "--memory", "1g")
     assert mismatch.returncode == 1 and mismatch.stderr.strip().splitlines()[-1].startswith("error: ")

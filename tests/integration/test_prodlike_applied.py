@@ -15,6 +15,12 @@ pytestmark = pytest.mark.docker
 
 SMALL = ("--cpus", "1", "--memory", "512m")
 MIB = 1024 * 1024
+#: Production's own definitions of the worker (prodlike.caps_from): each gives the caps a test plans with.
+PROD = "tests/integration/fixtures/prod"
+
+
+def caps_from(reference: str) -> dict[str, str]:
+    return {"INVOKE_PRODLIKE_CAPS_FROM": f"{PROD}/{reference}"}
 
 
 def container(stack) -> str:
@@ -36,7 +42,14 @@ def cluster_status(stack) -> dict:
 
 
 def test_verify_without_flags_uses_the_plan_on_the_container_and_catches_a_wrong_one(stack):
-    stack.inv("prodlike.up", *SMALL, check=True)
+    # The caps of production's Kubernetes Deployment (1000m, 512Mi): the same as SMALL, read back from the cgroup.
+    up = stack.inv("prodlike.up", env=caps_from("worker-deployment.yaml#worker"), check=True)
+    origin = f"production: {PROD}/worker-deployment.yaml#worker: spec.template.spec.containers[0].resources.limits"
+    assert f"cpus:              1 ({origin}.cpu 1000m)" in up.stdout, up.stdout
+    assert f"memory:            512 MiB (536870912 bytes) ({origin}.memory 512Mi)" in up.stdout
+    assert "instances:       2 (spec.replicas 2)" in up.stdout and "drift:" not in up.stdout
+    assert re.search(r"^OK   cgroup v1 memory\s+536870912 B\s+\d+ B", up.stdout, re.M), up.stdout
+    assert re.search(r"^OK   cgroup v1 CPUs\s+1\s+1\s*$", up.stdout, re.M)
     # .env says 13g and 3 CPUs: verify must compare with what prodlike.up applied, not with .env.
     verify = stack.inv("prodlike.verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
@@ -61,6 +74,29 @@ def test_verify_without_flags_uses_the_plan_on_the_container_and_catches_a_wrong
     assert [row.split("  ")[0] for row in fail_rows(wrong.stdout)] == ["FAIL engine memory", "FAIL cgroup v1 memory"]
     assert wrong.stderr.strip().splitlines()[-1].startswith("error: the running worker does not match")
 
+    # An app that forks by itself, one process per os.cpus() (the engine's 2 CPUs under the 1-CPU cap):
+    # every Node process is counted from /proc and the sum of their heap limits checked.
+    script = (
+        "const c = require('node:cluster'); if (c.isPrimary) { for (const _ of require('node:os').cpus()) c.fork(); }"
+        " else setInterval(() => {}, 1000);"
+    )
+    stack.compose("exec", "-T", "worker", "node", "-e", f"require('fs').writeFileSync('/tmp/fork.js', {script!r})")
+    subprocess.run(["docker", "exec", "-d", container(stack), "node", "/tmp/fork.js"], check=True)
+    forked = wait_for(
+        lambda: "forks 2" in (v := stack.inv("prodlike.verify")).stdout and v, 30, what="the forks of /tmp/fork.js"
+    )
+    rows = fail_rows(forked.stdout)
+    assert any(re.match(r"FAIL node processes in the container\s+1 worker\(s\)\s+5: 3 worker\(s\); pid \d+ "
+                        r"\(`node dist/apps/worker/cluster.js`\) forks 1, pid \d+ \(`node /tmp/fork.js`\) forks 2", row)
+               for row in rows), forked.stdout  # fmt: skip
+    assert any(re.match(r"FAIL heap limits of the workers, share of memory\s+<= 85%\s+1.27 GiB in 3, 253.1%", row)
+               for row in rows), forked.stdout  # fmt: skip
+    stats = stack.inv("prodlike.stats", check=True)
+    assert "node processes: 5 (3 worker(s), 2 forking)" in stats.stdout, stats.stdout
+    # stats compares with the container's own cap (768m since the `docker update` above)
+    assert "heap limits: workers 1.27 GiB = 168.8% of the 768 MiB cap" in stats.stdout
+    assert "warning: the workers' heap limits add up to more than 85% of 768 MiB" in stats.stdout
+
     # worker.up leaves prodlike mode and says so in one line; verify then fails on the normal worker.
     up = stack.inv("worker.up", check=True)
     notes = [line for line in up.stdout.splitlines() if "prodlike" in line]
@@ -72,7 +108,12 @@ def test_verify_without_flags_uses_the_plan_on_the_container_and_catches_a_wrong
 
 
 def test_dev_worker_gives_back_a_prodlike_worker_with_its_plan(stack):
-    stack.inv("prodlike.up", *SMALL, check=True)
+    # The caps of production's Compose file (deploy.resources.limits: "1", 512m): SMALL again.
+    up = stack.inv("prodlike.up", env=caps_from("docker-compose.prod.yml#worker"), check=True)
+    assert (
+        f"(production: {PROD}/docker-compose.prod.yml#worker: services.worker.deploy.resources.limits.memory 512m)"
+        in up.stdout
+    )
     # A stand-in dev command has no start-gate hook and never dials Redis: the plain handover.
     session = stack.inv(
         "dev.worker",
@@ -94,12 +135,25 @@ def test_dev_worker_gives_back_a_prodlike_worker_with_its_plan(stack):
 
 
 def test_two_processes_each_with_the_planned_heap_one_scheduler_jobs_spread_and_replaced(stack):
-    up = stack.inv("prodlike.up", "--cpus", "2", "--memory", "768m", "--processes", "2")
+    # 2 CPUs from the task-level cpu (2048 units), 768 MiB from the container's memory of an ECS task definition.
+    up = stack.inv("prodlike.up", "--processes", "2", env=caps_from("task-definition.json"))
     assert up.returncode == 0, up.stdout + up.stderr
+    assert f"cpus:              2 (production: {PROD}/task-definition.json: cpu (task-level) 2048)" in up.stdout
+    assert f"(production: {PROD}/task-definition.json: containerDefinitions[0].memory 768)" in up.stdout
     verify = stack.inv("prodlike.verify", check=True)
     heaps = re.findall(r"^OK   process (\d) \(pid \d+\) heap_size_limit\s+318 MiB\s+318 MiB", verify.stdout, re.M)
     assert heaps == ["1", "2"], verify.stdout
     assert re.search(r"^OK   processes running the scheduler\s+1\s+1", verify.stdout, re.M)
+    # The cluster primary and its two forks, counted from /proc: the forks' limits within the share, the
+    # primary's own limit (the same NODE_OPTIONS) pushing the sum past it, said as a WARN.
+    assert re.search(r"^OK   node processes in the container\s+2 worker\(s\)\s+3: 2 worker\(s\); pid \d+ "
+                     r"\(`node dist/apps/worker/cluster.js`\) forks 2\s*$", verify.stdout, re.M), verify.stdout  # fmt: skip
+    assert re.search(
+        r"^OK   heap limits of the workers, share of memory\s+<= 85%\s+636 MiB in 2, 82.8%", verify.stdout, re.M
+    )
+    assert re.search(
+        r"^WARN heap limits of every node process \(forking ones too\)\s+<= 85%\s+954 MiB in 3", verify.stdout, re.M
+    )
     assert "heap 2 x 318 MiB" in stack.inv("worker.status", check=True).stdout
     status = cluster_status(stack)
     assert [w["scheduler"] for w in status["workers"]] == [True, False]

@@ -411,3 +411,45 @@ def test_services_the_workers_reach_without_a_published_port_are_published_by_th
     text = adopt_plan.render_override([], publish)
     assert "  followers-db:\n    ports:\n    - 127.0.0.1::5432\n" in text
     assert "main-db" not in text  # it publishes its port already
+
+
+PROD = DATA / "prod"
+
+
+def test_caps_from_goes_into_a_new_entry_a_single_worker_form_and_a_note_for_a_kept_list():
+    from dataclasses import replace
+
+    entry = {"name": "email", "profile": "workers", "dir": "apps/email", "build_mode": "image"}
+    wanted = replace(WANTED, workers=[{**entry, "caps_from": "k8s/email.yaml#email"}])
+    text, _ = adopt_config.merge(None, wanted)
+    assert yaml.safe_load(text)["workers"][0]["caps_from"] == "k8s/email.yaml#email"
+    one = wanted.workers[:1]
+    single, notes = adopt_config.merge("worker:\n  service: email\n", replace(wanted, workers=one))
+    assert yaml.safe_load(single)["prodlike"]["caps_from"] == "k8s/email.yaml#email"
+    assert "prodlike.caps_from set to 'k8s/email.yaml#email'" in notes[-1]
+    assert adopt_config.merge(single, replace(wanted, workers=one))[0] == single  # idempotent
+    kept, notes = adopt_config.merge("workers:\n  - name: email\n", wanted)
+    assert "caps_from" not in kept
+    assert "add `caps_from: k8s/email.yaml#email` to the email entry" in notes[-1]
+    mine = "workers:\n  - name: email\n    caps_from: elsewhere.json\n"
+    assert not [n for n in adopt_config.merge(mine, wanted)[1] if "caps_from" in n]
+
+
+def test_production_definitions_are_found_below_the_root_and_overlays_left_out(tmp_path):
+    from tasks.drivers import prod_source
+    from tasks.knowledge.prod_source import pick
+
+    (tmp_path / "deploy" / "k8s").mkdir(parents=True)
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    shutil.copy(PROD / "helm-rendered.yaml", tmp_path / "deploy" / "k8s" / "worker.yaml")
+    shutil.copy(PROD / "task-definition.json", tmp_path / ".aws" / "task-definition.json")
+    shutil.copy(PROD / "helm-rendered.yaml", tmp_path / "node_modules" / "x" / "chart.yaml")
+    shutil.copy(PROD / "docker-compose.prod.yml", tmp_path / "docker-compose.yml")  # the dev stack: skipped
+    overlay = "services:\n  worker:\n    deploy: {resources: {limits: {memory: '${PRODLIKE_MEMORY:-13g}'}}}\n"
+    (tmp_path / "compose.devstack.prodlike.yaml").write_text(overlay)
+    (tmp_path / "broken.yaml").write_text("resources: [\n")
+    found = prod_source.find(tmp_path, {"docker-compose.yml"})
+    assert [path for path, _ in found] == [".aws/task-definition.json", "deploy/k8s/worker.yaml"]
+    # neither path names production or staging: path order
+    assert pick(found, "worker") == (".aws/task-definition.json#worker", ["deploy/k8s/worker.yaml#worker"])

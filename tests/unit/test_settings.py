@@ -115,6 +115,7 @@ def test_the_single_worker_form_is_the_one_entry_list():
             app_sources=ROOT / "apps/jobs/src",
             build_mode="host",
             dev_env={"NODE_ENV": "development"},
+            caps_from="",
         ),
     )
 
