@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
@@ -119,7 +120,16 @@ def _checks(c: Context) -> bool:
     env_path, example = compose.env_path, compose.env_example
     try:
         if not env_path.is_file() and not example.is_file():
-            results.append(_line(True, ".env", f"none at {display(env_path, s.root)} (no {example.name}: none needed)"))
+            needed = _env_copied_by_builds(chosen)
+            results.append(
+                _line(
+                    not needed,
+                    ".env",
+                    f"none at {display(env_path, s.root)}, but {needed}: the image build fails without it"
+                    if needed
+                    else f"none at {display(env_path, s.root)} (no {example.name}: none needed)",
+                )
+            )
         else:
             env = envfile.load(env_path, example)
             report = envfile.compare(env, envfile.read(example)) if example.is_file() else None
@@ -220,6 +230,28 @@ def _checks(c: Context) -> bool:
         for warning in scheduler_warnings(stack, s.scheduler_var) if stack else []:
             _line(True, "scheduler", warning, warn=True)
     return all(results)
+
+
+def _env_copied_by_builds(chosen: list[Settings]) -> str:
+    """Which worker's Dockerfile copies a `.env` its build context lacks ("" when none): doctor must not
+    say no .env is needed while the image build would fail on `COPY .env`."""
+    from .drivers import worker_service
+    from .drivers.compose import Compose
+    from .knowledge.build_context import dockerfile_copy_sources, named_copies
+    from .knowledge.settings import display
+
+    for w in chosen:
+        build = worker_service.build_inputs(Compose(w, require_env=False))
+        if build is None:
+            continue
+        try:
+            text = build.dockerfile.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for source in named_copies(dockerfile_copy_sources(text, build.target, dict(build.args)), ".env"):
+            if not any((build.context / source.lstrip("/")).parent.glob(Path(source).name)):
+                return f"{display(build.dockerfile, w.root)} copies `{source}` from {display(build.context, w.root)}"
+    return ""
 
 
 def _readiness_rule(w: Settings, config: dict[str, Any], results: list[bool]) -> None:

@@ -231,6 +231,15 @@ def dockerfile_copy_sources(
     return [source for i, stage in enumerate(stages) if i in needed for source in stage.sources]
 
 
+def named_copies(sources: list[str], name: str) -> list[str]:
+    """The COPY/ADD sources that name the file ``name`` itself (`COPY .env ./`, `COPY config/.env* ./`),
+    not a folder that merely may hold it (`COPY . .` copies a `.env` only when there is one)."""
+    from fnmatch import fnmatchcase
+    from pathlib import PurePosixPath
+
+    return [source for source in sources if fnmatchcase(name, PurePosixPath(source).name or ".")]
+
+
 def dockerignore(text: str | None) -> Callable[[str], bool]:
     """Is a context path (relative, `/`-separated) left out by this `.dockerignore`?
 

@@ -204,3 +204,33 @@ def test_a_shell_form_command_is_recognised(entrypoint, command, expected):
     from tasks.knowledge.build_context import shell_wrapped
 
     assert shell_wrapped(entrypoint, command) == expected
+
+
+def test_named_copies_are_the_sources_that_name_the_file_itself():
+    from tasks.knowledge.build_context import named_copies
+
+    sources = [".env", "config/.env*", ".", "src", "package.json", "/app/.env.production"]
+    assert named_copies(sources, ".env") == [".env", "config/.env*"]  # `COPY . .` needs no .env
+
+
+def test_doctor_names_a_dockerfile_that_copies_a_missing_env(tmp_path, monkeypatch):
+    """doctor said `.env: none (none needed)` while the image build failed on `COPY .env ./`. The
+    build's inputs are Compose's (stack_facts.config_json, exercised by the integration tests); here
+    they are given, the Dockerfile and the context are real files."""
+    import importlib
+    from types import SimpleNamespace
+
+    from tasks.drivers import worker_service
+    from tasks.knowledge.build_context import BuildInputs
+
+    context = tmp_path / "apps" / "worker"
+    context.mkdir(parents=True)
+    (context / "Dockerfile").write_text("FROM node:22\nWORKDIR /app\nCOPY package.json .env ./\nCMD node main.js\n")
+    build = BuildInputs(context, context / "Dockerfile")
+    monkeypatch.setattr(worker_service, "build_inputs", lambda compose: build)
+    doctor = importlib.import_module("tasks.doctor")  # (`tasks.doctor` the attribute is the task)
+    monkeypatch.setattr("tasks.drivers.compose.Compose", lambda w, require_env=False: SimpleNamespace())
+    worker = SimpleNamespace(root=tmp_path)
+    assert doctor._env_copied_by_builds([worker]) == "apps/worker/Dockerfile copies `.env` from apps/worker"
+    (context / ".env").write_text("A=1\n")
+    assert doctor._env_copied_by_builds([worker]) == ""
