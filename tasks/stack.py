@@ -12,7 +12,7 @@ def up(c: Context, build: bool = False) -> None:
     """Start the stack and every background worker, and wait until they are healthy.
 
     The stack is the services of the compose files."""
-    from .drivers import handover, host_app, ports, stack_facts, stack_up, worker_service, workers
+    from .drivers import handover, host_app, ports, recreate, stack_facts, stack_up, worker_service, workers
     from .drivers.compose import Compose
     from .drivers.handover import restore
     from .drivers.worker_service import image_plan
@@ -42,6 +42,15 @@ def up(c: Context, build: bool = False) -> None:
     services = stack.enabled(profiles)
     ports.check_free(compose, services, stack)
     build = rebuild
+    for s, each in zip(chosen, composes, strict=True):
+        # `up` would re-create a running worker whose configuration or image changed, stopping it by
+        # SIGTERM to PID 1 only: stop it consumer-first before (a build first, while it still serves).
+        running = [ct for ct in each.containers(s.service) if ct.running]
+        if running and build:
+            each.check(
+                "build", s.service, what=f"building the {s.service} image", profiles=[s.profile], extra_env=build_env
+            )
+        recreate.stop_if_recreated(each, extra_env=build_env, containers=running)
     before = stack_up.restart_counts(compose)
     try:
         done = stack_up.up_wait(

@@ -187,16 +187,26 @@ def _inputs_digest(record: dict[str, Any]) -> str:
 
 
 def config_hashes(
-    compose: Compose, services: list[str], profiles: list[str], extra_env: dict[str, str]
+    compose: Compose,
+    services: list[str],
+    profiles: list[str],
+    extra_env: dict[str, str],
+    files: list[str] | None = None,
 ) -> dict[str, str]:
     """Compose's own `config --hash` of these services (`service -> hash`; {} when Compose fails),
     cached beside the configuration and valid while it is: the same files, variables and binary.
 
     The hash is what `up` compares with a container's `com.docker.compose.config-hash` label; it is
-    asked of Compose, never computed here.
+    asked of Compose, never computed here. ``files``: other compose files than the project's (the
+    prod-like override on top): asked every time, since the cache watches only the project's files.
     """
     from ..knowledge.up_noop import parse_hashes
 
+    if files is not None:
+        result = compose.run(
+            "config", "--hash", ",".join(services), capture=True, files=files, profiles=profiles, extra_env=extra_env
+        )
+        return parse_hashes(result.stdout) if result.ok else {}
     digest = _inputs_digest(_record(compose))
     key = hashlib.sha256(json.dumps([services, profiles, sorted(extra_env.items())]).encode()).hexdigest()
     path = compose.settings.state_dir / "compose-hashes.json"

@@ -153,9 +153,14 @@ def _image_ids(compose: Compose, images: dict[str, str]) -> dict[str, str]:
     return {service: by_name[image] for service, image in images.items()}
 
 
+#: What the no-op check found: why `up -d` runs (None: it would change nothing), and the config
+#: hashes and image ids it asked (reused to tell whether that `up` re-creates the running worker).
+NoopAnswer = tuple[str | None, dict[str, str], dict[str, str]]
+
+
 def _why_not_noop(
     compose: Compose, containers: list[ContainerState], env: dict[str, str], pool: Executor
-) -> Future[str | None]:
+) -> Future[NoopAnswer]:
     """Ask, in parallel with the image check, whether `up -d` would change anything (None: no)."""
     from ..drivers import stack_facts
     from ..knowledge.up_noop import dependency_conditions, why_not_noop
@@ -167,8 +172,8 @@ def _why_not_noop(
         services = {}
     dependencies = dependency_conditions(services, s.service) if isinstance(services, dict) else None
     if dependencies is None:
-        done: Future[str | None] = Future()
-        done.set_result("the configuration could not be read")
+        done: Future[NoopAnswer] = Future()
+        done.set_result(("the configuration could not be read", {}, {}))
         return done
     chain = [s.service, *dependencies]
     images = {name: str((services.get(name) or {}).get("image") or f"{compose.project_name}-{name}") for name in chain}
@@ -176,8 +181,8 @@ def _why_not_noop(
     hashes = pool.submit(stack_facts.config_hashes, compose, chain, [s.profile], env)
     image_ids = pool.submit(_image_ids, compose, images)
 
-    def decide() -> str | None:
-        return why_not_noop(
+    def decide() -> NoopAnswer:
+        reason = why_not_noop(
             s.service,
             containers=containers,
             hashes=hashes.result(),
@@ -185,6 +190,7 @@ def _why_not_noop(
             dependencies=dependencies,
             pull_policies=policies,
         )
+        return reason, hashes.result(), image_ids.result()
 
     return pool.submit(decide)
 
@@ -208,10 +214,15 @@ def start_worker(
     `worker.up`: no --build, no other files or variables), `up -d` is skipped when it would change
     nothing: the worker runs healthy from Compose's current configuration hash and the image its
     tag names now, and so do its dependencies (see `tasks.knowledge.up_noop`).
+
+    When `up -d` would re-create the running worker (its configuration or image changed, prod-like
+    on or off), it is stopped consumer-first before (`tasks.drivers.recreate`); a build asked of a
+    running worker is made before that (`compose build`), so the worker serves during the build and
+    the new image is known.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..drivers import ports, stack_facts, stack_up
+    from ..drivers import ports, recreate, stack_facts, stack_up
 
     s = compose.settings
     skip_asked = may_skip and not build and files is None and not extra_env
@@ -222,7 +233,8 @@ def start_worker(
     with ThreadPoolExecutor(max_workers=3) as pool:  # independent questions to Docker, asked at once
         noop = _why_not_noop(compose, listing, build_env, pool) if skip_asked and listing is not None else None
         build = _rebuild(compose, build, fingerprint)
-        skip = noop is not None and noop.result() is None and not build
+        asked = noop.result() if noop is not None else None
+        skip = asked is not None and asked[0] is None and not build
     what = what or f"starting the {s.service} service"
     if skip:
         worker = next(ct for ct in listing or [] if ct.service == s.service)
@@ -231,16 +243,32 @@ def start_worker(
             return  # ready: its healthcheck passes (the readiness wait would say the same at once)
         require_ready(compose, what, stop_on_failure=stop_on_failure)
         return
+    env = {**(extra_env or {}), **build_env}
+    mine = [ct for ct in (compose.containers(s.service) if listing is None else listing) if ct.service == s.service]
+    if any(ct.running for ct in mine):
+        if build:  # built while the worker still serves; `up` then finds the new image (or the same)
+            compose.check(
+                "build",
+                s.service,
+                what=f"building the {s.service} image",
+                files=files,
+                profiles=[s.profile],
+                extra_env=env,
+            )
+            build, asked = False, None  # the image ids asked before the build are stale
+        recreate.stop_if_recreated(
+            compose,
+            files=files,
+            extra_env=env,
+            containers=mine,
+            config_hash=asked[1].get(s.service, "") if asked else "",
+            image=asked[2].get(s.service, "") if asked else "",
+            prodlike=bool(files) and s.prodlike_file in (files or []),
+        )
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
     before = stack_up.restart_counts(compose)  # a dependency in a crash loop fails the start too
     try:
-        compose.check(
-            *args,
-            what=what,
-            profiles=[s.profile],
-            files=files,
-            extra_env={**(extra_env or {}), **build_env},
-        )
+        compose.check(*args, what=what, profiles=[s.profile], files=files, extra_env=env)
     except UserError as error:
         raise ports.explain_failed_up(compose, [s.service], error) from None
     require_ready(compose, what, stop_on_failure=stop_on_failure)

@@ -155,3 +155,24 @@ def test_forks_still_busy_at_the_end_of_the_grace_period_are_killed_once_and_it_
     if code == 137:
         assert "did not stop within its grace period (3 s): Docker killed it (SIGKILL, exit code 137)" in out, out
     assert all(not stack.job(i).get("finishedOn") for i in ids)
+
+
+def test_worker_up_re_creating_a_npm_run_dev_container_stops_its_consumer_first(image, tmp_path, cleanup):
+    """A changed variable in the env file makes `worker.up` re-create the running container. Compose alone
+    stops the old one by SIGTERM to PID 1 (npm), which cuts the job below `tsx watch`; the task stops it
+    consumer-first before `up -d`, so the job finishes once and the new container serves."""
+    stack = started(tmp_path, "npm run dev")
+    cleanup.append(stack)
+    (job_id,) = mid_job(stack, 1, 8000)
+    stack.env_file.write_text(stack.env_file.read_text().replace("GRACE=30s\n", "GRACE=31s\n"))
+    up = stack.inv("worker.up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    out = up.stdout
+    assert "worker: its configuration changed: stopping it (its consumers first) before Compose re-creates it" in out
+    assert "stopping the worker service (it finishes its current job: its consumer (pid " in out, out
+    job = stack.job(job_id)
+    assert finished_once(job), job  # ats 1, stc 0: not cut and run again
+    wait_for(lambda: stack.consumers() >= 1, 60, what="the re-created worker consuming")
+    assert stack.container_state()["Running"]
+    (after,) = stack.add_jobs(1, 100)
+    wait_for(lambda: finished_once(stack.job(after)), 60, what="a job done by the re-created worker")

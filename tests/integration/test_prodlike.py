@@ -53,6 +53,7 @@ def test_up_applies_caps_heap_plan_and_verifies(stack):
 
     down = stack.inv("prodlike.down")
     assert down.returncode == 0, down.stderr
+    assert "worker: it goes back to the normal worker: stopping it (its consumers first)" in down.stdout, down.stdout
     assert stack.ps()["worker"] == "running"
     assert inspect_caps(stack) == (0, 0)
     env = stack.compose("exec", "-T", "worker", "printenv", "NODE_ENV").stdout.strip()
@@ -181,3 +182,4 @@ def test_a_plain_prodlike_up_fits_the_seeds_caps_to_the_engine(stack):
     assert "FAIL" not in up.stdout
     down = stack.inv("prodlike.down")
     assert down.returncode == 0, down.stderr
+    assert "worker: it goes back to the normal worker: stopping it (its consumers first)" in down.stdout, down.stdout

@@ -314,6 +314,8 @@ def test_worker_up_on_a_running_worker_skips_compose_until_its_configuration_cha
     stack.write_env(WORKER_CONCURRENCY="2")
     changed = stack.inv("worker.up", check=True)
     assert "already running" not in changed.stdout
+    said = "worker: its configuration changed: stopping it (its consumers first) before Compose re-creates it"
+    assert said in changed.stdout, changed.stdout
     recreated = stack.compose("ps", "-q", "worker").stdout.strip()
     assert recreated and recreated != first
     assert stack.ps()["worker"] == "running"

@@ -177,9 +177,15 @@ def test_up_runs_compose_when_a_dependency_is_down(tmp_path, gw):
 
 
 def test_build_never_skips(tmp_path, gw):
-    matching_stack(gw)
+    """A running worker's image is built first (it serves meanwhile), then `up -d`; a stopped one's by `up`."""
+    stack = matching_stack(gw)
     worker.up(fakes.context(tmp_path), build=True)
-    assert gw.ran(r"--profile worker up -d --build worker$")
+    assert gw.in_order(r"--profile worker build worker$", r"--profile worker up -d worker$")
+    assert stack.worker is not None
+    stack.worker.state = "exited"
+    gw.calls.clear()
+    worker.up(fakes.context(tmp_path), build=True)
+    assert gw.ran(r"--profile worker up -d --build worker$") and not gw.ran(r" build worker$")
 
 
 def test_a_prodlike_worker_is_recreated_not_skipped(tmp_path, gw, capsys):
