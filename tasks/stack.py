@@ -7,8 +7,15 @@ from invoke.context import Context
 from invoke.tasks import task
 
 
-@task(help={"build": "Build the app and rebuild the worker image first."})
-def up(c: Context, build: bool = False) -> None:
+@task(
+    help={
+        "build": "Build the app and rebuild the worker image first.",
+        "recreate": "Let Compose re-create a running Redis whose configuration changed (e.g. a port the "
+        "collection's override publishes) even though it keeps nothing on disk: the keys it holds, the queue's jobs "
+        "among them, are lost. Without it, that is refused (other services are re-created, said first).",
+    }
+)
+def up(c: Context, build: bool = False, recreate: bool = False) -> None:
     """Start the stack and every background worker, and wait until they are healthy.
 
     The stack is the services of the compose files."""
@@ -42,6 +49,18 @@ def up(c: Context, build: bool = False) -> None:
     services = stack.enabled(profiles)
     ports.check_free(compose, services, stack)
     build = rebuild
+    from .drivers import recreate as recreating
+
+    worker_services = {s.service for s in chosen}
+    recreating.check(
+        compose,
+        [name for name in services if name not in worker_services],  # a worker's re-creation is what up is for
+        task="stack.up",
+        accept=recreate,
+        accept_hint="`inv stack.up --recreate`",
+        profiles=profiles,
+        extra_env=build_env,
+    )
     before = stack_up.restart_counts(compose)
     try:
         done = stack_up.up_wait(

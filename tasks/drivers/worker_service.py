@@ -199,6 +199,9 @@ def start_worker(
     containers: list[ContainerState] | None = None,
     may_skip: bool = False,
     stop_on_failure: bool = False,
+    recreate: bool = False,
+    task: str = "worker.up",
+    accept_hint: str = "`inv worker.up --recreate`",
 ) -> None:
     """`up -d` the worker, then wait until it is ready: a worker that crashes at start is an error
     (with ``stop_on_failure``, stopped first rather than left restarting under its restart policy).
@@ -207,7 +210,9 @@ def start_worker(
     project's containers when the caller has just listed them. With ``may_skip`` (a plain
     `worker.up`: no --build, no other files or variables), `up -d` is skipped when it would change
     nothing: the worker runs healthy from Compose's current configuration hash and the image its
-    tag names now, and so do its dependencies (see `tasks.knowledge.up_noop`).
+    tag names now, and so do its dependencies (see `tasks.knowledge.up_noop`). Before `up`, the
+    running dependencies it would re-create are named, and a Redis among them whose keys would be
+    lost is refused unless ``recreate`` (``accept_hint`` names the flag; `tasks.drivers.recreate`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -231,6 +236,18 @@ def start_worker(
             return  # ready: its healthcheck passes (the readiness wait would say the same at once)
         require_ready(compose, what, stop_on_failure=stop_on_failure)
         return
+    from ..drivers import recreate as recreating
+
+    dependencies = [name for name in stack_facts.load(compose).with_dependencies([s.service]) if name != s.service]
+    recreating.check(
+        compose,
+        dependencies,
+        task=task,
+        accept=recreate,
+        accept_hint=accept_hint,
+        profiles=[s.profile],
+        extra_env={**(extra_env or {}), **build_env},
+    )
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
     before = stack_up.restart_counts(compose)  # a dependency in a crash loop fails the start too
     try:
@@ -244,7 +261,6 @@ def start_worker(
     except UserError as error:
         raise ports.explain_failed_up(compose, [s.service], error) from None
     require_ready(compose, what, stop_on_failure=stop_on_failure)
-    dependencies = [name for name in stack_facts.load(compose).with_dependencies([s.service]) if name != s.service]
     if dependencies:
         stack_up.require_no_crash_loop(compose, dependencies, before, what=what)
 
