@@ -184,6 +184,9 @@ def _checks(c: Context) -> bool:
             else:
                 detail = "not present yet: pulled on first up"
             results.append(_line(True, "image", f"{image}: {detail}"))
+        from .drivers.dev_preflight import runtime_ports
+
+        runtime = runtime_ports(compose) if stack is not None else None
         for w in chosen:
             wcompose = Compose(w, require_env=False)
             if stack is not None:
@@ -199,24 +202,7 @@ def _checks(c: Context) -> bool:
                     results.append(_line(True, w.service, slow, warn=True))
                 _shell_stop_advice(w, wcompose, stack, results)
                 _stop_reach_advice(w, wcompose, results)
-                # How the dev worker on the host reaches the services the worker service names.
-                from .knowledge import dev_env
-
-                worker_svc = stack.service(w.service)
-                found, problems = dev_env.find_connections(
-                    stack,
-                    w.service,
-                    dict(worker_svc.environment) if worker_svc else {},
-                    host_port_vars=dev_env.parse_pairs(w.host_port_vars),
-                    url_vars=dev_env.parse_names(w.url_vars),
-                    exclude=dev_env.parse_exclusions(w.host_port_vars, w.url_vars),
-                )
-                for connection in found:
-                    if connection.set:  # the unresolved ones are the problems below
-                        results.append(_line(True, "  dev connection", connection.describe()))
-                for problem in problems:
-                    results.append(_line(False, "  dev connection", problem))
-                if not problems:
+                if not _dev_connections(w, wcompose, stack, runtime, results):
                     _handover_advice(w, wcompose, results)
             what = "dev worker" if len(chosen) == 1 else f"dev {w.worker_name}"
             try:
@@ -252,6 +238,46 @@ def _env_copied_by_builds(chosen: list[Settings]) -> str:
             if not any((build.context / source.lstrip("/")).parent.glob(Path(source).name)):
                 return f"{display(build.dockerfile, w.root)} copies `{source}` from {display(build.context, w.root)}"
     return ""
+
+
+def _dev_connections(
+    w: Settings,
+    compose: Compose,
+    stack: StackConfig,
+    runtime: tuple[dict[tuple[str, int], tuple[str, int]], set[str]] | None,
+    results: list[bool],
+) -> bool:
+    """How the dev worker on the host reaches the services the worker service names, as `dev.worker`
+    will see it (the running containers' ports first): True when `dev.worker` would refuse (a Redis
+    it cannot get, two services at one address: FAIL); any other connection it cannot get is a WARN."""
+    from .knowledge import dev_env
+
+    worker_svc = stack.service(w.service)
+    found, _ = dev_env.find_connections(
+        stack,
+        w.service,
+        dict(worker_svc.environment) if worker_svc else {},
+        host_port_vars=dev_env.parse_pairs(w.host_port_vars),
+        url_vars=dev_env.parse_names(w.url_vars),
+        exclude=dev_env.parse_exclusions(w.host_port_vars, w.url_vars),
+        runtime=runtime[0] if runtime else None,
+        running=runtime[1] if runtime else None,
+    )
+    refused = False
+    for connection in found:
+        if connection.set:
+            results.append(_line(True, "  dev connection", connection.describe()))
+        elif connection.note:
+            results.append(_line(True, "  dev connection", connection.note))
+        elif dev_env.leads_to_redis(stack, connection):
+            results.append(_line(False, "  dev connection", connection.problem))
+            refused = True
+        else:
+            results.append(_line(True, "  dev connection", connection.problem, warn=True))
+    for clash in dev_env.connection_clashes(found):
+        results.append(_line(False, "  dev connection", clash))
+        refused = True
+    return refused
 
 
 def _readiness_rule(w: Settings, config: dict[str, Any], results: list[bool]) -> None:

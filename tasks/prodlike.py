@@ -344,6 +344,8 @@ def up(
         files=override_files(compose),
         extra_env=compose_env(heap),
         what="starting the prod-like worker",
+        task="prodlike.up",
+        accept_hint="`inv stack.up --recreate` first",
     )
     if not run_verify(compose, heap, "the plan above, just applied"):
         raise Exit("error: the running worker does not match the plan (FAIL rows above)", code=1)
@@ -526,7 +528,7 @@ def down(c: Context, name: str | None = None) -> None:
     s = settings(c).worker(name or None)
     compose = Compose(s)
     handover.refuse_if_active(compose, "prodlike.down")
-    start_worker(compose)
+    start_worker(compose, task="prodlike.down", accept_hint="`inv stack.up --recreate` first")
 
 
 for _task in ("plan", "up", "verify", "stats", "load", "down"):

@@ -7,12 +7,20 @@ from invoke.context import Context
 from invoke.tasks import task
 
 
-@task(help={"build": "Build the app and rebuild the worker image first."})
-def up(c: Context, build: bool = False) -> None:
+@task(
+    help={
+        "build": "Build the app and rebuild the worker image first.",
+        "recreate": "Let Compose re-create a running Redis whose configuration changed (e.g. a port the "
+        "collection's override publishes) even though it keeps nothing on disk: the keys it holds, the queue's jobs "
+        "among them, are lost. Without it, that is refused (other services are re-created, said first).",
+    }
+)
+def up(c: Context, build: bool = False, recreate: bool = False) -> None:
     """Start the stack and every background worker, and wait until they are healthy.
 
     The stack is the services of the compose files."""
-    from .drivers import handover, host_app, ports, recreate, stack_facts, stack_up, worker_service, workers
+    from .drivers import handover, host_app, ports, recreate_loss, stack_facts, stack_up, worker_service, workers
+    from .drivers import recreate as worker_recreate  # (`recreate` is the flag)
     from .drivers.compose import Compose
     from .drivers.handover import restore
     from .drivers.worker_service import image_plan
@@ -42,6 +50,16 @@ def up(c: Context, build: bool = False) -> None:
     services = stack.enabled(profiles)
     ports.check_free(compose, services, stack)
     build = rebuild
+    worker_services = {s.service for s in chosen}
+    recreate_loss.check(
+        compose,
+        [name for name in services if name not in worker_services],  # a worker's re-creation is what up is for
+        task="stack.up",
+        accept=recreate,
+        accept_hint="`inv stack.up --recreate`",
+        profiles=profiles,
+        extra_env=build_env,
+    )
     for s, each in zip(chosen, composes, strict=True):
         # `up` would re-create a running worker whose configuration or image changed, stopping it by
         # SIGTERM to PID 1 only: stop it consumer-first before (a build first, while it still serves).
@@ -50,7 +68,7 @@ def up(c: Context, build: bool = False) -> None:
             each.check(
                 "build", s.service, what=f"building the {s.service} image", profiles=[s.profile], extra_env=build_env
             )
-        recreate.stop_if_recreated(each, extra_env=build_env, containers=running)
+        worker_recreate.stop_if_recreated(each, extra_env=build_env, containers=running)
     before = stack_up.restart_counts(compose)
     try:
         done = stack_up.up_wait(

@@ -18,6 +18,12 @@ NAME_HELP = (
     "every worker when left out."
 )
 
+RECREATE_HELP = (
+    "Let Compose re-create a running Redis whose configuration changed (e.g. a port the collection's "
+    "override publishes) even though it keeps nothing on disk: the keys it holds, the queue's jobs among them, "
+    "are lost. Without it, that is refused (other services are re-created, said first)."
+)
+
 
 @task(
     positional=["name"],
@@ -25,9 +31,10 @@ NAME_HELP = (
         "name": NAME_HELP,
         "build": "Build the app and rebuild the image before starting (host-built: the app's build command, "
         "then the image; image-built: the image, whose Dockerfile builds the app).",
+        "recreate": RECREATE_HELP,
     },
 )
-def up(c: Context, name: str | None = None, build: bool = False) -> None:
+def up(c: Context, name: str | None = None, build: bool = False, recreate: bool = False) -> None:
     """Start the background worker(s) and their dependencies.
 
     They come back whenever Docker starts."""
@@ -52,7 +59,7 @@ def up(c: Context, name: str | None = None, build: bool = False) -> None:
             else:
                 host_app.require_dist(s, allow_stale=True)
             worker_service.start_worker(
-                compose, build=build, containers=containers, may_skip=True, stop_on_failure=True
+                compose, build=build, containers=containers, may_skip=True, stop_on_failure=True, recreate=recreate
             )
         except UserError as error:
             if len(selected) == 1:

@@ -233,13 +233,29 @@ class FakeStack:
                     "State": ct.state,
                     "Health": ct.health if ct.state == "running" else "",
                     "Status": self._status(ct),
-                    "Publishers": [],
+                    "Publishers": self._publishers(ct.service),
                 }
             )
             for ct in self.containers.values()
             if wanted is None or ct.service == wanted
         ]
         return 0, "".join(f"{row}\n" for row in rows), ""
+
+    def _publishers(self, service: str) -> list[dict[str, Any]]:
+        """What `compose ps` shows a running container publish: its configuration's fixed ports."""
+        from tasks.knowledge.stack_config import parse_config
+
+        found = parse_config(json.loads(self.config)).service(service)
+        return [
+            {
+                "URL": p.host_ip or "0.0.0.0",
+                "TargetPort": p.target,
+                "PublishedPort": p.published,
+                "Protocol": p.protocol,
+            }
+            for p in (found.ports if found else ())
+            if p.published
+        ]
 
     def _inspect(self, argv: list[str]) -> Outcome:
         for ct in self.containers.values():

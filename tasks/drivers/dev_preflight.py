@@ -2,9 +2,10 @@
 that every address it will dial answers.
 
 The environment is the worker service's as Compose resolves it (`tasks.knowledge.dev_env`), with the
-host side of each connection swapped in. A service that publishes no port, or an address where
-nothing answers, is refused with one line, before anything is stopped: a dev worker that cannot
-reach Redis would otherwise retry forever while the queue stays unserved.
+host side of each connection swapped in. A Redis the dev worker cannot get (no host port, nothing
+answering) is refused with one line, before anything is stopped: a dev worker that cannot reach the
+queue would otherwise retry forever while the queue stays unserved. Any other connection it cannot
+get is a warning (`DevEnv.warnings`): the dev worker starts, and the line names the variable.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..knowledge.dev_env import (
     parse_names,
     parse_pairs,
     unreachable,
+    unreachable_warning,
 )
 from ..knowledge.failures import Failure, UserError, explain
 from ..knowledge.naming import background
@@ -39,21 +41,24 @@ def answers(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
         return False
 
 
-def _runtime_ports(compose: Compose) -> RuntimePorts:
-    """Host ports Compose picked at `up` for ports published without one (from `ps`)."""
+def runtime_ports(compose: Compose) -> tuple[RuntimePorts, set[str]] | None:
+    """Where the running containers publish their ports (`(service, container port) -> (host, port)`,
+    from `ps`), and the services that run; None when Docker cannot be asked."""
     try:
         containers = compose.ps()
     except UserError:
-        return {}
+        return None
     ports: RuntimePorts = {}
+    running = set()
     for container in containers:
         if not container.running:
             continue
+        running.add(container.service)
         for pub in container.publishers:
             if pub.published:
                 host = "127.0.0.1" if pub.host_ip in ("", "0.0.0.0") else "::1" if pub.host_ip == "::" else pub.host_ip
                 ports.setdefault((container.service, pub.target), (host, pub.published))
-    return ports
+    return ports, running
 
 
 def environment(compose: Compose, scheduler: bool, environ: dict[str, str] | None = None) -> DevEnv:
@@ -62,7 +67,8 @@ def environment(compose: Compose, scheduler: bool, environ: dict[str, str] | Non
     stack = stack_facts.load(compose)
     if stack.service(s.service) is None:
         raise UserError(explain(Failure.UNKNOWN_SERVICE, f"no such service: {s.service}"))
-    needs_runtime = any(p.published is None for svc in stack.services.values() for p in svc.ports)
+    # What runs is asked, not assumed: a container created before a port was added publishes none.
+    runtime = runtime_ports(compose)
     return dev_environment(
         stack,
         s.service,
@@ -74,20 +80,25 @@ def environment(compose: Compose, scheduler: bool, environ: dict[str, str] | Non
         exclude=parse_exclusions(s.host_port_vars, s.url_vars),
         scheduler_var=s.scheduler_var,
         dotenv_scheduler=compose.dotenv.values.get(s.scheduler_var),
-        runtime=_runtime_ports(compose) if needs_runtime else {},
+        runtime=runtime[0] if runtime else {},
+        running=runtime[1] if runtime else None,
     )
 
 
 def prepare(compose: Compose, scheduler: bool) -> DevEnv:
-    """The dev worker's environment and the addresses it dials, each answering; raises one `error:`
-    line when it could not work."""
+    """The dev worker's environment and the addresses it dials; raises one `error:` line when it
+    could not work (its Redis not answering, two services at one address). An address of another
+    service that does not answer is added to `plan.warnings`."""
     plan = environment(compose, scheduler)
     problems = list(plan.problems)
     addresses = ", ".join(f"{e.host}:{e.port}" for e in plan.endpoints)
     with progress.ticking(f"the addresses the dev worker dials to answer ({addresses})"):
         for endpoint in plan.endpoints:
             if not answers(endpoint.host, endpoint.port):
-                problems.append(unreachable(endpoint))
+                if endpoint.redis:
+                    problems.append(unreachable(endpoint))
+                else:
+                    plan.warnings.append(unreachable_warning(endpoint))
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
         raise UserError(f"{problems[0]}{more}; the {background(compose.settings.service)} was not touched")

@@ -205,6 +205,9 @@ def start_worker(
     containers: list[ContainerState] | None = None,
     may_skip: bool = False,
     stop_on_failure: bool = False,
+    recreate: bool = False,
+    task: str = "worker.up",
+    accept_hint: str = "`inv worker.up --recreate`",
 ) -> None:
     """`up -d` the worker, then wait until it is ready: a worker that crashes at start is an error
     (with ``stop_on_failure``, stopped first rather than left restarting under its restart policy).
@@ -218,11 +221,14 @@ def start_worker(
     When `up -d` would re-create the running worker (its configuration or image changed, prod-like
     on or off), it is stopped consumer-first before (`tasks.drivers.recreate`); a build asked of a
     running worker is made before that (`compose build`), so the worker serves during the build and
-    the new image is known.
+    the new image is known. Before that, the running dependencies `up` would re-create are named, and
+    a Redis among them whose keys would be lost is refused unless ``recreate`` (``accept_hint`` names
+    the flag; `tasks.drivers.recreate_loss`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..drivers import ports, recreate, stack_facts, stack_up
+    from ..drivers import ports, recreate_loss, stack_facts, stack_up
+    from ..drivers import recreate as worker_recreate  # (`recreate` is the flag)
 
     s = compose.settings
     skip_asked = may_skip and not build and files is None and not extra_env
@@ -243,6 +249,17 @@ def start_worker(
             return  # ready: its healthcheck passes (the readiness wait would say the same at once)
         require_ready(compose, what, stop_on_failure=stop_on_failure)
         return
+    dependencies = [name for name in stack_facts.load(compose).with_dependencies([s.service]) if name != s.service]
+    recreate_loss.check(
+        compose,
+        dependencies,
+        task=task,
+        accept=recreate,
+        accept_hint=accept_hint,
+        profiles=[s.profile],
+        extra_env={**(extra_env or {}), **build_env},
+        hashes=asked[1] if asked else None,  # the no-op check's answer, when it asked
+    )
     env = {**(extra_env or {}), **build_env}
     mine = [ct for ct in (compose.containers(s.service) if listing is None else listing) if ct.service == s.service]
     if any(ct.running for ct in mine):
@@ -256,7 +273,7 @@ def start_worker(
                 extra_env=env,
             )
             build, asked = False, None  # the image ids asked before the build are stale
-        recreate.stop_if_recreated(
+        worker_recreate.stop_if_recreated(
             compose,
             files=files,
             extra_env=env,
@@ -272,7 +289,6 @@ def start_worker(
     except UserError as error:
         raise ports.explain_failed_up(compose, [s.service], error) from None
     require_ready(compose, what, stop_on_failure=stop_on_failure)
-    dependencies = [name for name in stack_facts.load(compose).with_dependencies([s.service]) if name != s.service]
     if dependencies:
         stack_up.require_no_crash_loop(compose, dependencies, before, what=what)
 

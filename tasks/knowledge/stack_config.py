@@ -33,6 +33,10 @@ class Port:
         return self.host_ip
 
 
+#: Image names and programs of Redis and the servers that speak its protocol.
+_REDIS_NAMES = ("redis", "valkey", "keydb", "dragonfly")
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -46,6 +50,17 @@ class Service:
     replicas: int = 1
     depends_on: tuple[str, ...] = ()
     expose: tuple[int, ...] = ()  # `expose:` container ports (reachable by other services only)
+    command: tuple[str, ...] = ()  # `command:` as Compose resolved it (empty: the image's CMD)
+
+    @property
+    def runs_redis(self) -> bool:
+        """A Redis (or a fork that speaks its protocol), by its image's name or its command: what
+        the queue lives in, so the one connection the dev worker cannot do without."""
+        name = self.image.rsplit("/", 1)[-1].split(":")[0].split("@")[0].lower()
+        if any(word in name for word in _REDIS_NAMES):
+            return True
+        program = self.command[0].rsplit("/", 1)[-1].lower() if self.command else ""
+        return any(program.startswith(word) for word in _REDIS_NAMES)
 
     def port(self, target: int, protocol: str = "tcp") -> Port | None:
         """The entry publishing this container port (a published one first)."""
@@ -166,6 +181,13 @@ def _expose(raw: object) -> tuple[int, ...]:
     return tuple(port for port in found if port is not None)
 
 
+def _command(raw: object) -> tuple[str, ...]:
+    """`command:` is a list in `config --format json`; a string (older shapes) is split on blanks."""
+    if isinstance(raw, list):
+        return tuple(unescape(str(word)) for word in raw)
+    return tuple(unescape(str(raw)).split()) if isinstance(raw, str) else ()
+
+
 def parse_config(data: dict[str, Any]) -> StackConfig:
     """`docker compose --profile '*' config --format json`, as typed facts."""
     services = {}
@@ -186,6 +208,7 @@ def parse_config(data: dict[str, Any]) -> StackConfig:
             replicas=1 if replicas is None else replicas,
             depends_on=_depends_on(raw.get("depends_on")),
             expose=_expose(raw.get("expose")),
+            command=_command(raw.get("command")),
         )
     return StackConfig(name=str(data.get("name") or ""), services=services)
 

@@ -87,15 +87,14 @@ def test_unreachable_queue_refuses_without_stopping_the_background_worker(runnin
 def test_a_service_publishing_no_port_is_named_with_what_to_add(running):
     stack = running
     # The worker talks to a service by name that publishes nothing: the dev worker could never reach it.
-    result = stack.inv(
-        "dev.worker",
-        env={"INVOKE_DEV_HOST_PORT_VARS": "WORKER_NAME:PGPORT", "INVOKE_APP_DEV": "node -e 0"},
-        timeout=60,
-    )
+    # It is no Redis, so it is a warning naming the variable (only the queue's Redis refuses a session).
+    result = stack.inv("doctor", env={"INVOKE_DEV_HOST_PORT_VARS": "WORKER_NAME:PGPORT"}, timeout=60)
     # WORKER_NAME=jobs names the jobs service itself, which publishes no port
-    assert result.returncode == 1
-    assert "service 'jobs' publishes no port for 5432" in result.stderr
-    assert "compose.devstack.yaml publishes jobs:5432 on 127.0.0.1" in result.stderr, result.stderr
+    line = next(
+        (x for x in result.stdout.splitlines() if "service 'jobs' publishes no port for 5432" in x), result.stdout
+    )
+    assert "WARN" in line and "WORKER_NAME/PGPORT" in line, line
+    assert "compose.devstack.yaml publishes jobs:5432 on 127.0.0.1" in line, line
     assert stack.states()["jobs"] == "running"
 
 

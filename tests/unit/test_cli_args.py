@@ -36,14 +36,16 @@ def tasks_of(argv: list[str]) -> dict:
 
 
 def test_the_name_may_be_left_out_and_then_means_every_worker():
-    assert tasks_of(["worker.up"]) == {"worker.up": {"name": "", "build": False}}
+    assert tasks_of(["worker.up"]) == {"worker.up": {"name": "", "build": False, "recreate": False}}
     assert tasks_of(["dev.worker"]) == {"dev.worker": {"name": "", "scheduler": True, "allow-sharing": False}}
 
 
 def test_a_bare_word_after_the_task_names_the_worker_before_or_after_its_flags():
-    assert tasks_of(["worker.up", "email"]) == {"worker.up": {"name": "email", "build": False}}
-    assert tasks_of(["worker.up", "--build", "sync"]) == {"worker.up": {"name": "sync", "build": True}}
-    assert tasks_of(["worker.up", "sync", "-b"]) == {"worker.up": {"name": "sync", "build": True}}
+    assert tasks_of(["worker.up", "email"]) == {"worker.up": {"name": "email", "build": False, "recreate": False}}
+    assert tasks_of(["worker.up", "--build", "sync"]) == {
+        "worker.up": {"name": "sync", "build": True, "recreate": False}
+    }
+    assert tasks_of(["worker.up", "sync", "-b"]) == {"worker.up": {"name": "sync", "build": True, "recreate": False}}
     assert tasks_of(["dev.worker", "sync", "--no-scheduler"]) == {
         "dev.worker": {"name": "sync", "scheduler": False, "allow-sharing": False}
     }
@@ -69,7 +71,7 @@ def test_invokes_own_flag_forms_name_the_worker():
 
 def test_a_task_name_after_a_task_is_the_next_task_not_a_worker():
     assert tasks_of(["worker.up", "worker.status"]) == {
-        "worker.up": {"name": "", "build": False},
+        "worker.up": {"name": "", "build": False, "recreate": False},
         "worker.status": {"name": "", "json": False},
     }
     assert tasks_of(["worker.status", "env.check"]) == {
@@ -107,7 +109,7 @@ def test_help_before_the_task_too():
 
 def test_a_core_flag_between_the_task_and_its_worker_leaves_the_name_free():
     parsed, core = parse(["worker.up", "--echo", "email"])
-    assert core["echo"] is True and parsed == {"worker.up": {"name": "email", "build": False}}
+    assert core["echo"] is True and parsed == {"worker.up": {"name": "email", "build": False, "recreate": False}}
 
 
 def test_an_unknown_flag_is_invokes_parse_error_not_a_worker_name():

@@ -25,7 +25,7 @@ def test_task_names_are_completed_also_after_a_task(capsys):
 
 
 def test_a_tasks_flags_are_completed(capsys):
-    assert sorted(complete("worker.up", "--", capsys=capsys)) == ["--build", "--name"]
+    assert sorted(complete("worker.up", "--", capsys=capsys)) == ["--build", "--name", "--recreate"]
     assert sorted(complete("dev.worker", "--", capsys=capsys)) == [
         "--allow-sharing",
         "--name",

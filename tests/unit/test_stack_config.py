@@ -154,12 +154,12 @@ def test_dev_env_urls_and_other_service_names():
 
 def test_dev_env_database_url_keeps_credentials_and_path():
     stack = load("no-healthchecks.v5.6.1.json")
-    # pg publishes nothing: one problem naming the service and what to add
+    # pg publishes nothing: one warning (no Redis) naming the service and what to do
     plan = dev_environment(stack, "api", {}, scheduler=True, host_port_vars=PAIRS, url_vars=URLS)
-    assert len(plan.problems) == 1
-    assert "'pg' publishes no port for 5432" in plan.problems[0]
-    assert "compose.devstack.yaml publishes pg:5432 on 127.0.0.1" in plan.problems[0]
-    assert "DATABASE_URL" in plan.problems[0]
+    assert plan.problems == [] and len(plan.warnings) == 1
+    assert "'pg' publishes no port for 5432" in plan.warnings[0]
+    assert "compose.devstack.yaml publishes pg:5432 on 127.0.0.1" in plan.warnings[0]
+    assert "DATABASE_URL" in plan.warnings[0]
     # a random host port is taken from the running container
     plan = dev_environment(
         stack,

@@ -180,8 +180,8 @@ def test_a_configured_dev_command_of_a_workspace_member_runs_in_its_folder(tmp_p
 
 def test_worker_name_is_an_optional_positional_argument():
     assert parse(["worker.up"])["worker.up"]["name"] == ""
-    assert parse(["worker.up", "email"])["worker.up"] == {"name": "email", "build": False}
-    assert parse(["worker.up", "--build", "sync"])["worker.up"] == {"name": "sync", "build": True}
+    assert parse(["worker.up", "email"])["worker.up"] == {"name": "email", "build": False, "recreate": False}
+    assert parse(["worker.up", "--build", "sync"])["worker.up"] == {"name": "sync", "build": True, "recreate": False}
     assert parse(["worker.up", "--name", "sync"])["worker.up"]["name"] == "sync"
     assert parse(["dev.worker"])["dev.worker"]["name"] == ""
     assert parse(["dev.worker", "sync", "--no-scheduler"])["dev.worker"] == {

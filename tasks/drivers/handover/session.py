@@ -102,6 +102,8 @@ class DevSession:
         self.plan = plan
         for note in plan.notes:
             say(note)
+        for warning in plan.warnings:  # connections it cannot get that the queue does not need
+            say(f"warning: {warning}")
         self.endpoints = [(e.host, e.port) for e in plan.endpoints]  # Redis among them answers PING
         self.relay: RelayProcess | None = None
         self.gaps: WatcherGaps | None = None  # the queue while a watcher waits (relay sessions)
