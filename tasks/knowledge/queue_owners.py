@@ -75,24 +75,20 @@ def strangers(
     return found
 
 
+def _queues_text(queues: set[QueueRef]) -> str:
+    """`queue `digest`` or `queues `a`, `b``."""
+    names = sorted(str(q) for q in queues)
+    return f"{'queue' if len(names) == 1 else 'queues'} {', '.join(f'`{n}`' for n in names)}"
+
+
 def describe_strangers(found: Mapping[str, set[QueueRef]]) -> str:
     """`a consumer at 10.0.0.7 (queue `digest`)`, one per address; "" for none."""
-    parts = []
-    for ip in sorted(found):
-        names = sorted(str(q) for q in found[ip])
-        word = "queue" if len(names) == 1 else "queues"
-        parts.append(f"a consumer at {ip} ({word} {', '.join(f'`{n}`' for n in names)})")
-    return ", ".join(parts)
+    return ", ".join(f"a consumer at {ip} ({_queues_text(found[ip])})" for ip in sorted(found))
 
 
 def describe_sharing(shared: Mapping[str, set[QueueRef]]) -> str:
     """`'mailer' (queue `digest`), 'mailer-2' (queues `a`, `b`)`."""
-    parts = []
-    for service in sorted(shared):
-        names = sorted(str(q) for q in shared[service])
-        word = "queue" if len(names) == 1 else "queues"
-        parts.append(f"'{service}' ({word} {', '.join(f'`{n}`' for n in names)})")
-    return ", ".join(parts)
+    return ", ".join(f"'{service}' ({_queues_text(shared[service])})" for service in sorted(shared))
 
 
 def service_names(services: Sequence[str]) -> str:
