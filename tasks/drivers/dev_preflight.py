@@ -91,9 +91,14 @@ def prepare(compose: Compose, scheduler: bool) -> DevEnv:
     service that does not answer is added to `plan.warnings`."""
     plan = environment(compose, scheduler)
     problems = list(plan.problems)
+    # A variable already said to be unresolved (a service publishing no port) is said once, not again
+    # as an address that does not answer.
+    said = {c.var for c in plan.connections if c.problem}
     addresses = ", ".join(f"{e.host}:{e.port}" for e in plan.endpoints)
     with progress.ticking(f"the addresses the dev worker dials to answer ({addresses})"):
         for endpoint in plan.endpoints:
+            if said & set(endpoint.via.split("/")):
+                continue
             if not answers(endpoint.host, endpoint.port):
                 if endpoint.redis:
                     problems.append(unreachable(endpoint))

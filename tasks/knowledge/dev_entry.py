@@ -243,7 +243,10 @@ def plan(
             "`main` or `bin`: set its `dev:` in invoke.yaml (e.g. `dev: devstack-run -- node <its entry file>`)",
         )
     source = PurePosixPath(entry.source)
-    watch = f"--watch {source.parts[0]} " if len(source.parts) > 1 else ""
+    # The sources' top folder (`src` of src/jobs/main.ts); an entry outside the package (`../../dist/...`,
+    # built elsewhere) is watched in its own folder: `..` would be the whole workspace's folder.
+    top = str(source.parent) if source.parts[0] == ".." else source.parts[0]
+    watch = f"--watch {top} " if len(source.parts) > 1 else ""
     what = (
         f"{entry.source} (the source of {entry.compiled}, from {entry.origin})"
         if entry.compiled

@@ -205,7 +205,8 @@ def test_doctor_names_a_raw_watcher_and_the_fix(stack, watchers_installed, dev, 
     result = stack.inv("doctor", env={"INVOKE_APP_DEV": dev})
     line = next((ln for ln in result.stdout.splitlines() if "dev command" in ln), "")
     assert line.startswith("WARN"), result.stdout
-    assert f"runs {tool}" in line and "dev: devstack-run -- " in line, line
+    assert f"runs {tool}" in line and re.search(r"dev: devstack-run (--watch \S+ )?-- ", line), line
+    assert "--watch .. " not in line, line  # never the workspace's whole folder
 
 
 @pytest.mark.parametrize(
