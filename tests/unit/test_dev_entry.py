@@ -133,3 +133,21 @@ def test_adopt_writes_the_dev_command_only_for_a_package_without_its_script(tmp_
     a, b = found
     assert a.entry()["dev"] == "devstack-run --watch src -- node --import tsx src/main.ts"
     assert "dev" not in b.entry() and b.dev_line == ""
+
+
+def test_an_entry_outside_the_package_is_watched_in_its_own_folder_not_the_workspaces(tmp_path):
+    """A JavaScript entry built outside the package (`../../dist/apps/worker/main.js`, the repository
+    root's dist/): `--watch ..` would watch the workspace's whole folder."""
+    tree(
+        tmp_path,
+        {
+            "package.json": {"name": "acme", "workspaces": ["apps/*"]},
+            "apps/worker/package.json": {
+                "name": "@acme/worker",
+                "scripts": {"start": "node ../../dist/apps/worker/main.js"},
+            },
+            "dist/apps/worker/main.js": "",
+        },
+    )
+    plan = plan_for(tmp_path, "apps/worker", {})
+    assert plan.command == "devstack-run --watch ../../dist/apps/worker -- node ../../dist/apps/worker/main.js", plan
