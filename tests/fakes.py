@@ -216,12 +216,19 @@ class FakeStack:
                     "State": ct.state,
                     "Status": self._status(ct),
                     "Labels": self._labels(ct),
+                    "Ports": self._ports_column(ct.service) if ct.state == "running" else "",
                 }
             )
             for ct in self.containers.values()
             if wanted is None or ct.service == wanted
         ]
         return 0, "".join(f"{row}\n" for row in rows), ""
+
+    def _ports_column(self, service: str) -> str:
+        """`docker ps`'s Ports column for the same ports `compose ps` shows (`127.0.0.1:5432->5432/tcp`)."""
+        return ", ".join(
+            f"{p['URL']}:{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']}" for p in self._publishers(service)
+        )
 
     def _compose_ps(self, argv: list[str]) -> Outcome:
         wanted = argv[-1] if argv[-1] in self.containers or argv[-1] == "worker" else None

@@ -152,6 +152,23 @@ _STATUS_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 _STATUS_EXIT = re.compile(r"^Exited \((-?\d+)\)")
 
 
+#: One published range of `docker ps`'s Ports column: `127.0.0.1:49153->6379/tcp`, `[::]:80-81->80-81/tcp`.
+_PS_PUBLISHED = re.compile(r"(?:^|,\s*)(\[?[0-9a-fA-F.:]*?\]?):(\d+)(?:-(\d+))?->(\d+)(?:-(\d+))?/(\w+)")
+
+
+def ports_column_publishers(column: str) -> tuple[Published, ...]:
+    """`docker ps`'s Ports column as Compose's `Publishers` (published ones only; a range is one entry
+    per port): `127.0.0.1:49153->6379/tcp, :::49153->6379/tcp` -> (127.0.0.1, 6379, 49153), (::, ...)."""
+    found: list[Published] = []
+    for match in _PS_PUBLISHED.finditer(column):
+        host_ip = match.group(1).strip("[]")
+        first, last = int(match.group(2)), int(match.group(3) or match.group(2))
+        target = int(match.group(4))
+        for offset in range(last - first + 1):
+            found.append(Published(host_ip, target + offset, first + offset, match.group(6)))
+    return tuple(found)
+
+
 def parse_docker_ps(output: str) -> list[ContainerState]:
     """`docker ps -a --format '{{json .}}'` rows of a project's containers, as ContainerStates.
 
@@ -179,6 +196,7 @@ def parse_docker_ps(output: str) -> list[ContainerState]:
                 status=status,
                 exit_code=int(exit_code.group(1)) if exit_code else (0 if row.get("State") == "running" else None),
                 labels=labels,
+                publishers=ports_column_publishers(str(row.get("Ports") or "")),
                 ports=str(row.get("Ports") or ""),
             )
         )

@@ -385,7 +385,7 @@ def test_dev_env_comes_over_compose_and_under_the_shell(monkeypatch):
             "dev": {"host_port_vars": "", "url_vars": ""},
         }
     )
-    compose = SimpleNamespace(settings=s, dotenv=SimpleNamespace(values={}), ps=list)
+    compose = SimpleNamespace(settings=s, dotenv=SimpleNamespace(values={}), containers=list)
     env = dev_preflight.environment(compose, scheduler=True, environ={"LOG": "trace"}).env  # type: ignore[arg-type]
     assert (env["NODE_ENV"], env["LOG"], env["KEEP"]) == ("development", "trace", "x")
     plain = settings_from({"workers": [{"name": "jobs"}], "dev": {"host_port_vars": "", "url_vars": ""}})
