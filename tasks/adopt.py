@@ -107,7 +107,7 @@ def adopt(
     # Compose's answer on the user's files alone: what ours adds must not count as theirs.
     user_compose = Compose(replace(s, compose_files=tuple(user_files), env_file=read_env), require_env=False)
     config = stack_facts.config_json(user_compose)
-    _other_files(root, user_files)
+    beside_files = _other_files(root, user_files)
     if given_env is None and s.env_file is None:
         _env_files_in_docs(root, today.project.env_file)
     invoke_names = [n for n in ("invoke.yaml", "invoke.yml") if (root / n).is_file()]
@@ -120,7 +120,17 @@ def adopt(
     invoke_now = workspace.read_text(root / invoke_names[0]) if invoke_names else None
     listed = [name for name in adopt_config.listed_workers(invoke_now) if name in services]
     if worker or not listed:
-        proposals = adopt_plan.propose(config, root.as_posix(), packages, worker or (), known, skipped, files)
+        try:
+            proposals = adopt_plan.propose(config, root.as_posix(), packages, worker or (), known, skipped, files)
+        except UserError:
+            if worker or not beside_files:
+                raise
+            # none in the files read, but a file beside them holds some: the error says how to include it
+            other, like, line = beside_files[0]
+            raise UserError(
+                f"no worker service in {' and '.join(user_files)} (services: {', '.join(sorted(services))}); "
+                f"{other} holds {', '.join(like)}: `{line}` (nothing written)"
+            ) from None
     else:
         # A plain re-run keeps the user's choice of workers (invoke.yaml's list, perhaps from `--worker`);
         # one found by itself but left out is said, never added and never a refusal.
@@ -241,8 +251,9 @@ def adopt(
         print("next: `inv doctor`, then `inv worker.up`")
 
 
-def _other_files(root: Path, user_files: list[str]) -> None:
-    """Say which compose files beside the user's hold worker-like services but are not read."""
+def _other_files(root: Path, user_files: list[str]) -> list[tuple[str, list[str], str]]:
+    """Say which compose files beside the user's hold worker-like services but are not read; each as
+    (file, its worker-like services, the `inv adopt --file ...` line that includes it)."""
     from pathlib import Path
 
     import yaml
@@ -253,6 +264,7 @@ def _other_files(root: Path, user_files: list[str]) -> None:
     folder = (root / user_files[0]).parent
     beside = {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
     packages = None
+    found: list[tuple[str, list[str], str]] = []
     for other in adopt_plan.other_compose_files(user_files, beside):
         try:
             data = yaml.safe_load(workspace.read_text(root / other) or "")
@@ -263,11 +275,13 @@ def _other_files(root: Path, user_files: list[str]) -> None:
         services = data.get("services") if isinstance(data, dict) else None
         like = adopt_plan.worker_like(services, packages, Path(other).parent.as_posix())
         if like:
-            flags = " ".join(f"--file {f}" for f in [*user_files, other])
+            line = "inv adopt " + " ".join(f"--file {f}" for f in [*user_files, other])
+            found.append((other, like, line))
             print(
                 f"note: also found {other} (services {', '.join(like)} look like workers), which Compose does not "
-                f"read here: to include it, `inv adopt {flags}`"
+                f"read here: to include it, `{line}`"
             )
+    return found
 
 
 def _env_files_in_docs(root: Path, reads: Path) -> None:

@@ -125,8 +125,13 @@ def image_plan(compose: Compose, build: bool) -> tuple[bool, dict[str, str]]:
 
 
 def _fingerprint(compose: Compose) -> str | None:
+    """The build the worker image should hold; None when Compose builds no image for the service (a
+    pulled image, a stock image running mounted sources): no build to compare, nothing `--build` rebuilds."""
     s = compose.settings
-    return host_app.image_fingerprint(s, build_inputs(compose) if s.build_mode == "image" else None)
+    inputs = build_inputs(compose)
+    if inputs is None:
+        return None
+    return host_app.image_fingerprint(s, inputs if s.build_mode == "image" else None)
 
 
 def _build_env(compose: Compose, fingerprint: str | None) -> dict[str, str]:

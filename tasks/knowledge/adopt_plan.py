@@ -158,25 +158,70 @@ def other_compose_files(user_files: list[str], beside: set[str]) -> list[str]:
     return [(folder / name).as_posix() for name in sorted(beside) if _SECOND_FILE.match(name) and name not in skip]
 
 
+def _root_relative(folder: str, path: str) -> str:
+    """A path written in a compose file of ``folder`` (root-relative), as root-relative; `..` by hand."""
+    parts: list[str] = []
+    for part in (PurePosixPath(folder) / path).parts:
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return PurePosixPath(*parts).as_posix() if parts else "."
+
+
+_UNSET_OR_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}")
+#: Where a compose file's paths are put for `app_of` (which wants them absolute under one root).
+_WORKSPACE = PurePosixPath("/workspace")
+
+
+def _as_resolved(raw: dict[str, Any], folder: str) -> dict[str, Any]:
+    """A service as written in a file Compose does not read here, in the shape of Compose's resolved
+    configuration as far as `app_of` needs it: `${VAR:-default}` as its default, the build context and
+    bind mounts (short syntax too) as absolute paths under one root."""
+
+    def text(value: object) -> str:
+        return _UNSET_OR_DEFAULT.sub(lambda m: m.group(1) or "", str(value))
+
+    def absolute(path: str) -> str:
+        return str(_WORKSPACE / _root_relative(folder, text(path))) if not path.startswith("/") else text(path)
+
+    out: dict[str, Any] = {
+        key: (text(raw[key]) if isinstance(raw[key], str) else raw[key])
+        for key in ("image", "working_dir", "command", "entrypoint", "ports")
+        if key in raw
+    }
+    build = raw.get("build")
+    if isinstance(build, str):
+        out["build"] = {"context": absolute(build)}
+    elif isinstance(build, dict):
+        out["build"] = {**build, "context": absolute(str(build.get("context") or "."))}
+    volumes = []
+    for volume in raw.get("volumes") or []:
+        if isinstance(volume, str):
+            source, _, rest = volume.partition(":")
+            target = rest.partition(":")[0]
+            if source.startswith((".", "/", "~")) and target:
+                volumes.append({"type": "bind", "source": absolute(source), "target": target})
+        elif isinstance(volume, dict) and volume.get("type") == "bind" and volume.get("source"):
+            volumes.append({**volume, "source": absolute(str(volume["source"]))})
+    if volumes:
+        out["volumes"] = volumes
+    return out
+
+
 def worker_like(services: object, packages: dict[str, Package], folder: str) -> list[str]:
-    """The services of a compose file (as written, not resolved) that look like workers: named *worker*,
-    or built from a folder whose own package.json uses a queue library."""
+    """The services of a compose file Compose does not read here (as written, not resolved) that look
+    like workers by the evidence `propose` uses: named *worker*, or running (built from, bind-mounting,
+    or an image named like) a workspace member that uses a queue library, and is no server or one-shot
+    job (as `propose` sets them aside)."""
     found = []
     for name, raw in services.items() if isinstance(services, dict) else ():
-        build = raw.get("build") if isinstance(raw, dict) else None
-        context = build if isinstance(build, str) else build.get("context") if isinstance(build, dict) else None
-        member = None
-        if context:
-            parts: list[str] = []
-            for part in (PurePosixPath(folder) / str(context)).parts:  # `..` by hand: stays root-relative
-                if part == "..":
-                    if parts:
-                        parts.pop()
-                elif part != ".":
-                    parts.append(part)
-            member = packages.get(PurePosixPath(*parts).as_posix() if parts else ".")
-        uses_queue = member is not None and bool(member.dependencies & set(QUEUE_LIBRARIES))
-        if "worker" in str(name).lower() or uses_queue:
+        app = app_of(_as_resolved(raw, folder), str(name), _WORKSPACE, packages) if isinstance(raw, dict) else None
+        uses_queue = app is not None and queue_library(app, packages) is not None
+        if "worker" in str(name).lower() or (
+            uses_queue and _not_a_worker(str(name), _as_resolved(raw, folder)) is None
+        ):
             found.append(str(name))
     return found
 

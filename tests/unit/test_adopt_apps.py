@@ -237,3 +237,61 @@ def test_env_file_is_recorded_and_a_missing_one_refused(tmp_path):
     assert "  env_file: services/local/docker.env\n" in (tmp_path / "invoke.yaml").read_text()
     with pytest.raises(UserError, match=r"^--env-file nope\.env: no such file \(nothing written\)$"):
         _adopt_here(tmp_path, {"worker": {"image": "node:24"}}, env_file="nope.env")
+
+
+def test_a_second_files_workers_are_found_by_what_they_run_not_only_by_their_name(tmp_path):
+    """A pulled image named like a member, a member's sources bind-mounted (short syntax, the file's own
+    folder) with its working_dir: workers, though neither is named *worker*; a server (it publishes a
+    port), a migration and a file of the root that imports no queue library: not."""
+    tree(
+        tmp_path,
+        {
+            "package.json": {"name": "acme", "dependencies": {"bullmq": "6"}},
+            "tools/echo.js": "require('http').createServer().listen(8080)\n",
+            "apps/workers/package.json": {"name": "@acme/workers", "dependencies": {"bullmq": "6"}},
+            "apps/mailer/package.json": {"name": "@acme/mailer", "dependencies": {"bullmq": "6"}},
+            "apps/api/package.json": {"name": "@acme/api", "dependencies": {"bullmq": "6"}},
+        },
+    )
+    node = "${NODE_IMAGE:-node:22}"
+    services: dict[str, dict[str, object]] = {
+        "jobs": {"image": "${WORKERS_IMAGE:-registry.example.com/acme/workers:latest}", "command": "node dist/w.js"},
+        "mailer": {"image": node, "working_dir": "/app/apps/mailer", "volumes": ["./:/app:ro"], "command": "npm start"},
+        "api": {"image": node, "working_dir": "/app/apps/api", "volumes": [".:/app"], "ports": ["3000:3000"]},
+        "migrate": {"image": node, "working_dir": "/app/apps/api", "volumes": [".:/app"], "command": "node migrate.js"},
+        "echo": {"image": node, "working_dir": "/app", "volumes": [".:/app"], "command": ["node", "tools/echo.js"]},
+        "queue": {"image": "${REDIS_IMAGE:-redis:7}"},
+    }
+    assert adopt_plan.worker_like(services, workspace.packages(tmp_path), ".") == ["jobs", "mailer"]
+    # the same file one folder down: its `..` is the root
+    down = {"mailer": {**services["mailer"], "volumes": [{"type": "bind", "source": "..", "target": "/app"}]}}
+    assert adopt_plan.worker_like(down, workspace.packages(tmp_path), "infra") == ["mailer"]
+
+
+def test_no_worker_in_the_files_read_names_the_file_beside_them_that_holds_them(tmp_path):
+    """The main file holds an API and a migration only; the workers are in docker-compose.workers.yml:
+    the note and the error both give the `inv adopt --file ... --file ...` line, and nothing is written."""
+    tree(
+        tmp_path,
+        {
+            "package.json": {"name": "acme"},
+            "apps/workers/package.json": {"name": "@acme/workers", "dependencies": {"bullmq": "6"}},
+            "apps/api/package.json": {"name": "@acme/api", "dependencies": {"bullmq": "6"}},
+            "docker-compose.workers.yml": "services:\n  jobs:\n    image: registry.example.com/acme/workers:1\n",
+        },
+    )
+    root = tmp_path.as_posix()
+    api = {
+        "image": "node:22",
+        "working_dir": "/app/apps/api",
+        "volumes": [{"type": "bind", "source": root, "target": "/app"}],
+    }
+    services = {"api": {**api, "ports": [{"target": 3000}]}, "migrate": {**api, "command": ["node", "migrate.js"]}}
+    line = "inv adopt --file docker-compose.yml --file docker-compose.workers.yml"
+    with pytest.raises(UserError) as refused:
+        _adopt_here(tmp_path, services)
+    assert str(refused.value) == (
+        "no worker service in docker-compose.yml (services: api, migrate); docker-compose.workers.yml holds jobs: "
+        f"`{line}` (nothing written)"
+    )
+    assert not (tmp_path / "invoke.yaml").exists() and not (tmp_path / "compose.devstack.yaml").exists()

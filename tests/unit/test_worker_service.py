@@ -106,3 +106,23 @@ def test_consume_within_never_asks_no_redis(tmp_path, gw, probe, capsys):
     compose.settings.current.consume_within = None
     assert worker_service.wait_ready(compose) is None
     assert probe.made == 0 and "cannot be told" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("build", [False, True])
+def test_an_image_compose_does_not_build_gets_no_staleness_note_and_no_rebuild(tmp_path, gw, capsys, build):
+    """A pulled image (no `build:`) has no build to compare: no "`worker.up --build` rebuilds it" note (it
+    has nothing to build), its labels not even asked. With a build section the unlabelled image is said."""
+    built = {"build": {"context": str(tmp_path)}} if build else {}
+    service = {"image": "registry.example.com/acme/workers:1", **built}
+    gw.on(r" config --format json", stdout=json.dumps({"name": "p", "services": {"worker": service}}))
+    gw.on(r"^docker image inspect --format", stdout="sha256:abc \n")
+    mode = "image" if build else "none"  # what adopt proposes for each
+    (tmp_path / "package.json").write_text('{"name": "w"}')  # something to fingerprint
+    compose = compose_of(tmp_path, gw, worker={"service": "worker"}, app={"build_mode": mode, "dir": "."})
+    rebuild, _ = worker_service.image_plan(compose, False)
+    said = capsys.readouterr().out
+    assert rebuild is False
+    if not build:
+        assert "up to date" not in said and not gw.commands("image inspect"), said
+    else:
+        assert "has no dev.devstack.source-fingerprint label" in said and "--build` rebuilds it" in said, said
