@@ -427,7 +427,7 @@ def _handover_advice(w: Settings, compose: Compose, results: list[bool]) -> None
         detail = f"the background worker is stopped before the dev command starts: no Redis relay ({relayed})"
         results.append(_line(True, "  dev handover", detail, warn=True))
         return
-    results.append(_line(True, "  dev handover", f"through the Redis relay ({relayed.names} lead to it)"))
+    results.append(_line(True, "  dev handover", f"through the Redis relay ({relayed.lead} to it)"))
 
 
 def _missing_dev_script(w: Settings, results: list[bool]) -> None:

@@ -27,6 +27,11 @@ class RelayEnv:
         """`REDIS_HOST/REDIS_PORT, REDIS_URL` (for messages)."""
         return ", ".join(self.changes)
 
+    @property
+    def lead(self) -> str:
+        """`REDIS_URL leads` / `REDIS_HOST, REDIS_PORT lead` (the verb agrees)."""
+        return f"{self.names} {'leads' if len(self.changes) == 1 else 'lead'}"
+
 
 def listen_host(redis_host: str) -> str:
     """Where the relay listens: the loopback of the family the dev worker dials."""

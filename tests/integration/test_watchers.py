@@ -237,7 +237,7 @@ def test_without_the_hook_running_is_said_once_the_worker_consumes(running_worke
     )
     term.wait_output("dev worker running (")
     assert "consuming `digest`" in term.output, term.output
-    assert ("lead to a relay at 127.0.0.1:" in term.output) == (relay == "1"), term.output
+    assert (" to a relay at 127.0.0.1:" in term.output) == (relay == "1"), term.output
     stack.produce("nohook", 2, duration_ms=LONG_JOB_MS)
     mid_job(stack)
     term.ctrl_c()

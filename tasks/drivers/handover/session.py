@@ -344,7 +344,7 @@ class DevSession:
         self._start_child(relayed.changes, (consumers.redis.address.host, consumers.redis.address.port))
         say(
             f"dev worker starting (`{self.s.app_dev}`, pid {self.child.pid}); the {background(self.s.service)} "
-            f"keeps the queue until the dev worker connects to Redis ({relayed.names} lead to a relay at "
+            f"keeps the queue until the dev worker connects to Redis ({relayed.lead} to a relay at "
             f"{self.relay.host}:{self.relay.port} that holds its connections meanwhile)"
         )
         arrived = self._await_relay(consumers)
