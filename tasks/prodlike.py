@@ -329,11 +329,12 @@ def up(
     for warning in heap.warnings():
         print(f"warning: {warning}", flush=True)
     restore.recover_stale(compose)
+    pulled = build_inputs(compose) is None
     if build:
-        host_app.build(s, pulled=build_inputs(compose) is None)
+        host_app.build(s, pulled=pulled)
     else:
         host_app.require_dist(s, allow_stale=False)
-    note = host_app.compiled_output_note(s)
+    note = host_app.compiled_output_note(s, pulled=pulled)
     if note:
         print(f"note: {note}", flush=True)
     for line in lines:

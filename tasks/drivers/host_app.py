@@ -178,8 +178,14 @@ def build(s: Settings, *, pulled: bool = False) -> None:
     run_app_command(s, s.app_build, "build")
 
 
-def compiled_output_note(s: Settings) -> str | None:
-    """What a prod-like run can promise about "compiled output" for this worker (None: host-built, checked)."""
+def compiled_output_note(s: Settings, *, pulled: bool = False) -> str | None:
+    """What a prod-like run can promise about "compiled output" for this worker (None: host-built, checked).
+    ``pulled``: its service has no `build:` (the image is used as it was built elsewhere)."""
+    if pulled and s.build_mode != "host":
+        return (
+            f"{s.service} runs a pulled image: the prod-like run uses it as it was built (`docker compose pull "
+            f"{s.service}` updates it), whatever it runs"
+        )
     if s.build_mode == "image":
         return (
             f"{s.service} is built inside its image: the prod-like run uses the image's own build (rebuilt "

@@ -126,3 +126,18 @@ def test_an_image_compose_does_not_build_gets_no_staleness_note_and_no_rebuild(t
         assert "up to date" not in said and not gw.commands("image inspect"), said
     else:
         assert "has no dev.devstack.source-fingerprint label" in said and "--build` rebuilds it" in said, said
+
+
+def test_the_prod_like_note_on_compiled_output_is_true_for_each_kind_of_worker(tmp_path):
+    """A pulled image is used as it was built: no talk of tsx on the sources (it may run compiled output);
+    a worker without a build step that is not pulled: what runs is its command's choice."""
+    from types import SimpleNamespace
+
+    from tasks.drivers.host_app import compiled_output_note
+
+    none = SimpleNamespace(service="jobs", build_mode="none")
+    pulled = compiled_output_note(none, pulled=True)  # type: ignore[arg-type]
+    assert pulled is not None and "runs a pulled image" in pulled and "tsx" not in pulled
+    mounted = compiled_output_note(none)  # type: ignore[arg-type]
+    assert mounted is not None and "has no build step" in mounted
+    assert compiled_output_note(SimpleNamespace(service="w", build_mode="host"), pulled=False) is None  # type: ignore[arg-type]
