@@ -29,9 +29,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import psutil
+from .process import descendants, kill_all
 
+if TYPE_CHECKING:
     from ..drivers.child_output import ChildOutput
     from ..knowledge.consumer_procs import Target
     from .consumer_stop import ConsumerStop
@@ -295,27 +295,6 @@ class ForegroundChild:
 
 def _now() -> float:
     return time.monotonic()
-
-
-def descendants(pid: int) -> list[psutil.Process]:
-    """Every process started under ``pid`` (empty when it is gone)."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def kill_all(procs: list[psutil.Process]) -> None:
-    """SIGKILL each process still alive (psutil checks a pid was not reused before it signals)."""
-    import psutil
-
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
 
 
 def _group_exists(pgid: int) -> bool:

@@ -149,3 +149,35 @@ def wait_gone(procs: list[psutil.Process], timeout: float, poll: float = 0.02) -
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(poll)
+
+
+def family(pid: int) -> list[psutil.Process]:
+    """``pid`` and every process started under it (empty when it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every process started under ``pid`` (empty when it is gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def kill_all(procs: list[psutil.Process]) -> None:
+    """SIGKILL each process still alive (psutil checks a pid was not reused before it signals)."""
+    import psutil
+
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass

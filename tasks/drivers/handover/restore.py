@@ -20,7 +20,8 @@ from ...drivers import worker_service
 from ...drivers.compose import Compose
 from ...drivers.handover.lock import SessionLock
 from ...drivers.handover.record import RECORD, Record, process_alive, read_record, remove_record, state_dir
-from ...drivers.process import Completed, running, wait_gone
+from ...drivers.process import Completed, kill_all, running, wait_gone
+from ...drivers.process import family as process_family
 from ...knowledge.failures import UserError
 from ...knowledge.naming import background
 from ...knowledge.queue_owners import and_aside, back_with_it, service_names
@@ -204,32 +205,18 @@ def terminate_orphan(record: Record, timeout: float = 35.0, tell: Tell = note) -
     if record.redis_addresses and os.name != "nt":
         _consumers_first(record.dev_pid, record.redis_addresses, timeout, tell)
         timeout = ORPHAN_WRAPPERS_S
-    family = _family(record.dev_pid)
+    family = process_family(record.dev_pid)
     for proc in family:
         try:
             proc.terminate()
         except psutil.Error:
             pass
-    for proc in wait_gone(family, timeout):  # a zombie is gone: an orphan's waits for init to reap it
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
+    kill_all(wait_gone(family, timeout))  # a zombie is gone: an orphan's waits for init to reap it
     return True
 
 
 #: After a leftover dev worker's consumers have ended, how long what wrapped them may take to end.
 ORPHAN_WRAPPERS_S = 5.0
-
-
-def _family(pid: int) -> list[psutil.Process]:
-    import psutil
-
-    try:
-        parent = psutil.Process(pid)
-        return [parent, *parent.children(recursive=True)]
-    except psutil.Error:
-        return []
 
 
 def _consumers_first(pid: int, addresses: list[list[str | int]], grace: float, tell: Tell) -> None:
