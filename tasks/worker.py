@@ -156,64 +156,10 @@ def status(c: Context, name: str | None = None, json: bool = False) -> None:
 
     Read from Docker and Compose, for the background worker(s); per queue on its Redis: waiting,
     active, delayed and failed jobs and who consumes it (a container, or the dev worker)."""
-    from concurrent.futures import ThreadPoolExecutor
-    from typing import Any
+    from .drivers import worker_status
 
-    from .drivers import workers
-    from .drivers.compose import Compose
-
-    def listed() -> list[tuple[Any, Compose, Any, Any, Any]]:
-        """Each worker's settings, Compose, containers (one `docker ps` each) and, asked at the same
-        time, `docker inspect` of the container by the name Compose gives it (checked in gather())
-        and its queues read from Redis (after container_name(): the configuration is cached by then)."""
-        from .drivers import job_fate, stack_facts
-
-        found = []
-        with ThreadPoolExecutor(max_workers=3) as inner:
-            for s in workers.select(c, name):
-                compose = Compose(s)
-                ps = inner.submit(compose.containers, s.service)
-                expected = stack_facts.container_name(compose, s.service)
-                guess = inner.submit(stack_facts.inspect_containers, compose.gateway, [expected] if expected else [])
-                queues = inner.submit(job_fate.read_queues, compose)
-                found.append((s, compose, ps.result(), (expected, guess), queues))
-        return found
-
-    # Docker is asked first, in the background: the imports and files below are read while it
-    # answers. Its errors come out of `.result()` inside gather(), as before (and as JSON with --json).
-    pool = ThreadPoolExecutor(max_workers=1)
-    started = pool.submit(listed)
-    pool.shutdown(wait=False)
-
-    from .drivers import handover, job_fate, stack_facts
+    gather = worker_status.ask(c, name)  # Docker answers while the rest is read
     from .knowledge import status_view
-    from .knowledge.failures import UserError
-
-    def gather() -> list[dict[str, Any]]:
-        entries = []
-        for s, compose, containers, (expected, guess), queues_read in started.result():
-            notes = []
-            try:
-                config = stack_facts.load(compose).service(s.service)
-            except UserError as error:  # status still shows what Docker knows
-                notes.append(error.reason)
-                config = None
-            names = [ct.name for ct in containers]
-            inspected = (
-                guess.result() if names == [expected] else stack_facts.inspect_containers(compose.gateway, names)
-            )
-            view = status_view.facts(
-                s.service, containers, config=config, inspected=inspected, scheduler_var=s.scheduler_var
-            )
-            dev_session = handover.describe(compose)
-            # The queues on its Redis: counts and consumers, a consumer named by its container's address.
-            by_ip = {ip: ct for ct, facts in inspected.items() for ip in facts.addresses}
-            read = queues_read.result()
-            queues = job_fate.queues_view(read, by_ip, dev_session is not None)
-            entries.append(
-                status_view.worker_facts(s.worker_name or s.service, view, notes, dev_session, queues, read.problem)
-            )
-        return entries
 
     if json:
         from .drivers import json_out

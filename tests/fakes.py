@@ -32,7 +32,7 @@ from invoke.context import Context
 
 from tasks.drivers import gateway as gateway_module
 from tasks.drivers.gateway import Gateway
-from tasks.drivers.process import Completed
+from tasks.drivers.process import Completed, Started
 
 DATA = Path(__file__).parent / "unit" / "data" / "compose"
 DOCKER_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
@@ -109,6 +109,11 @@ class FakeGateway(Gateway):
         if self.strict:
             raise AssertionError(f"unexpected command: {command}")
         return Completed(argv, *self.fallback)
+
+    def start(self, argv: list[str]) -> Started:
+        """Answered by `run` at once, as the real command starts at once; `result()` returns it."""
+        done = self.run(argv, capture=True)
+        return Started(lambda: done)
 
     def which(self, program: str) -> str | None:
         return f"/usr/bin/{program}" if self.on_path else None

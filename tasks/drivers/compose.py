@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
-from ..drivers import compose_binary, engine, process
+from ..drivers import compose_binary, process
 from ..drivers.gateway import Gateway, default
 from ..knowledge import compose_cli, envfile
 from ..knowledge.command_line import split_command
@@ -193,6 +193,8 @@ class Compose:
 
     def engine_failure(self) -> Failure:
         """DAEMON_DOWN or PERMISSION when the engine cannot be reached, else UNKNOWN."""
+        from ..drivers import engine
+
         return engine.query(self.gateway)[1]
 
     def has_service(self, service: str) -> bool:
@@ -202,8 +204,13 @@ class Compose:
     def containers(self, service: str | None = None) -> list[ContainerState]:
         """A service's containers, or the project's (stopped ones included), straight from Docker by
         the labels Compose puts on them: the answer of `compose ps -a`, for a fifth of its time."""
+        return self.ask_containers(service)()
+
+    def ask_containers(self, service: str | None = None) -> Callable[[], list[ContainerState]]:
+        """`containers()` asked now and answered later: `docker ps` runs while the caller goes on;
+        calling the result waits for it (and raises as `containers()` does)."""
         _ = self.base  # the same checks as any Compose call (CLI there, Compose there and recent): cached
-        result = self.gateway.run(
+        started = self.gateway.start(
             [
                 "docker",
                 "ps",
@@ -215,12 +222,16 @@ class Compose:
                 "label=com.docker.compose.oneoff=False",
                 "--format",
                 "{{json .}}",
-            ],
-            capture=True,
+            ]
         )
-        if not result.ok:
-            raise UserError(f"docker ps failed: {explain(classify(result.stderr), result.stderr)}")
-        return compose_cli.parse_docker_ps(result.stdout)
+
+        def answer() -> list[ContainerState]:
+            result = started.result()
+            if not result.ok:
+                raise UserError(f"docker ps failed: {explain(classify(result.stderr), result.stderr)}")
+            return compose_cli.parse_docker_ps(result.stdout)
+
+        return answer
 
     def ps_running(self, service: str) -> bool:
         """Is a container of the service running? False also when Docker cannot be asked."""

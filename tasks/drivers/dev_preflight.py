@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 
 from ..drivers import progress, stack_facts
 from ..drivers.compose import Compose
+from ..knowledge.compose_cli import ContainerState
 from ..knowledge.dev_env import (
     DevEnv,
     RuntimePorts,
@@ -41,14 +43,17 @@ def answers(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
         return False
 
 
-def runtime_ports(compose: Compose) -> tuple[RuntimePorts, set[str]] | None:
+def runtime_ports(
+    compose: Compose, containers: Sequence[ContainerState] | None = None
+) -> tuple[RuntimePorts, set[str]] | None:
     """Where the running containers publish their ports (`(service, container port) -> (host, port)`,
-    from `docker ps`: a fifth of `compose ps`'s time, and `worker.status` asks it too), and the services
-    that run; None when Docker cannot be asked."""
-    try:
-        containers = compose.containers()
-    except UserError:
-        return None
+    from `docker ps`: a fifth of `compose ps`'s time), and the services that run; None when Docker
+    cannot be asked. ``containers``: the project's, already read (`worker.status` reads them once)."""
+    if containers is None:
+        try:
+            containers = compose.containers()
+        except UserError:
+            return None
     ports: RuntimePorts = {}
     running = set()
     for container in containers:
@@ -62,14 +67,20 @@ def runtime_ports(compose: Compose) -> tuple[RuntimePorts, set[str]] | None:
     return ports, running
 
 
-def environment(compose: Compose, scheduler: bool, environ: dict[str, str] | None = None) -> DevEnv:
-    """The dev worker's environment and the addresses it will dial (nothing checked yet)."""
+def environment(
+    compose: Compose,
+    scheduler: bool,
+    environ: dict[str, str] | None = None,
+    containers: Sequence[ContainerState] | None = None,
+) -> DevEnv:
+    """The dev worker's environment and the addresses it will dial (nothing checked yet).
+    ``containers``: the project's, when the caller has already read them."""
     s = compose.settings
     stack = stack_facts.load(compose)
     if stack.service(s.service) is None:
         raise UserError(explain(Failure.UNKNOWN_SERVICE, f"no such service: {s.service}"))
     # What runs is asked, not assumed: a container created before a port was added publishes none.
-    runtime = runtime_ports(compose)
+    runtime = runtime_ports(compose, containers)
     return dev_environment(
         stack,
         s.service,

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..drivers import process
-from ..drivers.process import Completed
+from ..drivers.process import Completed, Started
 
-__all__ = ["Completed", "Gateway", "default", "use"]
+__all__ = ["Completed", "Gateway", "Started", "default", "use"]
 
 
 class Gateway:
@@ -36,6 +36,11 @@ class Gateway:
         """Run ``argv``; with ``capture`` its output is returned instead of shown; ``started`` gets its
         pid as soon as it runs."""
         return process.run(argv, cwd=cwd, env=env, capture=capture, started=started)
+
+    def start(self, argv: list[str]) -> Started:
+        """Start ``argv`` now, captured, and return at once: `.result()` waits for its Completed. The
+        command runs while the caller goes on (`worker.status` asks Docker two questions this way)."""
+        return process.start(argv)
 
     def docker(self, *args: str, capture: bool = True) -> Completed:
         """`docker ARGS...`, captured unless told otherwise."""

@@ -25,6 +25,7 @@ from ..knowledge.bullmq_clients import Consumer, consumers, ip_of, parse_client_
 from .queue_consumers import TIMEOUT_S, Redis, RedisError, _command, _Reader
 
 if TYPE_CHECKING:
+    from ..knowledge.compose_cli import ContainerState
     from ..knowledge.dev_env import DevEnv
     from .compose import Compose
 
@@ -125,14 +126,17 @@ def look_after(conn: Connection, snap: jf.Snapshot, skip_ips: Sequence[str]) -> 
     return results, served
 
 
-def redis_of(compose: Compose, plan: DevEnv | None = None) -> Redis | None:
-    """The worker's Redis, as `inv dev.worker` finds it: its environment (host side), answering PING."""
+def redis_of(
+    compose: Compose, plan: DevEnv | None = None, containers: Sequence[ContainerState] | None = None
+) -> Redis | None:
+    """The worker's Redis, as `inv dev.worker` finds it: its environment (host side), answering PING.
+    ``containers``: the project's, when already read (where their ports are published)."""
     from ..knowledge.failures import UserError
     from . import dev_preflight, queue_consumers
 
     s = compose.settings
     try:
-        plan = plan or dev_preflight.environment(compose, scheduler=True)
+        plan = plan or dev_preflight.environment(compose, scheduler=True, containers=containers)
         endpoints = [(e.host, e.port) for e in plan.endpoints]
         return queue_consumers.find(plan.env, s.host_port_vars, s.url_vars, endpoints)
     except (UserError, OSError, ValueError, LookupError, AttributeError, TypeError):
@@ -308,10 +312,11 @@ class QueuesRead:
     problem: str = ""
 
 
-def read_queues(compose: Compose) -> QueuesRead:
+def read_queues(compose: Compose, containers: Sequence[ContainerState] | None = None) -> QueuesRead:
     """The queues on the worker's Redis (named by consumers or found by their keys), counted, in four
-    pipelined round trips on one connection. Asks Docker nothing: it runs beside status's Docker calls."""
-    redis = redis_of(compose)
+    pipelined round trips on one connection. With ``containers`` (the project's, as `worker.status`
+    has read them) it asks Docker nothing."""
+    redis = redis_of(compose, containers=containers)
     if redis is None:
         return QueuesRead(problem="no Redis answers at the worker's addresses")
     try:

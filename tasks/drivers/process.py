@@ -84,6 +84,42 @@ def run(
                 continue
 
 
+class Started:
+    """A captured command started in the background; `result()` waits for it and returns its
+    Completed (the same one on every call). Several run side by side with no thread."""
+
+    def __init__(self, finish: Callable[[], Completed]):
+        self._finish = finish
+        self._done: Completed | None = None
+
+    def result(self) -> Completed:
+        if self._done is None:
+            self._done = self._finish()
+        return self._done
+
+
+def start(argv: list[str]) -> Started:
+    """Start ``argv`` now, captured, as `run(argv, capture=True)` would run it, and return at once."""
+    argv = resolve(argv)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=os.name != "nt",
+    )
+
+    def finish() -> Completed:
+        with proc:
+            out, err = proc.communicate()
+        return Completed(argv, proc.returncode, out, err)
+
+    return Started(finish)
+
+
 def _run_outliving(
     argv: list[str], cwd: Path | None, env: dict[str, str] | None, started: Callable[[int], None]
 ) -> Completed:

@@ -22,18 +22,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..drivers import compose_binary
 from ..drivers.gateway import Gateway
 from ..knowledge.failures import UserError
-from ..knowledge.stack_config import ContainerFacts, StackConfig, parse_config, parse_inspect, referenced_variables
 
 if TYPE_CHECKING:
     from ..drivers.process import Completed
     from ..knowledge.compose_cli import ProjectFiles
     from ..knowledge.settings import Settings
+    from ..knowledge.stack_config import ContainerFacts, StackConfig
 
 _ALWAYS = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")
 
@@ -138,6 +139,8 @@ def dependencies(compose: Compose) -> tuple[list[Path], list[str]]:
     # lookup's candidates, override files, the .env files it could read).
     paths += [compose.env_path, *compose.project.watched]
     paths = list(dict.fromkeys(paths))
+    from ..knowledge.stack_config import referenced_variables
+
     names = set().union(*(referenced_variables(_read(path)) for path in paths))
     return paths, sorted(names)
 
@@ -277,6 +280,8 @@ def project_name(compose: Compose) -> str:
 
 
 def load(compose: Compose) -> StackConfig:
+    from ..knowledge.stack_config import parse_config
+
     return parse_config(config_json(compose))
 
 
@@ -302,7 +307,18 @@ def inspect_containers(gateway: Gateway, containers: list[str]) -> dict[str, Con
     """What Docker applies to these containers: restart policy (`HostConfig.RestartPolicy.Name`),
     environment (`Config.Env`) and network addresses, in one `docker inspect` call. Containers it
     cannot see are left out."""
+    return ask_inspect(gateway, containers)()
+
+
+def ask_inspect(gateway: Gateway, containers: list[str]) -> Callable[[], dict[str, ContainerFacts]]:
+    """`inspect_containers` asked now and answered later: `docker inspect` runs while the caller goes on."""
     if not containers:
-        return {}
-    result = gateway.docker("inspect", "--type", "container", "--format", _INSPECT, *containers)
-    return parse_inspect(result.stdout)
+        return dict
+    started = gateway.start(["docker", "inspect", "--type", "container", "--format", _INSPECT, *containers])
+
+    def answer() -> dict[str, ContainerFacts]:
+        from ..knowledge.stack_config import parse_inspect
+
+        return parse_inspect(started.result().stdout)
+
+    return answer

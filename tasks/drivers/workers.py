@@ -6,7 +6,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..knowledge import package_manager
 from ..knowledge.settings import Settings, settings
 
 if TYPE_CHECKING:
@@ -30,6 +29,8 @@ def complete(s: Settings) -> Settings:
     """Fill the app commands left empty in invoke.yaml from the detected package manager."""
     if s.app_install and s.app_build and s.app_dev:
         return s
+    from ..knowledge import package_manager  # here: a task that needs no command (status) skips its import
+
     files = LocalFiles()
     found = package_manager.detect(s.app_dir, s.root, files)
     scripts = package_manager.package_scripts(files.read(s.app_dir / "package.json"))
@@ -52,9 +53,11 @@ def complete(s: Settings) -> Settings:
     )
 
 
-def select(c: Context, name: str | None) -> list[Settings]:
-    """Every configured worker (no name), or the one named."""
-    return [complete(s) for s in settings(c).selected(name or None)]
+def select(c: Context, name: str | None, commands: bool = True) -> list[Settings]:
+    """Every configured worker (no name), or the one named. ``commands=False``: the app commands are
+    left as configured (a task that runs none, such as `worker.status`, skips the lock-file lookup)."""
+    chosen = settings(c).selected(name or None)
+    return [complete(s) for s in chosen] if commands else chosen
 
 
 def one(c: Context, name: str | None) -> Settings:
@@ -65,7 +68,7 @@ def one(c: Context, name: str | None) -> Settings:
 def lock_out_of_step(s: Settings) -> str | None:
     """Why the worker's frozen install (`npm ci`, `pnpm install --frozen-lockfile`) would fail on a lock
     file out of step with package.json, with the fix; None when it would not (or cannot be told)."""
-    from ..knowledge import lock_sync
+    from ..knowledge import lock_sync, package_manager
 
     files = LocalFiles()
     found = package_manager.detect(s.app_dir, s.root, files)
