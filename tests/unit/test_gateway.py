@@ -46,3 +46,30 @@ def test_a_command_that_must_outlive_inv_tells_its_pid_and_is_captured_through_f
     assert result.returncode == 3
     assert pids and result.stdout.strip() == str(pids[0])
     assert result.stderr.strip() == "to stderr"
+
+
+def test_a_started_command_runs_at_once_beside_the_next_and_answers_once(tmp_path):
+    """`Gateway.start` (tasks/drivers/process.py `start`): the command runs from the call on, not when
+    its result is asked. The first waits for a file only the second writes; asked first, it still
+    finds it, which it could not if each ran when asked (it would give up after 10 s and exit 1)."""
+    flag = tmp_path / "flag"
+    waits = (
+        "import pathlib, sys, time\n"
+        "end = time.monotonic() + 10\n"
+        "while not pathlib.Path(sys.argv[1]).exists():\n"
+        "    if time.monotonic() > end: sys.exit(1)\n"
+        "    time.sleep(0.01)\n"
+        "print('found'); print('on stderr', file=sys.stderr); sys.exit(3)\n"
+    )
+    real = gateway.Gateway()
+    first = real.start([sys.executable, "-c", waits, str(flag)])
+    second = real.start([sys.executable, "-c", "import pathlib, sys; pathlib.Path(sys.argv[1]).touch()", str(flag)])
+    result = first.result()
+    assert (result.returncode, result.stdout, result.stderr) == (3, "found\n", "on stderr\n")
+    assert first.result() is result and second.result().ok
+
+
+def test_a_fake_gateway_answers_a_started_command_when_it_starts():
+    fake = fakes.FakeGateway().on(r"^docker ps$", stdout="listed\n")
+    started = fake.start(["docker", "ps"])
+    assert fake.commands() == ["docker ps"] and started.result().stdout == "listed\n"

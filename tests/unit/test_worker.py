@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tasks import worker
@@ -117,3 +119,23 @@ def test_status_reports_a_killed_session_of_the_old_layout_without_moving_it(tmp
     worker.up(fakes.context(tmp_path))  # a recovery path: moves it, restores, clears it
     assert not (legacy / "handover.json").exists() and read_record(state_dir(compose)) is None
     assert "it ended without restoring the background worker" in capsys.readouterr().out
+
+
+def test_status_asks_docker_ps_of_the_project_once_for_the_view_and_the_redis_port(tmp_path, gw, capsys):
+    """worker.status's one `docker ps` serves both the worker's containers and the queue read's
+    published ports (tasks/drivers/worker_status.py)."""
+    fakes.FakeStack(gw)
+    worker.status(fakes.context(tmp_path))
+    assert len(gw.commands(r"^docker ps ")) == 1
+    [ps] = gw.commands(r"^docker ps ")
+    assert "label=com.docker.compose.service=" not in ps  # the project's, filtered here by service
+    assert "worker: running" in capsys.readouterr().out
+
+
+def test_status_json_of_an_unknown_worker_is_one_error_document(tmp_path, gw, capsys):
+    fakes.FakeStack(gw)
+    with pytest.raises(UserError, match="no worker named 'nope'"):
+        worker.status(fakes.context(tmp_path), name="nope", json=True)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and "no worker named 'nope'" in doc["error"]
+    assert not gw.ran(r"^docker ")
