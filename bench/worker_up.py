@@ -230,6 +230,12 @@ def main() -> int:
         "`config --hash` (cached with the config); the raw `up -d worker` only when it would change something, "
         "else the worker's health from the `docker ps` row."
     )
+    print(
+        "`inv worker.status` = python + invoke + tasks import, the settings and the cached configuration, "
+        "then `docker ps -a` of the project and `docker inspect` of the worker's container started side by "
+        "side (tasks/drivers/worker_status.py); while they run, the modules that read the rest are imported; "
+        "then the queues from Redis (at the port `docker ps` shows) and the handover record."
+    )
     return 0
 
 
