@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -146,8 +146,11 @@ def redis_of(
 class StopWatch:
     """The background worker's jobs in flight before its stop (``before``), their fate after (``line``)."""
 
-    def __init__(self, redis: Redis | None):
+    def __init__(self, redis: Redis | None, stopping_ips: Collection[str] | None = None):
         self.redis = redis
+        #: The addresses of the containers being stopped (their consumers' jobs are the ones told);
+        #: None: unknown, every container's consumer counts.
+        self.stopping_ips = stopping_ips
         self.snap: jf.Snapshot | None = None
         self.host_ip = ""
         self.problem = "" if redis is not None else "no Redis answers at the worker's addresses"
@@ -161,9 +164,11 @@ class StopWatch:
         try:
             with Connection(self.redis) as conn:
                 found, self.host_ip = clients(conn)
-                # The background worker's queues: those of consumers not on this machine (containers);
-                # none named (not consuming, or CLIENT SETNAME refused): every queue found by its keys.
-                queues = jf.queues_of(found or [], [self.host_ip]) or scan_queues(conn)
+                # The stopped containers' queues, by their consumers' addresses: another worker's jobs
+                # on the same Redis are not this stop's. None named (not consuming, or CLIENT SETNAME
+                # refused): every queue found by its keys that no other consumer serves.
+                mine, others = jf.stopping_queues(found or [], self.host_ip, self.stopping_ips)
+                queues = mine or [q for q in scan_queues(conn) if q not in others]
                 self.snap = held_jobs(conn, queues, found or [])
         except (OSError, RedisError, ValueError) as error:
             self.problem = f"Redis did not answer: {error}"
@@ -218,12 +223,37 @@ class StopWatch:
         return jf.describe(self.snap, results, served=served)
 
 
+def addresses_of(compose: Compose, services: Collection[str]) -> set[str] | None:
+    """The network addresses of these services' running containers (who they are to Redis); None
+    when Docker cannot tell."""
+    from ..knowledge.failures import UserError
+    from . import stack_facts
+
+    try:
+        names = [ct.name for ct in compose.containers() if ct.service in services and ct.running]
+        facts = stack_facts.inspect_containers(compose.gateway, names)
+    except UserError:
+        return None
+    if len(facts) < len(names):
+        return None  # one went away meanwhile: not told apart, every consumer counts
+    return {ip for each in facts.values() for ip in each.addresses}
+
+
 @contextmanager
-def around_stop(compose: Compose, say: Say, *, plan: DevEnv | None = None, follow: bool = False) -> Iterator[None]:
-    """Around a stop of the background worker: one line on its jobs in flight once it has stopped
-    (nothing when the stop fails: its error says what happened). ``follow``: the stop takes Redis
-    down too; read during the stop."""
-    watch = StopWatch(redis_of(compose, plan)).before()
+def around_stop(
+    compose: Compose,
+    say: Say,
+    *,
+    plan: DevEnv | None = None,
+    follow: bool = False,
+    also: Sequence[str] = (),
+) -> Iterator[None]:
+    """Around a stop of the background worker (and of the services in ``also``, stopped with it):
+    one line on their jobs in flight once stopped (nothing when the stop fails: its error says what
+    happened). Jobs of other workers on the same Redis are not theirs and are not told. ``follow``:
+    the stop takes Redis down too; read during the stop."""
+    stopping = addresses_of(compose, {compose.settings.service, *also})
+    watch = StopWatch(redis_of(compose, plan), stopping).before()
     if follow:
         watch.follow()
     try:

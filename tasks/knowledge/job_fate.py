@@ -19,7 +19,7 @@ A reply is what `RESP` gives: a str, None (nil), an int-like str, or a list of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,22 @@ def queues_of(consumers: Iterable[Consumer], skip_ips: Iterable[str] = ()) -> li
     """The queues these consumers serve (those connected from ``skip_ips`` left out), sorted."""
     skip = {ip for ip in skip_ips if ip}
     return sorted({QueueRef(c.prefix, c.queue) for c in consumers if ip_of(c.addr) not in skip})
+
+
+def stopping_queues(
+    consumers: Iterable[Consumer], host_ip: str, stopping_ips: Collection[str] | None
+) -> tuple[list[QueueRef], list[QueueRef]]:
+    """The queues whose jobs a stop of the background worker may cut, and the queues other consumers
+    serve (left out of the key scan when the stopped containers name no queue). ``stopping_ips``: the
+    addresses of the containers being stopped; None when Docker could not tell them, then every
+    consumer that is not on this machine counts (as before another worker shared the Redis)."""
+    consumers = list(consumers)
+    if stopping_ips is None:
+        return queues_of(consumers, [host_ip]), []
+    stopping = set(stopping_ips)
+    mine = sorted({QueueRef(c.prefix, c.queue) for c in consumers if ip_of(c.addr) in stopping})
+    others = sorted({QueueRef(c.prefix, c.queue) for c in consumers if ip_of(c.addr) not in stopping})
+    return mine, others
 
 
 def survivors(consumers: Iterable[Consumer], before: Iterable[str], skip_ips: Iterable[str] = ()) -> set[QueueRef]:

@@ -158,7 +158,8 @@ class Proc:
         if found:
             return True, f"a {name} handler in {found[0]}"
         folder = scan.entries[0].rpartition("/")[0] or "/"
-        return False, f"none found in the {scan.files} file{'' if scan.files == 1 else 's'} of {folder}"
+        read = f"{scan.files} file{'' if scan.files == 1 else 's'} read"
+        return False, f"none found in {folder} or the app code it loads, {read}"
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,54 @@ function entries(proc) {
   return found;
 }
 
+// What a file loads: `require("x")`, `import("x")`, `from "x"`, `import "x"` (plain text, as the handler test).
+const SPECIFIER = /(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|\bimport\s+)(["'`])([^"'`\s]+)\1/g;
+const EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"];
+
+function codeFile(base) {
+  // The file Node (or tsx) loads for a path: itself, with an extension, a `.ts` imported as `.js`, a folder's index.
+  const tries = [base, ...EXTENSIONS.map((e) => base + e), base.replace(/\.(m|c)?js$/, ".$1ts")];
+  tries.push(...EXTENSIONS.map((e) => path.join(base, "index" + e)));
+  for (const candidate of tries) {
+    try {
+      if (CODE.test(candidate) && fs.statSync(candidate).isFile()) return candidate;
+    } catch {}
+  }
+  return null;
+}
+
+function workspacePackage(from, name) {
+  // A bare specifier's package when it is the app's own code: the node_modules/<name> Node would find
+  // links to a folder outside any node_modules (a workspace package, `file:` or `link:`).
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    try {
+      const real = fs.realpathSync(path.join(dir, "node_modules", name));
+      return real.includes("/node_modules/") ? null : real;
+    } catch {}
+    if (dir === path.dirname(dir)) return null;
+  }
+}
+
+function loads(file, text) {
+  // The app's own code a file loads (relative paths, workspace packages); dependencies are not read.
+  const found = [];
+  for (const m of text.matchAll(SPECIFIER)) {
+    const spec = m[2];
+    if (/^\.{0,2}\//.test(spec)) {
+      const target = codeFile(path.resolve(path.dirname(file), spec));
+      if (target && !target.includes("/node_modules/")) found.push(target);
+    } else if (!spec.startsWith("node:")) {
+      const parts = spec.split("/");
+      const pkg = workspacePackage(path.dirname(file), parts.slice(0, spec.startsWith("@") ? 2 : 1).join("/"));
+      if (pkg) found.push(pkg);
+    }
+  }
+  return found;
+}
+
 function scan(proc) {
+  // The entry files' folders, and the app's own code they load from elsewhere (a shared package of
+  // the monorepo, where the worker's signal handler often lives).
   const files = entries(proc);
   const result = { entries: files, files: 0, sigterm: [], sigint: [] };
   const seen = new Set();
@@ -78,6 +125,7 @@ function scan(proc) {
       const text = read(item);
       if (text === null) continue;
       result.files += 1;
+      queue.push(...loads(item, text));
       if (!LISTEN.test(text)) continue;
       if (/["'`]SIGTERM["'`]/.test(text)) result.sigterm.push(item);
       if (/["'`]SIGINT["'`]/.test(text)) result.sigint.push(item);

@@ -88,12 +88,18 @@ def test_a_worker_without_a_sigterm_handler_is_warned_and_its_cut_job_said(image
     doctor = stack.inv("doctor")
     warned = [line for line in doctor.stdout.splitlines() if line.startswith("WARN") and "SIGTERM" in line]
     assert len(warned) == 1, doctor.stdout
-    assert "(`node bare/worker.mjs`) does not handle SIGTERM (none found in the 1 file of /app/bare)" in warned[0]
+    assert (
+        "(`node bare/worker.mjs`) does not handle SIGTERM (none found in /app/bare or the app code it loads, 1 file read)"
+        in warned[0]
+    )
     assert "awaits `worker.close()`" in warned[0]
     (job_id,) = mid_job(stack, 1, 8000)
     down = stack.inv("worker.down")
     assert down.returncode == 0, down.stdout + down.stderr
-    assert "has no SIGTERM handler (none found in the 1 file of /app/bare): its active job is cut" in down.stdout
+    assert (
+        "has no SIGTERM handler (none found in /app/bare or the app code it loads, 1 file read): its active job is cut"
+        in down.stdout
+    )
     job = stack.job(job_id)
     assert job.get("ats") == "1" and not job.get("finishedOn"), job  # cut: left active for BullMQ's stalled check
     assert stack.active() == [job_id]

@@ -221,3 +221,24 @@ def test_build_on_a_pulled_image_says_there_is_nothing_to_build(shop):
     ), up.stdout
     assert "rebuilding the image" not in up.stdout
     assert shop.states()["email"] == "running"
+
+
+def test_stopping_one_worker_tells_the_fate_of_its_own_jobs_only(shop):
+    """Two workers on one Redis: `worker.down email` says what became of email's job in flight, not of
+    the job sync holds meanwhile (it is not this stop's; it was told as `still locked` before)."""
+    shop.write_env(JOB_MS="4000")
+    shop.inv("worker.up", check=True)
+    shop.produce("email", "mine", 1, keep=True)
+    wait_for(lambda: shop.job("email", "mine-0001").get("ats") == "1", 30, what="email's job started")
+    shop.produce("sync", "theirs", 1, keep=True)
+    wait_for(lambda: shop.job("sync", "theirs-0001").get("ats") == "1", 30, what="sync's job started")
+
+    down = shop.inv("worker.down", "email", check=True).stdout
+    assert "all 1 job in flight finished" in down, down
+    assert "theirs-0001" not in down and "still locked" not in down, down
+    # email's handler is in the shared package its entry loads by a relative path (consumers.cjs)
+    assert "no SIGTERM handler" not in down and "it finishes its current job" in down, down
+    wait_for(lambda: "finishedOn" in shop.job("sync", "theirs-0001"), 30, what="sync's job finished")
+    for queue, job in (("email", "mine-0001"), ("sync", "theirs-0001")):
+        record = shop.job(queue, job)
+        assert (record.get("ats"), record.get("stc", "0")) == ("1", "0"), (job, record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -211,8 +212,10 @@ def test_around_stop_never_fails_the_stop_and_says_nothing_when_the_stop_fails(m
     from tasks.knowledge.failures import UserError
 
     said: list[str] = []
+    monkeypatch.setattr(driver, "addresses_of", lambda compose, services: None)
     monkeypatch.setattr(driver, "redis_of", lambda compose, plan=None: None)
-    with driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+    compose = SimpleNamespace(settings=SimpleNamespace(service="worker"))
+    with driver.around_stop(compose, said.append):  # type: ignore[arg-type]
         said.append("stopped")
     assert said == ["stopped", "jobs in flight: unknown (no Redis answers at the worker's addresses)"]
     # a Redis that stops answering: one line, no exception
@@ -223,13 +226,28 @@ def test_around_stop_never_fails_the_stop_and_says_nothing_when_the_stop_fails(m
         port = closed.getsockname()[1]
     monkeypatch.setattr(driver, "redis_of", lambda compose, plan=None: Redis(RedisAddress("127.0.0.1", port)))
     said.clear()
-    with driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+    with driver.around_stop(compose, said.append):  # type: ignore[arg-type]
         pass
     assert len(said) == 1 and said[0].startswith("jobs in flight: unknown (Redis did not answer: ")
     said.clear()
-    with pytest.raises(UserError), driver.around_stop(object(), said.append):  # type: ignore[arg-type]
+    with pytest.raises(UserError), driver.around_stop(compose, said.append):  # type: ignore[arg-type]
         raise UserError("could not stop")
     assert said == []  # the stop's own error says what happened
+
+
+def test_a_stop_tells_the_jobs_of_the_stopped_containers_queues_only():
+    """Two workers on one Redis (the shop's email and sync): stopping email tells email's jobs; the key
+    scan (email names no consumer) leaves out what sync serves; Docker not telling: as before."""
+    email, sync = jf.QueueRef("bull", "email"), jf.QueueRef("bull", "sync")
+    found = [
+        _consumer("1", "172.28.0.5", "email"),
+        _consumer("2", "172.28.0.6", "sync"),
+        _consumer("3", "10.0.0.1", "sync"),
+    ]
+    assert jf.stopping_queues(found, "10.0.0.1", {"172.28.0.5"}) == ([email], [sync])
+    assert jf.stopping_queues(found[1:], "10.0.0.1", {"172.28.0.5"}) == ([], [sync])
+    assert jf.stopping_queues(found, "10.0.0.1", None) == ([email, sync], [])  # every container's
+    assert jf.stopping_queues(found, "10.0.0.1", set()) == ([], [email, sync])  # nothing running
 
 
 def test_a_worker_shows_its_own_queues_or_else_the_unserved_ones():

@@ -76,7 +76,7 @@ def test_node_always_catches_sigterm_so_its_code_decides():
     mask 0x4602 is on every node process here, so it cannot tell."""
     bare = recorded("bare").procs[6]
     assert bare.sigcgt is not None and bare.sigcgt & 0x4002 == 0x4002
-    assert bare.handles(SIGTERM) == (False, "none found in the 1 file of /app/bare")
+    assert bare.handles(SIGTERM) == (False, "none found in /app/bare or the app code it loads, 1 file read")
     with_handler = Proc(
         6, 1, "MainThread", ("node", "x.mjs"), 0x100004602, scan=Scan(("/app/x.mjs",), 3, ("/app/w.mjs",))
     )
@@ -129,7 +129,7 @@ def test_a_worker_without_handler_is_reached_but_its_job_is_cut():
     assert fact.reached and fact.sigterm is False and fact.signal is None and fact.finishes is False
     assert plan.to_signal == []
     assert stop_reach.stop_clause(plan) == (
-        "its consumer (pid 6) has no SIGTERM handler (none found in the 1 file of /app/bare): its active job is "
+        "its consumer (pid 6) has no SIGTERM handler (none found in /app/bare or the app code it loads, 1 file read): its active job is "
         "cut and BullMQ retries it after the lock expires"
     )
     (warning,) = stop_reach.doctor_warnings(plan)

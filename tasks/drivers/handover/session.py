@@ -257,7 +257,7 @@ class DevSession:
         # Its consumers signalled first where Docker's SIGTERM would not reach them; the line says
         # what becomes of their jobs (container_stop), and the next one what became of them (job_fate).
         # The stop's pid goes into the record: a guardian of a killed session waits for it (guardian.py).
-        with job_fate.around_stop(self.compose, say, plan=self.plan):
+        with job_fate.around_stop(self.compose, say, plan=self.plan, also=aside):
             result = container_stop.stop_worker(
                 self.compose,
                 subject=background(self.s.service),
