@@ -5,8 +5,10 @@ no parsing. A file forks when it imports `node:cluster` (or `cluster`) and calls
 `child_process` and calls `fork(`. How many: `os.cpus().length` or `os.availableParallelism()` in the
 same file means one per CPU the process sees, and inside a container that is the engine's CPU count,
 not the cap (`--cpus` sets a CFS quota; the CPUs stay visible), so a 1-CPU prod-like worker on an
-8-CPU machine still forks 8. A reading of the code: a fork in a bundled dependency, or a count read
-from elsewhere, is not seen; a file that mentions both for another reason counts.
+8-CPU machine still forks 8. The files read are the app's folder and the app's own code it loads
+(`loaded`, `candidates`; walked by `tasks/drivers/app_code.py`). A reading of the code: a fork in a
+bundled dependency, or a count read from elsewhere, is not seen; a file that mentions both for
+another reason counts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,31 @@ _CHILD = re.compile(r"""(require\(\s*|from\s+|import\(\s*)['"](node:)?child_proc
 _FORK = re.compile(r"\bfork\s*\(")
 _PER_CPU = re.compile(r"\bcpus\s*\(\s*\)\s*\.\s*length|\bavailableParallelism\s*\(")
 CODE = re.compile(r"\.(c|m)?(j|t)sx?$")
+#: What a file loads: `require("x")`, `import("x")`, `from "x"`, `import "x"` (tasks/runner/consumers.cjs too).
+_SPECIFIER = re.compile(r"""(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|\bimport\s+)(["'`])([^"'`\s]+)\1""")
+#: The files Node (or tsx) tries for a path without one of these extensions, in this order.
+EXTENSIONS = (".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx")
+
+
+def loaded(text: str) -> tuple[list[str], list[str]]:
+    """What a file loads: (relative or absolute paths, package names of bare specifiers; `node:`
+    built-ins left out). Which of those packages are the app's own code is asked of the file system."""
+    paths, packages = [], []
+    for match in _SPECIFIER.finditer(text):
+        spec = match.group(2)
+        if spec.startswith(("./", "../", "/")):
+            paths.append(spec)
+        elif not spec.startswith("node:"):
+            parts = spec.split("/")
+            packages.append("/".join(parts[:2] if spec.startswith("@") else parts[:1]))
+    return paths, packages
+
+
+def candidates(base: str) -> list[str]:
+    """The files Node (or tsx) would load for ``base``: itself, with an extension added, a `.ts` imported
+    as `.js` (TypeScript's NodeNext style), or a folder's index."""
+    ts = re.sub(r"\.(m|c)?js$", r".\1ts", base)
+    return [base, *(base + e for e in EXTENSIONS), ts, *(f"{base}/index{e}" for e in EXTENSIONS)]
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,12 @@ function scan(proc) {
   for (const f of files) queue.push(f, path.dirname(f));
   while (queue.length && result.files < MAX_FILES) {
     const item = queue.shift();
-    if (seen.has(item)) continue;
-    seen.add(item);
+    let real = item;
+    try {
+      real = fs.realpathSync(item); // a folder linked twice (or into itself) is read once
+    } catch {}
+    if (seen.has(real)) continue;
+    seen.add(real);
     let st;
     try {
       st = fs.statSync(item);

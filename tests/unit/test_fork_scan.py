@@ -65,3 +65,33 @@ def test_the_example_app_s_sources_are_read_and_its_primary_found(tmp_path):
     (bundle / "main.test.ts").write_text(ISSUE_APP)
     other = Settings.from_config({}, root=tmp_path)
     assert app_code.fork_sites(other) == []
+
+
+def test_a_fork_in_a_shared_package_the_worker_loads_is_found_not_one_in_a_dependency(tmp_path):
+    """A monorepo's worker often starts its cluster from a shared package: followed by a relative path
+    and through a workspace link (node_modules/@acme/runtime -> packages/runtime); a real dependency
+    under node_modules is not the app's code."""
+    from tasks.drivers import app_code
+    from tasks.knowledge.settings import Settings
+
+    def write(relative: str, text: str) -> None:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+
+    write(
+        "apps/worker/src/main.ts",
+        "import { start } from '@acme/runtime';\nimport './boot.js';\nimport { Worker } from 'bullmq';\nstart();\n",
+    )
+    write("apps/worker/src/boot.ts", "import '../../../libs/jobs/index.js';\n")  # `.js` naming a `.ts`
+    write("libs/jobs/index.js", "const { fork } = require('child_process');\nfork('./job.js');\n")
+    write("packages/runtime/src/index.ts", ISSUE_APP)
+    write("packages/runtime/package.json", '{"name": "@acme/runtime"}')
+    write("apps/worker/node_modules/bullmq/dist/index.js", ISSUE_APP)  # BullMQ itself forks: not ours
+    (tmp_path / "node_modules/@acme").mkdir(parents=True)
+    (tmp_path / "node_modules/@acme/runtime").symlink_to(tmp_path / "packages/runtime")
+    (tmp_path / "packages/runtime/loop").symlink_to(tmp_path / "packages/runtime")  # read once
+    s = Settings.from_config({"app": {"dir": "apps/worker"}}, root=tmp_path)
+    assert sorted(app_code.fork_sites(s), key=lambda site: site.file) == [
+        ForkSite("libs/jobs/index.js", "child_process.fork", False),
+        ForkSite("packages/runtime/src/index.ts", "node:cluster", True),
+    ]
