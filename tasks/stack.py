@@ -69,7 +69,7 @@ def up(c: Context, build: bool = False, recreate: bool = False) -> None:
                 "build", s.service, what=f"building the {s.service} image", profiles=[s.profile], extra_env=build_env
             )
         worker_recreate.stop_if_recreated(each, extra_env=build_env, containers=running)
-    before = stack_up.restart_counts(compose)
+    before = stack_up.baseline(compose)
     try:
         done = stack_up.up_wait(
             compose,
@@ -78,6 +78,7 @@ def up(c: Context, build: bool = False, recreate: bool = False) -> None:
             ["--build"] if build else [],
             profiles=profiles,
             extra_env=build_env,
+            before=before,
         )
     except UserError as error:
         raise ports.explain_failed_up(compose, services, error) from None

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 
 from ..drivers.compose import Compose
-from ..knowledge.crash_loops import Started, parse_inspect, restarted, still_settling
+from ..knowledge.crash_loops import Started, parse_inspect, restarted, still_settling, untouched
 from ..knowledge.failures import UserError
 from ..knowledge.stack_config import StackConfig, UpOutcome, after_up
 
 #: How often the crash-loop watch after `up --wait` asks Docker.
 SETTLE_POLL_S = 0.25
+#: The project's containers before an `up`, by id.
+Baseline = dict[str, Started]
 
 
 def show_logs(compose: Compose, services: list[str], lines: int = 20) -> list[str]:
@@ -26,12 +28,15 @@ def show_logs(compose: Compose, services: list[str], lines: int = 20) -> list[st
     return shown
 
 
-def outcome(compose: Compose, stack: StackConfig, services: list[str]) -> UpOutcome | None:
-    """How the stack's containers stand after a failed `up`; None when Docker cannot be asked."""
+def outcome(compose: Compose, stack: StackConfig, services: list[str], before: Baseline) -> UpOutcome | None:
+    """How the stack's containers stand after a failed `up` (those it never started left out: their
+    state is older than it); None when Docker cannot be asked."""
     try:
-        return after_up(stack, services, compose.containers())
+        containers = compose.containers()
     except UserError:
         return None
+    stale = {c.name for c in inspect_all(compose) if untouched(before, c)}
+    return after_up(stack, services, [c for c in containers if c.name not in stale])
 
 
 def up_wait(
@@ -42,6 +47,7 @@ def up_wait(
     *,
     profiles: list[str],
     extra_env: dict[str, str],
+    before: Baseline,
 ) -> UpOutcome | None:
     """`up -d --wait ARGS`; when it fails only because one-shot services finished (exit 0, restart
     "no"), wait again for the long-running ones alone (`--no-deps`: the finished ones are not run
@@ -50,7 +56,7 @@ def up_wait(
         compose.check("up", "-d", "--wait", *args, what="starting the stack", profiles=profiles, extra_env=extra_env)
         return None
     except UserError as error:
-        first = outcome(compose, stack, services)
+        first = outcome(compose, stack, services, before)
         if first is None or first.failing or not first.finished:
             shown = show_logs(compose, [name for name, _ in first.failing] if first else [])
             raise _with_failing(error, first, shown) from None
@@ -68,7 +74,7 @@ def up_wait(
                 extra_env=extra_env,
             )
         except UserError as again:
-            second = outcome(compose, stack, list(first.waiting))
+            second = outcome(compose, stack, list(first.waiting), before)
             shown = show_logs(compose, [name for name, _ in second.failing] if second else [])
             raise _with_failing(again, second, shown) from None
         return first
@@ -94,13 +100,14 @@ def inspect_all(compose: Compose) -> list[Started]:
     return parse_inspect(result.stdout) if result.ok else []
 
 
-def restart_counts(compose: Compose) -> dict[str, int]:
-    """Restart count per container id now (before `up`: the baseline of `require_no_crash_loop`)."""
-    return {c.id: c.restarts for c in inspect_all(compose)}
+def baseline(compose: Compose) -> Baseline:
+    """The project's containers by id before `up` (restart counts, start times): what `outcome` and
+    `require_no_crash_loop` compare with."""
+    return {c.id: c for c in inspect_all(compose)}
 
 
 def require_no_crash_loop(
-    compose: Compose, services: list[str], before: dict[str, int], *, what: str = "starting the stack"
+    compose: Compose, services: list[str], before: Baseline, *, what: str = "starting the stack"
 ) -> None:
     """After `up --wait`: fail, with their last log lines, on services that restarted or exited non-zero
     since ``before``, watching those without a healthcheck until they have stayed up a moment."""

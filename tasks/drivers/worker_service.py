@@ -288,7 +288,7 @@ def start_worker(
             prodlike=bool(files) and s.prodlike_file in (files or []),
         )
     args = ["up", "-d"] + (["--build"] if build else []) + [s.service]
-    before = stack_up.restart_counts(compose)  # a dependency in a crash loop fails the start too
+    before = stack_up.baseline(compose)  # a dependency in a crash loop fails the start too
     try:
         compose.check(*args, what=what, profiles=[s.profile], files=files, extra_env=env)
     except UserError as error:

@@ -6,11 +6,14 @@ never stays up (seen: `stack.up` returned 0 in 3.7 s while a side service restar
 So after the wait, every container is compared with what it was before `up` (its restart count, by
 container id: a recreated container starts again at 0), and one without a healthcheck is watched until
 it has been up for `readiness.STABLE_WITHOUT_HEALTHCHECK_S`. A one-shot service that exited 0 is fine.
+A container this `up` never started (the same one, with the same start time: an `up` that failed
+before it, a worker stopped earlier with `worker.down`) is not blamed for exiting before it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +25,7 @@ class Started:
     """One container as `docker inspect` describes it."""
 
     id: str
+    name: str
     service: str
     status: str  # running, restarting, exited, ...
     restarts: int
@@ -48,6 +52,7 @@ def parse_inspect(output: str) -> list[Started]:
         found.append(
             Started(
                 id=str(item.get("Id", "")),
+                name=str(item.get("Name", "")).lstrip("/"),
                 service=str(labels.get("com.docker.compose.service", "")),
                 status=str(state.get("Status", "")),
                 restarts=int(item.get("RestartCount") or 0),
@@ -72,14 +77,21 @@ def _epoch(stamp: str) -> float | None:
     return whole + (float(f"0.{fraction[:6]}") if fraction.isdigit() else 0.0)
 
 
-def restarted(before: dict[str, int], now: list[Started], services: list[str]) -> list[tuple[str, str]]:
-    """(service, why) for each of ``services`` whose container restarted since ``before`` (restart
-    counts by container id), keeps restarting, or exited with a non-zero code."""
+def untouched(before: Mapping[str, Started], container: Started) -> bool:
+    """The same container as before `up`, not started since (its start time and restart count unchanged)."""
+    was = before.get(container.id)
+    return was is not None and (was.started_at, was.restarts) == (container.started_at, container.restarts)
+
+
+def restarted(before: Mapping[str, Started], now: list[Started], services: list[str]) -> list[tuple[str, str]]:
+    """(service, why) for each of ``services`` whose container restarted since ``before`` (by container
+    id), keeps restarting, or exited with a non-zero code after this `up` started it."""
     failing = []
     for container in now:
         if container.service not in services:
             continue
-        times = container.restarts - before.get(container.id, 0)
+        was = before.get(container.id)
+        times = container.restarts - (was.restarts if was else 0)
         if container.status == "restarting" or times > 0:
             # ExitCode is the last exit's only while it is down (a running container shows 0)
             code = f", last exit code {container.exit_code}" if container.status != "running" else ""
@@ -87,7 +99,7 @@ def restarted(before: dict[str, int], now: list[Started], services: list[str]) -
                 f"restarted {times} time{'s' if times != 1 else ''} while starting" if times > 0 else "keeps restarting"
             )
             failing.append((container.service, f"{what}{code}: a crash loop"))
-        elif container.status in ("exited", "dead") and container.exit_code != 0:
+        elif container.status in ("exited", "dead") and container.exit_code != 0 and not untouched(before, container):
             failing.append((container.service, f"exited with code {container.exit_code}"))
     return list(dict.fromkeys(failing))
 

@@ -363,6 +363,41 @@ def test_stack_up_fails_on_a_side_service_in_a_crash_loop(stack, tmp_path):
         remove()
 
 
+def test_stack_up_failing_before_it_starts_anything_blames_no_old_exit(stack, tmp_path):
+    """A stack.up whose image build fails starts nothing: a container that exited non-zero before it
+    (here `gone`, exit 2) is not named as its failure, nor are its logs shown (they were, as `exited
+    with code 2`, in a real repository's trial)."""
+    import os
+
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "Dockerfile").write_text("ARG BASE\nFROM $BASE\nRUN echo broken build && exit 3\n")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        "services:\n"
+        "  gone:\n    image: ${NODE_IMAGE:-node:24-bookworm-slim}\n"
+        '    command: ["node", "-e", "console.log(\'gone: ran\'); process.exit(2)"]\n    restart: "no"\n'
+        f"  broken:\n    build:\n      context: {tmp_path / 'broken'}\n"
+        "      args:\n        BASE: ${NODE_IMAGE:-node:24-bookworm-slim}\n"
+        f"    image: broken-{stack.project}:local\n"
+    )
+    files = ("docker-compose.yml", str(extra))
+    stack.compose("up", "gone", files=files, check=False)  # runs once, exits 2
+    assert stack.compose("ps", "-a", "--format", "{{.Service}} {{.State}}", files=files).stdout.split() == [
+        "gone",
+        "exited",
+    ]
+    try:
+        result = stack.inv("stack.up", env={"INVOKE_COMPOSE_FILES": os.pathsep.join(files)})
+        assert result.returncode == 1, result.stdout + result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: starting the stack failed: "), last
+        assert "gone" not in last and "log lines of gone" not in result.stderr, result.stderr
+        assert "broken build" in result.stdout + result.stderr  # Compose's own output says what failed
+    finally:
+        stack.compose("rm", "-f", "-s", "gone", "broken", files=files, check=False)
+        subprocess.run(["docker", "image", "rm", "-f", f"broken-{stack.project}:local"], capture_output=True)
+
+
 def test_worker_up_fails_on_a_dependency_in_a_crash_loop(stack, tmp_path):
     env, remove = flaky_service(stack, tmp_path, worker_depends_on_it=True)
     try:

@@ -34,13 +34,16 @@ def test_a_service_that_restarted_since_before_up_or_exited_non_zero_fails():
             ]
         )
     )
-    failing = restarted({"f6": 4}, now, ["redis", "flaky", "api", "migrate", "seed", "postgres"])
+    before = {c.id: c for c in parse_inspect(json.dumps([container("f6", "postgres", restarts=4, started="x")]))}
+    failing = restarted(before, now, ["redis", "flaky", "api", "migrate", "seed", "postgres"])
     assert failing == [
         ("flaky", "restarted 3 times while starting: a crash loop"),
         ("api", "keeps restarting, last exit code 1: a crash loop"),
         ("seed", "exited with code 2"),
     ]
     assert restarted({}, now, ["redis"]) == []  # only the services asked about
+    # the same container, not started since: its old exit is not this up's
+    assert restarted({c.id: c for c in now}, now, ["seed"]) == []
 
 
 def test_a_container_without_healthcheck_is_watched_until_up_for_the_stable_time():
