@@ -410,6 +410,9 @@ def render_queues(queues: list[dict[str, Any]] | None, problem: str = "") -> lis
     if not queues:
         return ["  queues:         none (it consumes none now, and every queue in Redis has a consumer)"]
     lines = []
+    if not any(q["consumers"] for q in queues):
+        # Its own queues have it as a consumer: these are the unserved ones, not necessarily its own.
+        lines.append("  queues:         it consumes none now; the queues on its Redis no one consumes:")
     for q in queues:
         name = q["queue"] if q["prefix"] == "bull" else f"{q['prefix']}:{q['queue']}"
         by: dict[str, int] = {}

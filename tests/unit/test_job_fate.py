@@ -184,6 +184,12 @@ def test_status_counts_and_consumers(name):
     assert jf.render_queues([]) == [
         "  queues:         none (it consumes none now, and every queue in Redis has a consumer)"
     ]
+    # consuming none (stopped): the unserved queues are listed as such, not as its own
+    unserved = jf.queue_view([queue], counted, [], {}, "172.17.0.99", dev_session=False)
+    assert jf.render_queues(unserved) == [
+        "  queues:         it consumes none now; the queues on its Redis no one consumes:",
+        f"  queue {queue.name}: 1 waiting, 3 active, 1 delayed, 1 failed; consumers: none",
+    ]
 
 
 def test_the_driver_reads_arrays_nils_and_errors_in_one_pipeline():
