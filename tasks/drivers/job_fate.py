@@ -108,10 +108,29 @@ def scan_queues(conn: Connection) -> list[jf.QueueRef]:
     return [q for i, q in enumerate(candidates) if jf.confirmed(replies[3 * i : 3 * i + 3])]
 
 
+#: A queue's `stalled-check` key is missing between its expiry and the next check (a few ms every
+#: `stalledInterval`): missing twice this far apart, no check runs.
+RECHECK_S = 0.05
+
+
 def held_jobs(conn: Connection, queues: Sequence[jf.QueueRef], found: Sequence[Consumer]) -> jf.Snapshot:
-    """The jobs in flight in these queues (active and locked), with the consumers connected now."""
-    jobs, library = jf.active_ids(queues, conn.send(jf.active_commands(queues)))
-    return jf.snapshot(queues, jobs, conn.send(jf.lock_commands(jobs)), library, found)
+    """The jobs in flight in these queues (active and locked), with the consumers connected now, and
+    the consumed queues on which no stalled-job check runs (`jf.check_commands`)."""
+    import time
+
+    n = len(queues)
+    replies = conn.send([*jf.active_commands(queues), *jf.check_commands(queues)])
+    jobs, library = jf.active_ids(queues, replies[: 2 * n])
+    bullmq, no_key = jf.checks(queues, replies[2 * n :])
+    consumed = set(jf.queues_of(found))
+    missing = [q for q in no_key if q in consumed]
+    unchecked: list[jf.QueueRef] = []
+    if missing:
+        time.sleep(RECHECK_S)
+        again = conn.send([("PTTL", q.key("stalled-check")) for q in missing])
+        unchecked = [q for q, reply in zip(missing, again, strict=True) if reply == "-2"]
+    locks = conn.send(jf.lock_commands(jobs))
+    return jf.snapshot(queues, jobs, locks, "BullMQ" if bullmq else library, found, unchecked)
 
 
 def look_after(conn: Connection, snap: jf.Snapshot, skip_ips: Sequence[str]) -> tuple[list[jf.Fate], bool]:

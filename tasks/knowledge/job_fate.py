@@ -129,9 +129,12 @@ class Held:
 class Snapshot:
     queues: list[QueueRef]
     jobs: list[Held] = field(default_factory=list)
-    library: str = "BullMQ"  # "Bull" when the queues carry no BullMQ version
+    library: str = "BullMQ"  # "Bull" when the queues show no BullMQ (no version in `meta`, no `events` stream)
     #: The consumer connections (ids) when it was taken: only one of them can hold a lock from then.
     before: frozenset[str] = frozenset()
+    #: Queues consumed then on which no stalled-job check was running (`checks`): a job cut there is
+    #: not retried by the worker's coming back.
+    unchecked: frozenset[QueueRef] = frozenset()
 
 
 def active_commands(queues: Sequence[QueueRef]) -> list[Command]:
@@ -156,6 +159,24 @@ def library_of_versions(versions: Sequence[Reply]) -> str:
     return "BullMQ" if any(isinstance(v, str) and v.startswith("bullmq") for v in versions) else "Bull"
 
 
+def check_commands(queues: Sequence[QueueRef]) -> list[Command]:
+    """Per queue: the type of its `events` key (a stream in BullMQ of every version, which writes its
+    version in `meta` only since 5.21; Bull has none) and the `stalled-check` key's PTTL: each stalled-
+    job check sets it for `stalledInterval` and the next runs when it expires, so it is there while a
+    check runs on the queue (a BullMQ >= 2 or Bull worker; before 2.0, only a QueueScheduler)."""
+    out: list[Command] = []
+    for q in queues:
+        out += [("TYPE", q.key("events")), ("PTTL", q.key("stalled-check"))]
+    return out
+
+
+def checks(queues: Sequence[QueueRef], replies: Sequence[Reply]) -> tuple[bool, list[QueueRef]]:
+    """From ``check_commands``' replies: is it BullMQ (an `events` stream), and the queues with no
+    `stalled-check` key now."""
+    bullmq = any(replies[2 * i] == "stream" for i in range(len(queues)))
+    return bullmq, [q for i, q in enumerate(queues) if _int(replies[2 * i + 1], -2) == -2]
+
+
 def lock_commands(jobs: Sequence[tuple[QueueRef, str]]) -> list[Command]:
     return [("GET", q.key(f"{j}:lock")) for q, j in jobs]
 
@@ -166,10 +187,11 @@ def snapshot(
     locks: Sequence[Reply],
     library: str,
     consumers: Iterable[Consumer] = (),
+    unchecked: Iterable[QueueRef] = (),
 ) -> Snapshot:
     """The jobs in flight: active AND locked (one active without a lock was cut before, not now)."""
     held = [Held(q, j, lock) for (q, j), lock in zip(jobs, locks, strict=False) if isinstance(lock, str) and lock]
-    return Snapshot(list(queues), held, library, frozenset(c.id for c in consumers))
+    return Snapshot(list(queues), held, library, frozenset(c.id for c in consumers), frozenset(unchecked))
 
 
 def after_commands(snap: Snapshot) -> list[Command]:
@@ -291,8 +313,19 @@ def describe(snap: Snapshot | None, results: Sequence[Fate] | None, *, served: b
     done = by.get(FINISHED, []) + by.get(FAILED, [])
     cut = by.get(CUT, [])
     parts: list[str] = []
-    if cut:
-        parts.append(f"{_plural(len(cut), 'job')} cut (ids {_ids(cut)}): {retry_text(cut, snap.library, served)}")
+    retried = [f for f in cut if f.job.queue not in snap.unchecked]
+    stuck = [f for f in cut if f.job.queue in snap.unchecked]
+    if retried:
+        parts.append(
+            f"{_plural(len(retried), 'job')} cut (ids {_ids(retried)}): {retry_text(retried, snap.library, served)}"
+        )
+    if stuck:
+        names = ", ".join(f"`{q}`" for q in dict.fromkeys(f.job.queue for f in stuck))
+        parts.append(
+            f"{_plural(len(stuck), 'job')} cut (ids {_ids(stuck)}): no stalled-job check runs on {names} (none was "
+            "running while it was consumed: BullMQ before 2.0 runs it only in a QueueScheduler), so they stay "
+            "active until one runs"
+        )
     if done and not cut and len(done) == len(results):
         failed = by.get(FAILED, [])
         parts.append(

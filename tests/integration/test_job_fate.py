@@ -124,3 +124,52 @@ def test_stack_down_reads_the_fate_while_redis_still_answers(stack):
     wait_for(lambda: active(stack) == ["sd-1"], timeout=60, interval=0.1, what="the 4 s job to be active")
     down = stack.inv("stack.down", check=True)
     assert "all 1 job in flight finished" in down.stdout, down.stdout + down.stderr
+
+
+SLOW_WORKER = """
+const { Queue, Worker } = require('bullmq');
+const connection = { host: '127.0.0.1', port: Number(process.argv[1]) };
+(async () => {
+  const queue = new Queue('legacy', { connection });
+  await queue.add('slow', {}, { jobId: 'slow-1' });
+  const worker = new Worker('legacy', () => new Promise((resolve) => setTimeout(resolve, 120000)), { connection });
+  worker.on('active', () => console.log('active'));
+})();
+"""
+
+
+@pytest.mark.parametrize("bullmq", ["1.86.6", "6.7.0"])
+def test_a_cut_job_is_promised_a_retry_only_where_a_stalled_job_check_runs(stack, bullmq):
+    """BullMQ before 2.0 runs the stalled-job check only in a QueueScheduler, which a worker does not
+    start: a job cut there stays active for good. A real repository's worker (bullmq 1.86.6) was told
+    its cut jobs would be retried; they were not. Here the worker is killed mid-job on this machine."""
+    import subprocess
+
+    from tasks.drivers import job_fate as driver
+    from tasks.drivers.queue_consumers import Redis
+    from tasks.knowledge.bullmq_clients import RedisAddress
+
+    from .stackenv import ROOT
+
+    stack.compose("up", "-d", "--wait", "redis")
+    where = ROOT / "tests/integration/fixtures/bullmq1" if bullmq.startswith("1.") else ROOT
+    version = subprocess.run(
+        ["node", "-p", "require('bullmq/package.json').version"], cwd=where, capture_output=True, text=True
+    )
+    assert version.stdout.strip() == bullmq, version.stderr
+    worker = subprocess.Popen(
+        ["node", "-e", SLOW_WORKER, str(stack.redis_port)], cwd=where, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "active"
+        watch = driver.StopWatch(Redis(RedisAddress("127.0.0.1", stack.redis_port))).before()
+    finally:
+        worker.kill()
+        worker.wait()
+    line = watch.line()
+    assert line.startswith("1 job cut (ids slow-1): "), line
+    if bullmq.startswith("1."):
+        assert "no stalled-job check runs on `legacy`" in line and "stay active until one runs" in line, line
+        assert "retries" not in line
+    else:
+        assert "BullMQ's stalled-job check retries them once a worker consumes the queue again" in line, line

@@ -272,3 +272,48 @@ def test_a_worker_shows_its_own_queues_or_else_the_unserved_ones():
     assert jf.its_queues(queues, found[:1] + found[2:], {}, "172.28.0.1", dev_session=True) == [sync]
     # stopped, no session: the queues nobody consumes (its own are among them)
     assert jf.its_queues(queues, found[:1], {}, "172.28.0.1", dev_session=False) == [idle, sync]
+
+
+def test_a_cut_job_on_a_queue_no_stalled_check_runs_on_is_not_promised_a_retry():
+    """BullMQ before 2.0 moves stalled jobs back only in a QueueScheduler: a worker without one (a real
+    repository's, bullmq 1.86) left its cut jobs active for good, while the line promised a retry."""
+    q2 = jf.QueueRef("bull", "mail")
+    snap = jf.Snapshot([Q, q2], [jf.Held(Q, "1", "t"), jf.Held(q2, "7", "t")], unchecked=frozenset({q2}))
+    cut = [jf.Fate(snap.jobs[0], jf.CUT, 0, 9000), jf.Fate(snap.jobs[1], jf.CUT)]
+    assert jf.describe(snap, cut, served=True) == (
+        "1 job cut (ids 1): BullMQ's stalled-job check retries them within about 9 s; "
+        "1 job cut (ids 7): no stalled-job check runs on `mail` (none was running while it was consumed: "
+        "BullMQ before 2.0 runs it only in a QueueScheduler), so they stay active until one runs"
+    )
+    bullmq, missing = jf.checks([Q, q2], ["stream", "12000", "none", "-2"])
+    assert bullmq and missing == [q2]
+    assert jf.checks([q2], ["none", "-2"]) == (False, [q2])  # Bull: no events stream
+
+
+def test_the_driver_looks_twice_before_it_says_no_stalled_check_runs(monkeypatch):
+    """The `stalled-check` key is missing a few ms every interval between its expiry and the next check:
+    missing at the first look but back 50 ms later, a check runs."""
+    from tasks.drivers import job_fate as driver
+
+    monkeypatch.setattr(driver, "RECHECK_S", 0)
+    q2 = jf.QueueRef("bull", "mail")
+    found = [_consumer("1", "172.28.0.5", "digest"), _consumer("2", "172.28.0.5", "mail")]
+
+    class Conn:
+        def __init__(self, recheck: list[str]) -> None:
+            self.sent: list[list[tuple[str, ...]]] = []
+            self.recheck = recheck
+
+        def send(self, commands):
+            self.sent.append(list(commands))
+            if len(self.sent) == 1:  # active lists, meta versions, events types, stalled-check PTTLs
+                return [["1"], None, ["7"], None, "stream", "-2", "stream", "-2"]
+            if len(self.sent) == 2:
+                return self.recheck
+            return ["tok"] * len(commands)  # the locks
+
+    snap = driver.held_jobs(Conn(["-2", "29950"]), [Q, q2], found)  # type: ignore[arg-type]
+    assert snap.unchecked == frozenset({Q}) and snap.library == "BullMQ" and len(snap.jobs) == 2
+    conn = Conn(["30000", "29950"])
+    assert driver.held_jobs(conn, [Q, q2], found).unchecked == frozenset()  # type: ignore[arg-type]
+    assert conn.sent[1] == [("PTTL", "bull:digest:stalled-check"), ("PTTL", "bull:mail:stalled-check")]
