@@ -340,7 +340,8 @@ def stop_argv(facts: list[ConsumerFact], grace_s: float) -> list[str]:
 
 
 # -- what is said ----------------------------------------------------------------------------------
-CUT = "its active job is cut and BullMQ retries it after the lock expires"
+RETRIED = "retried after its lock expires by the queue's stalled-job check, where one runs"
+CUT = f"its active job is cut ({RETRIED})"
 
 
 def _pids(facts: list[ConsumerFact]) -> str:
@@ -411,7 +412,7 @@ def killed_line(subject: str, grace_s: float, consumers_gone: bool) -> str:
     tail = (
         "its consumers had already exited, so no job was cut"
         if consumers_gone
-        else "a job it was running is cut and BullMQ retries it after the lock expires"
+        else f"a job it was running is cut ({RETRIED})"
     )
     return (
         f"the {subject} did not stop within its grace period ({grace_s:g} s): Docker killed it "

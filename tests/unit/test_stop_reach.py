@@ -130,7 +130,7 @@ def test_a_worker_without_handler_is_reached_but_its_job_is_cut():
     assert plan.to_signal == []
     assert stop_reach.stop_clause(plan) == (
         "its consumer (pid 6) has no SIGTERM handler (none found in /app/bare or the app code it loads, 1 file read): its active job is "
-        "cut and BullMQ retries it after the lock expires"
+        "cut (retried after its lock expires by the queue's stalled-job check, where one runs)"
     )
     (warning,) = stop_reach.doctor_warnings(plan)
     assert "does not handle SIGTERM" in warning and "awaits `worker.close()`" in warning
@@ -217,8 +217,8 @@ def test_stop_report_and_its_line():
     assert stop_reach.after_signal(report, 30) == "consumer 31 exited after 5.2 s"
     left = stop_reach.StopReport(2000, (stop_reach.Stopped(13, True, False), stop_reach.Stopped(14, True, False)))
     assert stop_reach.after_signal(left, 2) == (
-        "consumers 13, 14 were still running after 2 s: Docker's stop ends them, its active job is cut and BullMQ "
-        "retries it after the lock expires"
+        "consumers 13, 14 were still running after 2 s: Docker's stop ends them, its active job is cut (retried "
+        "after its lock expires by the queue's stalled-job check, where one runs)"
     )
     assert stop_reach.parse_stop_report("") is None
     assert "printed no report" in stop_reach.after_signal(None, 2)
