@@ -93,14 +93,21 @@ def up(c: Context, build: bool = False, recreate: bool = False) -> None:
 @task(help={"volumes": "Also delete the named volumes (the Postgres data)."})
 def down(c: Context, volumes: bool = False) -> None:
     """Remove the project's containers and network, the profiled worker included."""
-    from .drivers import container_stop, handover, job_fate, workers
+    from .drivers import container_stop, handover, job_fate, recreate_loss, workers
     from .drivers.compose import Compose
 
     composes = [Compose(s) for s in workers.select(c, None)]
     for each in composes:
         handover.forget_restore(each, "stack.down", whole_stack=True)
+    # A Redis whose keys go with its container takes the queues' jobs with it: said first, and a job
+    # the stop cuts is then not promised a retry.
+    losses, redis = recreate_loss.down_losses(composes[0], volumes)
+    for name, why in losses.items():
+        print(f"note: stack.down removes {name} with its keys, so the jobs in its queues are lost: {why}", flush=True)
+    redis_goes = bool(redis) and set(redis) <= set(losses)
     for each in composes:  # each worker stopped as worker.down does (its consumers first), then the rest
-        with job_fate.around_stop(each, print):  # while Redis still runs: its jobs in flight, finished or cut
+        # while Redis still runs: its jobs in flight, finished or cut
+        with job_fate.around_stop(each, print, redis_goes=redis_goes):
             container_stop.stop_worker(each, fail=f"stopping the {each.settings.service} service", only_running=True)
     compose = composes[0]
     # A plain `down` skips services of inactive profiles (the worker keeps running and the network

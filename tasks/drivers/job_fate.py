@@ -165,8 +165,10 @@ def redis_of(
 class StopWatch:
     """The background worker's jobs in flight before its stop (``before``), their fate after (``line``)."""
 
-    def __init__(self, redis: Redis | None, stopping_ips: Collection[str] | None = None):
+    def __init__(self, redis: Redis | None, stopping_ips: Collection[str] | None = None, redis_goes: bool = False):
         self.redis = redis
+        #: Redis is removed next with its keys (`stack.down`): a cut job is lost, not retried.
+        self.redis_goes = redis_goes
         #: The addresses of the containers being stopped (their consumers' jobs are the ones told);
         #: None: unknown, every container's consumer counts.
         self.stopping_ips = stopping_ips
@@ -239,7 +241,7 @@ class StopWatch:
                 f"{jf.jobs_were(len(self.snap.jobs))} in flight (ids {ids}); what became of them is unknown "
                 f"(Redis did not answer after the stop: {error})"
             )
-        return jf.describe(self.snap, results, served=served)
+        return jf.describe(self.snap, results, served=served, redis_goes=self.redis_goes)
 
 
 def addresses_of(compose: Compose, services: Collection[str]) -> set[str] | None:
@@ -266,13 +268,15 @@ def around_stop(
     plan: DevEnv | None = None,
     follow: bool = False,
     also: Sequence[str] = (),
+    redis_goes: bool = False,
 ) -> Iterator[None]:
     """Around a stop of the background worker (and of the services in ``also``, stopped with it):
     one line on their jobs in flight once stopped (nothing when the stop fails: its error says what
     happened). Jobs of other workers on the same Redis are not theirs and are not told. ``follow``:
-    the stop takes Redis down too; read during the stop."""
+    the stop takes Redis down too; read during the stop. ``redis_goes``: Redis is removed next with its
+    keys (`stack.down`), so a cut job is not retried."""
     stopping = addresses_of(compose, {compose.settings.service, *also})
-    watch = StopWatch(redis_of(compose, plan), stopping).before()
+    watch = StopWatch(redis_of(compose, plan), stopping, redis_goes).before()
     if follow:
         watch.follow()
     try:

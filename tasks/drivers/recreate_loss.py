@@ -10,7 +10,16 @@ from ..drivers import stack_facts
 from ..drivers.compose import Compose
 from ..knowledge.compose_cli import ContainerState
 from ..knowledge.failures import UserError
-from ..knowledge.recreate_loss import RedisData, config_value, diverged, keys_in, notice, reason, refusal
+from ..knowledge.recreate_loss import (
+    RedisData,
+    config_value,
+    diverged,
+    down_loss,
+    keys_in,
+    notice,
+    reason,
+    refusal,
+)
 
 
 def redis_data(compose: Compose, container: ContainerState) -> RedisData | str:
@@ -88,3 +97,28 @@ def check(
         if loss:
             lost = f"{data.keys} key is" if data.keys == 1 else f"{data.keys} keys are"
             print(f"note: {name}'s {lost} lost with its container (--recreate)", flush=True)
+
+
+def down_losses(compose: Compose, volumes: bool) -> tuple[dict[str, str], list[str]]:
+    """Before `stack.down`: the running Redis services whose keys go with their containers (service ->
+    why), and every running Redis service; a note is printed for one that cannot be asked."""
+    try:
+        running = [ct for ct in compose.containers() if ct.running]
+        stack = stack_facts.load(compose)
+    except UserError:
+        return {}, []
+    losses: dict[str, str] = {}
+    redis = []
+    for ct in running:
+        service = stack.service(ct.service)
+        if service is None or not service.runs_redis:
+            continue
+        redis.append(ct.service)
+        data = redis_data(compose, ct)
+        if isinstance(data, str):
+            print(f"note: cannot tell what removing {ct.service} loses (redis-cli in it: {data})", flush=True)
+            continue
+        loss = down_loss(data, service.mounts, volumes)
+        if loss:
+            losses[ct.service] = loss
+    return losses, redis

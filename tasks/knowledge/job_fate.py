@@ -299,7 +299,9 @@ def retry_text(cut: Sequence[Fate], library: str, served: bool) -> str:
     return f"{library}'s stalled-job check retries them {when}{lock}"
 
 
-def describe(snap: Snapshot | None, results: Sequence[Fate] | None, *, served: bool = False) -> str:
+def describe(
+    snap: Snapshot | None, results: Sequence[Fate] | None, *, served: bool = False, redis_goes: bool = False
+) -> str:
     """ONE line: `all N jobs in flight finished` / `N jobs cut (ids ...): BullMQ retries them ...` /
     `no job was in flight`, with what else happened (failed, back in the queue, held by another worker)."""
     if snap is None or results is None:
@@ -315,6 +317,9 @@ def describe(snap: Snapshot | None, results: Sequence[Fate] | None, *, served: b
     parts: list[str] = []
     retried = [f for f in cut if f.job.queue not in snap.unchecked]
     stuck = [f for f in cut if f.job.queue in snap.unchecked]
+    if redis_goes:  # removed with Redis's keys next: neither retried nor left active
+        retried, stuck = [], []
+        parts.append(f"{_plural(len(cut), 'job')} cut (ids {_ids(cut)}): lost with Redis's keys, not retried")
     if retried:
         parts.append(
             f"{_plural(len(retried), 'job')} cut (ids {_ids(retried)}): {retry_text(retried, snap.library, served)}"

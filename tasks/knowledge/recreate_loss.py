@@ -79,6 +79,30 @@ class RedisData:
         return f"it holds {self.keys} key{'s' if self.keys != 1 else ''} (the queue's jobs among them) and {how}"
 
 
+def _under(folder: str, mount: str) -> bool:
+    return folder == mount or folder.startswith(mount.rstrip("/") + "/")
+
+
+def down_loss(data: RedisData, mounts: Sequence[tuple[str, str, str]], volumes: bool) -> str:
+    """Why `stack.down` loses this Redis's keys ("" when they outlive it). ``mounts``: its service's
+    `volumes:` as Compose resolved them (type, source, target). The keys outlive the container only
+    written to a bind mount, or to a named volume when `--volumes` is not given: an anonymous volume
+    (the official image declares one for /data) is left behind, and the next container gets a new one."""
+    if data.keys == 0:
+        return ""
+    held = f"it holds {data.keys} key{'s' if data.keys != 1 else ''} (the queues' jobs among them)"
+    writes = bool(data.save) or data.appendonly == "yes"
+    if not writes:
+        return f'{held} and keeps nothing on disk (save "", appendonly no)'
+    for kind, source, target in mounts:
+        if _under(data.data_dir, target) and (kind == "bind" or (kind == "volume" and source and not volumes)):
+            return ""
+    named = next((s for k, s, t in mounts if k == "volume" and s and _under(data.data_dir, t)), "")
+    if named:
+        return f"{held} in {data.data_dir}, on the volume {named}, which --volumes deletes"
+    return f"{held} in {data.data_dir}, which is on no named volume or bind mount (the next container starts empty)"
+
+
 def notice(task: str, reasons: Mapping[str, str]) -> str:
     """`stack.up re-creates the running queue (to publish port 6379) and db (...)`: one line, said first."""
     listed = " and ".join(f"{name} ({why})" for name, why in reasons.items())

@@ -51,6 +51,8 @@ class Service:
     depends_on: tuple[str, ...] = ()
     expose: tuple[int, ...] = ()  # `expose:` container ports (reachable by other services only)
     command: tuple[str, ...] = ()  # `command:` as Compose resolved it (empty: the image's CMD)
+    #: `volumes:` as (type, source, target): "bind" or "volume" (source "" for an anonymous one), ...
+    mounts: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def runs_redis(self) -> bool:
@@ -209,8 +211,18 @@ def parse_config(data: dict[str, Any]) -> StackConfig:
             depends_on=_depends_on(raw.get("depends_on")),
             expose=_expose(raw.get("expose")),
             command=_command(raw.get("command")),
+            mounts=_mounts(raw.get("volumes")),
         )
     return StackConfig(name=str(data.get("name") or ""), services=services)
+
+
+def _mounts(raw: object) -> tuple[tuple[str, str, str], ...]:
+    """`volumes:` of a service in Compose's long form (what `config --format json` prints)."""
+    found = []
+    for entry in raw if isinstance(raw, list) else []:
+        if isinstance(entry, dict) and entry.get("target"):
+            found.append((str(entry.get("type") or "volume"), str(entry.get("source") or ""), str(entry["target"])))
+    return tuple(found)
 
 
 _REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")

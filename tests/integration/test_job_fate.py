@@ -126,6 +126,23 @@ def test_stack_down_reads_the_fate_while_redis_still_answers(stack):
     assert "all 1 job in flight finished" in down.stdout, down.stdout + down.stderr
 
 
+def test_stack_down_says_a_redis_without_a_kept_data_folder_takes_its_jobs_and_promises_no_retry(stack):
+    """A Redis whose data folder is on no named volume or bind mount (the official image's /data is an
+    anonymous volume the next container does not get) loses its keys with `stack.down`: said first, and
+    a job the stop cuts is said lost, not retried (a real repository's line promised a retry)."""
+    stack.write_env(WORKER_STOP_GRACE_PERIOD="1s")
+    stack.inv("worker.up", check=True)
+    stack.produce("gone", 1, duration_ms=8000)
+    wait_for(lambda: active(stack) == ["gone-1"], timeout=60, interval=0.1, what="the 8 s job to be active")
+    down = stack.inv("stack.down", check=True)
+    out = down.stdout + down.stderr
+    assert "note: stack.down removes redis with its keys, so the jobs in its queues are lost: it holds " in out, out
+    assert "1 job cut (ids gone-1): lost with Redis's keys, not retried" in out, out
+    assert "retries" not in out, out
+    stack.compose("up", "-d", "--wait", "redis")
+    assert redis(stack, "EXISTS", "bull:digest:gone-1") == "0"  # what the lines said
+
+
 SLOW_WORKER = """
 const { Queue, Worker } = require('bullmq');
 const connection = { host: '127.0.0.1', port: Number(process.argv[1]) };

@@ -112,3 +112,55 @@ def test_nothing_is_said_or_asked_when_nothing_changed(tmp_path, capsys):
     gw.on(r"^docker compose .*config --hash", stdout="redis old\npostgres same\n")
     check(tmp_path, gw)
     assert capsys.readouterr().out == "" and not gw.ran("redis-cli")
+
+
+def test_what_stack_down_loses_of_a_redis():
+    """Kept only on a bind mount, or on a named volume without `--volumes`; the official image's /data
+    is an anonymous volume the next container does not get."""
+    from tasks.knowledge.recreate_loss import down_loss
+    from tasks.knowledge.stack_config import parse_config
+
+    saving = RedisData(12, "3600 1", "no", "/data", ("/data",))
+    assert down_loss(saving, [], volumes=False) == (
+        "it holds 12 keys (the queues' jobs among them) in /data, which is on no named volume or bind mount "
+        "(the next container starts empty)"
+    )
+    named = [("volume", "redisdata", "/data")]
+    assert down_loss(saving, named, volumes=False) == ""
+    assert down_loss(saving, named, volumes=True) == (
+        "it holds 12 keys (the queues' jobs among them) in /data, on the volume redisdata, which --volumes deletes"
+    )
+    assert down_loss(saving, [("bind", "/srv/redis", "/data")], volumes=True) == ""
+    assert down_loss(saving, [("volume", "", "/data")], volumes=False).endswith("(the next container starts empty)")
+    memory_only = RedisData(1, "", "no", "/data", ())
+    assert down_loss(memory_only, named, volumes=False) == (
+        'it holds 1 key (the queues\' jobs among them) and keeps nothing on disk (save "", appendonly no)'
+    )
+    assert down_loss(RedisData(0, "", "no", "/data", ()), [], volumes=True) == ""  # nothing to lose
+    config = {
+        "services": {
+            "redis": {
+                "image": "redis:7",
+                "volumes": [
+                    {"type": "volume", "source": "redisdata", "target": "/data", "volume": {}},
+                    {"type": "bind", "source": "/etc/redis.conf", "target": "/usr/local/etc/redis/redis.conf"},
+                ],
+            }
+        }
+    }
+    redis = parse_config(config).service("redis")
+    assert redis is not None and redis.mounts == (
+        ("volume", "redisdata", "/data"),
+        ("bind", "/etc/redis.conf", "/usr/local/etc/redis/redis.conf"),
+    )
+
+
+def test_a_cut_job_before_redis_goes_is_said_lost():
+    from tasks.knowledge import job_fate as jf
+
+    q = jf.QueueRef("bull", "digest")
+    snap = jf.Snapshot([q], [jf.Held(q, "7", "t")])
+    cut = [jf.Fate(snap.jobs[0], jf.CUT, 0, 9000)]
+    assert (
+        jf.describe(snap, cut, served=True, redis_goes=True) == "1 job cut (ids 7): lost with Redis's keys, not retried"
+    )
