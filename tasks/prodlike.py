@@ -263,14 +263,27 @@ def plan(
     """Print the caps, NODE_OPTIONS and heap share that prodlike.up would apply.
 
     Each cap says where it comes from (a flag, .env, production's definition named by
-    prodlike.caps_from, the seed); a `drift:` line when it is not production's. Docker is not touched."""
+    prodlike.caps_from, the default); a `drift:` line when it is not production's. The Docker engine's
+    size is asked, as prodlike.up asks it (the default caps fitted to it, caps beyond it refused); without
+    an engine the plan is made without it, said. Nothing is started."""
+    from .drivers import engine
     from .drivers.compose import Compose
+    from .knowledge.failures import UserError, explain
     from .knowledge.settings import settings
 
     def gather() -> tuple[HeapPlan, list[str], dict[str, str]]:
         s = settings(c).worker(name or None)  # a worker named as for prodlike.up (an unknown one: one line)
         compose = Compose(s, require_env=False)
-        return planned(compose, (cpus, memory, heap_ratio, heap_mb, processes))
+        try:
+            info, failure, text = engine.query(compose.gateway)
+            why = explain(failure, text) if info is None else ""
+        except UserError as error:  # no docker CLI: planned all the same
+            info, why = None, error.reason
+        heap, lines, origins = planned(compose, (cpus, memory, heap_ratio, heap_mb, processes), info)
+        head = [f"worker: {s.worker_name or s.service}"] if settings(c).several_workers else []
+        if info is None:
+            head.append(f"note: planned without the Docker engine's size ({why}): prodlike.up fits it to the engine")
+        return heap, head + lines, origins
 
     if json:
         import sys
@@ -324,7 +337,7 @@ def up(
     require_overlay(compose)
     handover.refuse_if_active(compose, "prodlike.up")
     info = engine.info(compose.gateway)
-    # the seed's caps where the engine has them; production's (prodlike.caps_from) checked against it
+    # the default caps where the engine has them; production's (prodlike.caps_from) checked against it
     heap, lines, _ = planned(compose, (cpus, memory, heap_ratio, heap_mb, processes), info)
     for warning in heap.warnings():
         print(f"warning: {warning}", flush=True)

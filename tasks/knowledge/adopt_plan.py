@@ -278,13 +278,13 @@ def override_notes(raw: dict[str, Any]) -> tuple[str, ...]:
     restart = str(raw.get("restart") or "no")
     if restart == "always":
         return (
-            f"restart: always becomes unless-stopped in {OVERRIDE_FILE} (the seeds' policy): a worker stopped "
+            f"restart: always becomes unless-stopped in {OVERRIDE_FILE} (this collection's policy): a worker stopped "
             f"by a dev session or `inv worker.down` must stay stopped when Docker restarts, or it would run beside "
             "the dev worker on its queue",
         )
     if restart.startswith("on-failure"):
         return (
-            f"restart: {restart} becomes unless-stopped in {OVERRIDE_FILE} (the seeds' policy): the background "
+            f"restart: {restart} becomes unless-stopped in {OVERRIDE_FILE} (this collection's policy): the background "
             "worker comes back whenever Docker starts, not only after a crash",
         )
     return ()

@@ -60,7 +60,8 @@ def describe(plan: HeapPlan, cpus_origin: str = "", memory_origin: str = "") -> 
     )
 
 
-#: The seed's caps (seed 000), used when neither a flag nor .env / the shell says otherwise.
+#: The default caps (the production figures of the documents this project came from, seed 000), used
+#: when neither a flag, .env / the shell nor production's definition says otherwise.
 SEED_CPUS, SEED_MEMORY = "3", "13g"
 
 
@@ -73,7 +74,7 @@ def fit_to_engine(
     if cpus is None and not env.get("PRODLIKE_CPUS") and info.cpus and info.cpus < float(SEED_CPUS):
         cpus = str(info.cpus)
         notes.append(
-            f"the seed's {SEED_CPUS} CPUs are more than the Docker engine has: planning its {info.cpus} "
+            f"the default {SEED_CPUS} CPUs are more than the Docker engine has: planning its {info.cpus} "
             "(--cpus or PRODLIKE_CPUS to choose)"
         )
     seed_bytes = heap_plan.parse_size(SEED_MEMORY)
@@ -81,7 +82,7 @@ def fit_to_engine(
         engine_mib = int(info.memory_bytes // MIB)
         memory = f"{engine_mib}m"
         notes.append(
-            f"the seed's {SEED_MEMORY} memory is more than the Docker engine has: planning its {engine_mib} MiB "
+            f"the default {SEED_MEMORY} memory is more than the Docker engine has: planning its {engine_mib} MiB "
             "(--memory or PRODLIKE_MEMORY to choose)"
         )
     return cpus, memory, notes
@@ -90,11 +91,11 @@ def fit_to_engine(
 def origins(cpus_origin: str, memory_origin: str, fitted: list[str]) -> tuple[str, str]:
     """Where each planned cap comes from, for the plan's lines: as chosen (a flag, `.env`, production),
     else the engine's own size (``fitted`` said so), else the seed's default."""
-    engine_cpus = any(line.startswith(f"the seed's {SEED_CPUS} CPUs") for line in fitted)
-    engine_memory = any(line.startswith(f"the seed's {SEED_MEMORY} memory") for line in fitted)
+    engine_cpus = any(line.startswith(f"the default {SEED_CPUS} CPUs") for line in fitted)
+    engine_memory = any(line.startswith(f"the default {SEED_MEMORY} memory") for line in fitted)
     return (
-        cpus_origin or ("all the Docker engine has" if engine_cpus else "the seed's default"),
-        memory_origin or ("all the Docker engine has" if engine_memory else "the seed's default"),
+        cpus_origin or ("all the Docker engine has" if engine_cpus else "the default"),
+        memory_origin or ("all the Docker engine has" if engine_memory else "the default"),
     )
 
 

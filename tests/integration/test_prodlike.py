@@ -174,7 +174,7 @@ def test_a_plain_prodlike_up_fits_the_seeds_caps_to_the_engine(stack):
     assert up.returncode == 0, up.stdout + up.stderr
     fitted = engine_cpus < 3
     assert (
-        f"note: the seed's 3 CPUs are more than the Docker engine has: planning its {engine_cpus}" in up.stdout
+        f"note: the default 3 CPUs are more than the Docker engine has: planning its {engine_cpus}" in up.stdout
     ) == fitted
     nano, memory = inspect_caps(stack)
     assert nano == min(engine_cpus, 3) * 1_000_000_000

@@ -363,8 +363,14 @@ def test_a_shared_dockerfile_names_its_worker_by_a_build_arg():
 @pytest.mark.parametrize(
     ("restart", "note"),
     [
-        ("always", "restart: always becomes unless-stopped in compose.devstack.yaml (the seeds' policy): a worker"),
-        ("on-failure:3", "restart: on-failure:3 becomes unless-stopped in compose.devstack.yaml (the seeds' policy)"),
+        (
+            "always",
+            "restart: always becomes unless-stopped in compose.devstack.yaml (this collection's policy): a worker",
+        ),
+        (
+            "on-failure:3",
+            "restart: on-failure:3 becomes unless-stopped in compose.devstack.yaml (this collection's policy)",
+        ),
         ("no", None),
         ("unless-stopped", None),
     ],

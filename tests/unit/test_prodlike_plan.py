@@ -19,8 +19,8 @@ def test_the_seeds_caps_fit_to_an_engine_that_cannot_give_them_each_said():
     small = EngineInfo("20.10", 2, 8 * 1024**3)
     cpus, memory, notes = fit_to_engine({}, None, None, small)
     assert (cpus, memory) == ("2", "8192m")
-    assert notes[0].startswith("the seed's 3 CPUs are more than the Docker engine has: planning its 2")
-    assert notes[1].startswith("the seed's 13g memory is more than the Docker engine has: planning its 8192 MiB")
+    assert notes[0].startswith("the default 3 CPUs are more than the Docker engine has: planning its 2")
+    assert notes[1].startswith("the default 13g memory is more than the Docker engine has: planning its 8192 MiB")
     # asked for (flags or .env): left as asked, for check_engine to judge
     assert fit_to_engine({}, "3", "13g", small) == ("3", "13g", [])
     assert fit_to_engine({"PRODLIKE_CPUS": "4", "PRODLIKE_MEMORY": "1g"}, None, None, small) == (None, None, [])
