@@ -195,6 +195,65 @@ export function isSourceChange(path, extensions) {
   return extensions.includes(extname(name));
 }
 
+const COMPILED = /^(.*)\.(c|m)?js$/;
+const TYPESCRIPT = ['.ts', '.mts', '.cts', '.tsx'];
+
+/**
+ * With `--build`, the folder the build writes the worker's code to: the top folder (below the working
+ * one) of the compiled file the command runs (`node dist/apps/worker/main.js` -> dist), unless it holds
+ * TypeScript sources itself (an in-place build). Every build rewrites it: watched, each build would
+ * start the next one and restart the worker forever.
+ * @param {string[]} build
+ * @param {string[]} command
+ * @param {string} cwd
+ * @returns {string[]} absolute folders
+ */
+export function buildOutputs(build, command, cwd = process.cwd()) {
+  if (build.length === 0) return [];
+  const found = [];
+  for (const arg of command.slice(1)) {
+    if (arg.startsWith('-') || !COMPILED.test(arg)) continue;
+    const [top, ...rest] = relative(cwd, resolve(cwd, arg)).split(/[\\/]/);
+    if (top === undefined || rest.length === 0 || top === '..') continue; // in the working folder itself, or outside it
+    const folder = join(cwd, top);
+    if (!holdsTypeScript(folder)) found.push(folder);
+  }
+  return found;
+}
+
+/** @param {string} folder */
+function holdsTypeScript(folder, budget = { left: 5000 }) {
+  let names = [];
+  try {
+    names = readdirSync(folder, { withFileTypes: true });
+  } catch {
+    return false; // not built yet
+  }
+  for (const entry of names) {
+    if (--budget.left < 0) return false;
+    const path = join(folder, entry.name);
+    if (entry.isDirectory() && !SKIPPED_DIRS.has(entry.name) && holdsTypeScript(path, budget)) return true;
+    if (entry.isFile() && TYPESCRIPT.includes(extname(entry.name)) && !/\.d\.(c|m)?ts$/.test(entry.name)) return true;
+  }
+  return false;
+}
+
+/**
+ * Is a changed path the build's own output (with `--build`): in one of its ``outputs`` folders, or a
+ * compiled file beside its TypeScript source (`main.js` next to `main.ts`, an in-place build)?
+ * @param {string} path
+ * @param {string[]} outputs
+ * @param {boolean} building
+ */
+export function isBuildOutput(path, outputs, building) {
+  if (!building) return false;
+  if (outputs.some((folder) => path === folder || path.startsWith(folder + '/') || path.startsWith(folder + '\\'))) {
+    return true;
+  }
+  const compiled = COMPILED.exec(path);
+  return compiled !== null && TYPESCRIPT.some((ext) => existsSync(`${compiled[1]}${ext}`));
+}
+
 /** @param {string} path */
 function display(path) {
   return (relative(process.cwd(), path) || '.').split('\\').join('/');
@@ -484,8 +543,11 @@ function main() {
   /** @type {NodeJS.Timeout | undefined} */
   let debounce;
 
+  const outputs = buildOutputs(args.build, args.command);
+  const fromBuild = args.build.length > 0;
   const watcher = watchTrees(roots, (path) => {
     if (endSignal !== undefined || !isSourceChange(path, args.extensions)) return;
+    if (isBuildOutput(path, outputs, fromBuild)) return;
     changed.add(path);
     clearTimeout(debounce);
     debounce = setTimeout(onChanges, DEBOUNCE_MS);
@@ -798,7 +860,8 @@ function main() {
   log(
     `running \`${args.command.join(' ')}\`, restarting it after a graceful stop on changes in ` +
       `${roots.map((root) => `${display(root)}/`).join(', ')} (stop grace ${formatDuration(args.graceMs)})` +
-      (args.build.length ? `, after \`${args.build.join(' ')}\` succeeds` : ''),
+      (args.build.length ? `, after \`${args.build.join(' ')}\` succeeds` : '') +
+      (outputs.length ? ` (its output ${outputs.map((o) => `${display(o)}/`).join(', ')} not watched)` : ''),
   );
   buildAndStart();
 }

@@ -4,15 +4,17 @@
 // wrapper that force-kills its child 1 s after a stop (as `tsx watch` does after 5 s).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  buildOutputs,
   consumersOf,
   formatDuration,
+  isBuildOutput,
   parseArgs,
   parseDuration,
   parseStat,
@@ -364,6 +366,33 @@ setInterval(() => {}, 1000);`;
       delete process.env.CONSUMER_LOG;
       server.close();
       run.cleanup();
+    }
+  });
+});
+
+describe('the build output is not watched (--build)', () => {
+  // `devstack-run --build tsc -- node dist/index.js` watching its package folder: each build rewrote
+  // dist/, which started the next build and restarted the worker, forever.
+  it('takes the top folder of the compiled file the command runs, unless it holds TypeScript sources', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'devrun-out-'));
+    try {
+      mkdirSync(join(dir, 'src'));
+      writeFileSync(join(dir, 'src', 'main.ts'), '');
+      mkdirSync(join(dir, 'dist', 'apps'), { recursive: true });
+      writeFileSync(join(dir, 'dist', 'apps', 'main.d.ts'), ''); // declarations are output too
+      assert.deepEqual(buildOutputs(['tsc'], ['node', 'dist/apps/main.js'], dir), [join(dir, 'dist')]);
+      assert.deepEqual(buildOutputs(['tsc'], ['node', 'build/main.js'], dir), [join(dir, 'build')]); // not built yet
+      assert.deepEqual(buildOutputs(['tsc'], ['node', 'src/main.js'], dir), []); // an in-place build
+      assert.deepEqual(buildOutputs(['tsc'], ['node', 'main.js'], dir), []); // the working folder itself
+      assert.deepEqual(buildOutputs([], ['node', 'dist/apps/main.js'], dir), []); // no build: nothing left out
+      const outputs = [join(dir, 'dist')];
+      assert.equal(isBuildOutput(join(dir, 'dist', 'apps', 'main.js'), outputs, true), true);
+      assert.equal(isBuildOutput(join(dir, 'src', 'main.ts'), outputs, true), false);
+      assert.equal(isBuildOutput(join(dir, 'src', 'main.js'), outputs, true), true); // compiled beside its source
+      assert.equal(isBuildOutput(join(dir, 'src', 'plain.js'), outputs, true), false);
+      assert.equal(isBuildOutput(join(dir, 'dist', 'apps', 'main.js'), outputs, false), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
