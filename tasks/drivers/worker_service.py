@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
@@ -298,7 +299,13 @@ def start_worker(
         stack_up.require_no_crash_loop(compose, dependencies, before, what=what)
 
 
-def wait_ready(compose: Compose, *, timeout: float = 90.0, consumer_ends: bool = False) -> str | None:
+def wait_ready(
+    compose: Compose,
+    *,
+    timeout: float = 90.0,
+    consumer_ends: bool = False,
+    ready: Callable[[str], None] | None = None,
+) -> str | None:
     """Wait until the worker container is ready; None, or why not (its last log lines already shown).
 
     Ready means healthy when the service has a healthcheck (ours reflects the worker's own
@@ -306,7 +313,7 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0, consumer_ends: bool =
     within `worker.consume_within` (container readiness, up a moment without a restart, where that
     is `never` or Redis cannot be found or read: said once). With ``consumer_ends`` (a dev session's
     restore) a consumer ends the wait even when there is a healthcheck: the queue is served. See
-    `tasks.knowledge.readiness`.
+    `tasks.knowledge.readiness`. ``ready`` is told how it was found ready (`it consumes its queue`).
     """
     from ..drivers.ready_consumers import ConsumerProbe
 
@@ -358,6 +365,8 @@ def wait_ready(compose: Compose, *, timeout: float = 90.0, consumer_ends: bool =
         )
         if verdict.ready:
             wait.finish("ready")
+            if ready is not None:
+                ready(verdict.reason)
             return None
         # A worker judged by its consumer has the bound of `consume_within` (the verdict fails past it).
         limit = max(timeout, bound + 10.0) if consumers is not None and not state.get("Health") and bound else timeout
@@ -384,10 +393,10 @@ def require_ready(compose: Compose, what: str, *, stop_on_failure: bool = False)
 
     With ``stop_on_failure`` the worker is stopped first: under `restart: unless-stopped` a worker that
     crashes at start would otherwise go on restarting (and crashing) until someone stops it."""
-    problem = wait_ready(compose)
+    service = compose.settings.service
+    problem = wait_ready(compose, ready=lambda how: print(f"{service}: ready ({how})", flush=True))
     if not problem:
         return
-    service = compose.settings.service
     stopped = ""
     if stop_on_failure:
         result = compose.run("stop", "--timeout", "5", service, capture=True)

@@ -77,9 +77,9 @@ def judge(
     if status != "running":
         return Verdict(False, False, f"it is {status or 'not started'}")
     if consumers is not None and consumers.consuming and (not health_status or consumers.ends_wait):
-        return Verdict(True, False, "")
+        return Verdict(True, False, "it consumes its queue")
     if health_status == "healthy":
-        return Verdict(True, False, "")
+        return Verdict(True, False, "its healthcheck passes")
     if health_status == "unhealthy":
         return Verdict(False, True, "its healthcheck reports unhealthy")
     if health_status:  # "starting"
@@ -89,7 +89,7 @@ def judge(
             return Verdict(False, True, not_consuming(running_for_s, consumers))
         return Verdict(False, False, "it runs but consumes no queue yet")
     if running_for_s >= STABLE_WITHOUT_HEALTHCHECK_S:
-        return Verdict(True, False, "")
+        return Verdict(True, False, f"up {_seconds(running_for_s)} without a restart; it has no healthcheck")
     return Verdict(False, False, "it has no healthcheck; waiting to see it stay up")
 
 

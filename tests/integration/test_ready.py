@@ -56,6 +56,7 @@ def test_a_worker_that_consumes_late_is_ready_only_once_it_consumes(shapes):
     assert stack.consumers() == 1
     assert "[late] connected to Redis; consuming in 5000 ms" in stack.logs()
     assert "waiting for the worker container to consume its queue (it has no healthcheck) ... ready after" in up.stderr
+    assert "worker: ready (it consumes its queue)" in up.stdout, up.stdout  # how it was found ready, said
     # Already up and consuming: the next worker.up says nothing of a wait.
     again = stack.inv("worker.up", env={"INVOKE_WORKER_CONSUME_WITHIN": "40s"})
     assert again.returncode == 0, again.stdout + again.stderr

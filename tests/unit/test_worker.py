@@ -14,11 +14,12 @@ from tasks.knowledge.failures import UserError
 from tests import fakes
 
 
-def test_up_starts_the_worker_behind_its_profile_and_waits_until_ready(tmp_path, gw):
+def test_up_starts_the_worker_behind_its_profile_and_waits_until_ready(tmp_path, gw, capsys):
     stack = fakes.FakeStack(gw, worker="absent")
     worker.up(fakes.context(tmp_path))
     assert gw.in_order(r"^docker compose .* --profile worker up -d worker$", r"^docker inspect devstack-worker-1$")
     assert stack.worker is not None and stack.worker.state == "running"
+    assert "worker: ready (its healthcheck passes)" in capsys.readouterr().out  # how it was found ready, said
 
 
 def test_up_fails_in_one_line_when_the_worker_crashes_at_start(tmp_path, gw):
