@@ -86,6 +86,9 @@ def adopt(
             workspace.compose_files_below(root, adopt_plan.COMPOSE_NAMES + adopt_plan.OVERRIDE_NAMES)
         )
         print(f"note: no compose file here; reading {' and '.join(configured)} (`--file PATH` to name another)")
+        found_below = True
+    else:
+        found_below = False
     user_files = adopt_plan.user_compose_files(configured, compose_file_var, present)
     if len(user_files) == 1:
         # one file (given, configured or found below): with -f Compose no longer adds the override
@@ -107,6 +110,11 @@ def adopt(
     # Compose's answer on the user's files alone: what ours adds must not count as theirs.
     user_compose = Compose(replace(s, compose_files=tuple(user_files), env_file=read_env), require_env=False)
     config = stack_facts.config_json(user_compose)
+    if found_below:  # what Compose makes of files below, as when it is run there: said, not assumed
+        env_path = user_compose.env_path
+        env_text = display(env_path, root) + ("" if env_path.is_file() else ", absent")
+        project = config.get("name")
+        print(f"note: with them Compose reads {env_text} and names the project {project!s}, as when run there")
     beside_files = _other_files(root, user_files)
     if given_env is None and s.env_file is None:
         _env_files_in_docs(root, today.project.env_file)

@@ -60,6 +60,9 @@ def test_adopt_finds_the_worker_and_a_second_run_changes_nothing(adopted):
     assert (adopted.repo / ".devstack" / ".gitignore").read_text().endswith("\n*\n")  # never in `git status`
     if adopted.fixture == "subfolder":
         assert f"note: no compose file here; reading infra/{adopted.compose_dir.name}/docker-compose.yml" in out, out
+        # what Compose makes of them, asked: the .env it reads and the project's name
+        assert f"note: with them Compose reads infra/{adopted.compose_dir.name}/.env" in out, out
+        assert " and names the project " in out and ", as when run there" in out, out
     files = USER_FILES[adopted.fixture].format(folder=adopted.compose_dir.name)
     assert f"  files: {files}:compose.devstack.yaml\n" in (adopted.repo / "invoke.yaml").read_text()
     again = adopt(adopted)
