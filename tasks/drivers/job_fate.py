@@ -178,6 +178,8 @@ class StopWatch:
         self.last: tuple[list[jf.Fate], bool] | None = None  # follow(): the last look during the stop
         self.thread: threading.Thread | None = None
         self.stopped = False
+        #: Why no queue is looked at ("" when its queues are): said in the line instead of the queues.
+        self.idle = ""
 
     def before(self) -> StopWatch:
         if self.redis is None:
@@ -186,10 +188,15 @@ class StopWatch:
             with Connection(self.redis) as conn:
                 found, self.host_ip = clients(conn)
                 # The stopped containers' queues, by their consumers' addresses: another worker's jobs
-                # on the same Redis are not this stop's. None named (not consuming, or CLIENT SETNAME
-                # refused): every queue found by its keys that no other consumer serves.
+                # on the same Redis are not this stop's. Other consumers named but none of these: they
+                # consume nothing. No consumer named at all (none consuming, or CLIENT SETNAME refused):
+                # every queue found by its keys that no other consumer serves.
                 mine, others = jf.stopping_queues(found or [], self.host_ip, self.stopping_ips)
-                queues = mine or [q for q in scan_queues(conn) if q not in others]
+                if not mine and found and self.stopping_ips is not None:
+                    queues = []
+                    self.idle = "it consumed no queue"
+                else:
+                    queues = mine or [q for q in scan_queues(conn) if q not in others]
                 self.snap = held_jobs(conn, queues, found or [])
         except (OSError, RedisError, ValueError) as error:
             self.problem = f"Redis did not answer: {error}"
@@ -228,7 +235,7 @@ class StopWatch:
         if self.snap is None or self.redis is None:
             return f"jobs in flight: unknown ({self.problem})"
         if not self.snap.jobs:
-            return jf.describe(self.snap, [])
+            return f"no job was in flight ({self.idle})" if self.idle else jf.describe(self.snap, [])
         try:
             results, served = self._look()
         except (OSError, RedisError, ValueError) as error:
@@ -272,10 +279,13 @@ def around_stop(
 ) -> Iterator[None]:
     """Around a stop of the background worker (and of the services in ``also``, stopped with it):
     one line on their jobs in flight once stopped (nothing when the stop fails: its error says what
-    happened). Jobs of other workers on the same Redis are not theirs and are not told. ``follow``:
-    the stop takes Redis down too; read during the stop. ``redis_goes``: Redis is removed next with its
-    keys (`stack.down`), so a cut job is not retried."""
+    happened; nothing when none of them was running). Jobs of other workers on the same Redis are not
+    theirs and are not told. ``follow``: the stop takes Redis down too; read during the stop.
+    ``redis_goes``: Redis is removed next with its keys (`stack.down`), so a cut job is not retried."""
     stopping = addresses_of(compose, {compose.settings.service, *also})
+    if stopping is not None and not stopping:  # nothing of it runs: no job of it can be in flight
+        yield
+        return
     watch = StopWatch(redis_of(compose, plan), stopping, redis_goes).before()
     if follow:
         watch.follow()

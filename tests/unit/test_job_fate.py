@@ -317,3 +317,38 @@ def test_the_driver_looks_twice_before_it_says_no_stalled_check_runs(monkeypatch
     conn = Conn(["30000", "29950"])
     assert driver.held_jobs(conn, [Q, q2], found).unchecked == frozenset()  # type: ignore[arg-type]
     assert conn.sent[1] == [("PTTL", "bull:digest:stalled-check"), ("PTTL", "bull:mail:stalled-check")]
+
+
+def test_a_stopped_worker_that_consumed_nothing_is_not_given_another_workers_queue(monkeypatch):
+    """A real repository's `worker.down` said `no job was in flight (`sla-checker`)` for a service that
+    consumed no queue: the key scan gave it a queue another service consumes."""
+    from contextlib import nullcontext
+
+    from tasks.drivers import job_fate as driver
+
+    other = _consumer("2", "172.28.0.6", "sla-checker")
+    looked: list[list[jf.QueueRef]] = []
+    monkeypatch.setattr(driver, "Connection", lambda redis: nullcontext(object()))
+    monkeypatch.setattr(driver, "clients", lambda conn: ([other], "10.0.0.1"))
+    monkeypatch.setattr(driver, "scan_queues", lambda conn: [jf.QueueRef("bull", "sla-checker")])
+    monkeypatch.setattr(
+        driver, "held_jobs", lambda conn, queues, found: looked.append(list(queues)) or jf.Snapshot(list(queues))
+    )
+    watch = driver.StopWatch(object(), {"172.28.0.5"}).before()  # type: ignore[arg-type]
+    assert looked == [[]] and watch.line() == "no job was in flight (it consumed no queue)"
+    # no consumer named at all (CLIENT SETNAME refused, or none consuming): the key scan, as before
+    monkeypatch.setattr(driver, "clients", lambda conn: ([], "10.0.0.1"))
+    looked.clear()
+    assert driver.StopWatch(object(), {"172.28.0.5"}).before().line() == "no job was in flight (`sla-checker`)"  # type: ignore[arg-type]
+
+
+def test_a_stop_of_a_worker_that_was_not_running_says_nothing_of_jobs(monkeypatch):
+    """`stack.down` after `worker.down` printed `no job was in flight (...)` once per worker, naming queues."""
+    from tasks.drivers import job_fate as driver
+
+    monkeypatch.setattr(driver, "addresses_of", lambda compose, services: set())
+    monkeypatch.setattr(driver, "redis_of", lambda compose, plan=None: pytest.fail("Redis asked for nothing"))
+    said: list[str] = []
+    with driver.around_stop(SimpleNamespace(settings=SimpleNamespace(service="worker")), said.append):  # type: ignore[arg-type]
+        said.append("stopped")
+    assert said == ["stopped"]
