@@ -331,9 +331,12 @@ def test_a_stopped_worker_that_consumed_nothing_is_not_given_another_workers_que
     monkeypatch.setattr(driver, "Connection", lambda redis: nullcontext(object()))
     monkeypatch.setattr(driver, "clients", lambda conn: ([other], "10.0.0.1"))
     monkeypatch.setattr(driver, "scan_queues", lambda conn: [jf.QueueRef("bull", "sla-checker")])
-    monkeypatch.setattr(
-        driver, "held_jobs", lambda conn, queues, found: looked.append(list(queues)) or jf.Snapshot(list(queues))
-    )
+
+    def held(conn, queues, found):
+        looked.append(list(queues))
+        return jf.Snapshot(list(queues))
+
+    monkeypatch.setattr(driver, "held_jobs", held)
     watch = driver.StopWatch(object(), {"172.28.0.5"}).before()  # type: ignore[arg-type]
     assert looked == [[]] and watch.line() == "no job was in flight (it consumed no queue)"
     # no consumer named at all (CLIENT SETNAME refused, or none consuming): the key scan, as before
