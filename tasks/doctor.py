@@ -320,7 +320,17 @@ def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> N
     found = engine.image_id_and_label(compose.gateway, image, worker_service.label_name(w))
     if found is None or found[1] not in worker_service.UNKNOWN_LABELS:
         return
-    lines = adoption.label_lines(worker_service.label_name(w), host_app.fingerprint_var(w), w.service)
+    label = worker_service.label_name(w)
+    if _labels_its_build(compose, w.service, label):
+        # The compose files (adopt's override, or the user's own) already label what they build: the
+        # image is older than that, and a rebuild is the fix (`inv adopt` again changes nothing).
+        name = w.worker_name or w.service
+        lines = (
+            "the compose files label the image they build (`build.labels`): rebuild it with "
+            f"`inv worker.up {name} --build`"
+        )
+    else:
+        lines = adoption.label_lines(label, host_app.fingerprint_var(w), w.service)
     results.append(
         _line(
             True,
@@ -330,6 +340,21 @@ def _image_label_advice(w: Settings, compose: Compose, results: list[bool]) -> N
             warn=True,
         )
     )
+
+
+def _labels_its_build(compose: Compose, service: str, label: str) -> bool:
+    """Does the service's `build:` (as Compose resolves the compose files) set this label in
+    `build.labels` (as adopt's override does)?"""
+    from .drivers import stack_facts
+    from .knowledge.failures import UserError
+
+    try:
+        build = ((stack_facts.config_json(compose).get("services") or {}).get(service) or {}).get("build") or {}
+    except UserError:
+        return False
+    if not isinstance(build, dict):
+        return False
+    return label in (build.get("labels") or {})
 
 
 def _shell_stop_advice(w: Settings, compose: Compose, stack: StackConfig, results: list[bool]) -> None:

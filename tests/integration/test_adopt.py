@@ -145,6 +145,15 @@ def test_adopt_then_drive_the_workers(adopted):
     assert first.startswith(f"devstack-tasks {__version__} (") and str(adopted.installed.venv) in first, first
     assert "has no profile" not in doctor.stdout and "restart policy" not in doctor.stdout, doctor.stdout
     assert "has no dev.devstack.source-fingerprint label" not in doctor.stdout, doctor.stdout
+    # Built by hand outside the tasks, the image's label is `unknown`: adopt already labels the build,
+    # so the advice is a rebuild (it said `run inv adopt`, which changes nothing).
+    built = adopted.compose("--profile", "workers", "build", "sync", files=files)
+    assert built.returncode == 0, built.stderr
+    rebuilt = adopted.inv("doctor")
+    assert "has no dev.devstack.source-fingerprint label" in rebuilt.stdout, rebuilt.stdout
+    assert "rebuild it with `inv worker.up sync --build`" in rebuilt.stdout and "run `inv adopt`" not in rebuilt.stdout
+    assert adopted.inv("worker.up", "sync", "--build").returncode == 0
+    assert "has no dev.devstack.source-fingerprint label" not in adopted.inv("doctor").stdout
     as_json = adopted.inv("worker.status", "--json")
     assert as_json.returncode == 0, as_json.stdout + as_json.stderr
     facts = json.loads(as_json.stdout)
