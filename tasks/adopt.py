@@ -158,6 +158,8 @@ def adopt(
                 )
     for line in skipped:
         print(f"not a worker: {line}")
+    for line in adopt_plan.profiled_dependencies(config, proposals):
+        print(f"note: {line}")
     # Production's own numbers (prodlike.caps_from): a Compose file with deploy.resources, Kubernetes
     # manifests, an ECS task definition or a Cloud Foundry manifest defining the worker's container.
     from .drivers import prod_source

@@ -273,6 +273,34 @@ def dev_override(raw: dict[str, Any], service: str, profile: str, build_mode: st
     return out
 
 
+def profiled_dependencies(config: dict[str, Any], proposals: list[Proposal]) -> list[str]:
+    """Services left without a profile that depend on a worker the override puts behind one: with the
+    override, Compose refuses the files unless that profile is enabled (`depends on undefined
+    service`), as a plain `docker compose up` does not. One line each, for adopt to say."""
+    services = config.get("services") or {}
+    given = {
+        p.service: p.profile
+        for p in proposals
+        if not (services.get(p.service) or {}).get("profiles")  # the override gives it one
+    }
+    lines = []
+    for name, entry in sorted(services.items()):
+        raw = entry or {}
+        if name in given or raw.get("profiles"):
+            continue
+        depends = raw.get("depends_on") or {}
+        needs = [d for d in (depends if isinstance(depends, (dict, list)) else []) if d in given]
+        if needs:
+            profiles = sorted({given[d] for d in needs})
+            flags = " ".join(f"--profile {p}" for p in profiles)
+            lines.append(
+                f"{name} depends on {', '.join(needs)}, which {OVERRIDE_FILE} puts behind the "
+                f"{'/'.join(profiles)} profile: with that file Compose refuses a command without `{flags}` "
+                "(the tasks give it; a `docker compose` of your own with that file needs it too)"
+            )
+    return lines
+
+
 def override_notes(raw: dict[str, Any]) -> tuple[str, ...]:
     """The user's own settings the override replaces (not those it only adds), each with its reason."""
     restart = str(raw.get("restart") or "no")

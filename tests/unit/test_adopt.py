@@ -459,3 +459,28 @@ def test_production_definitions_are_found_below_the_root_and_overlays_left_out(t
     assert [path for path, _ in found] == [".aws/task-definition.json", "deploy/k8s/worker.yaml"]
     # neither path names production or staging: path order
     assert pick(found, "worker") == (".aws/task-definition.json#worker", ["deploy/k8s/worker.yaml#worker"])
+
+
+def test_a_service_depending_on_a_worker_the_override_profiles_is_said():
+    """A real repository's nginx depends on its four workers: with the override, Compose refuses
+    `docker compose up` without `--profile workers` (`depends on undefined service`); adopt says so."""
+    from tasks.knowledge.adopt_plan import Proposal, profiled_dependencies
+
+    config = {
+        "services": {
+            "nginx": {"image": "nginx", "depends_on": {"svc-a": {"condition": "service_healthy"}, "db": {}}},
+            "svc-a": {"build": {"context": "."}},
+            "svc-b": {"build": {"context": "."}, "profiles": ["jobs"]},  # a profile of its own: kept
+            "api": {"image": "x", "depends_on": ["svc-b"]},
+            "db": {"image": "postgres"},
+        }
+    }
+    proposals = [
+        Proposal("svc-a", "its name", "workers", ".", "image"),
+        Proposal("svc-b", "its name", "jobs", ".", "image"),
+    ]
+    assert profiled_dependencies(config, proposals) == [
+        "nginx depends on svc-a, which compose.devstack.yaml puts behind the workers profile: with that file "
+        "Compose refuses a command without `--profile workers` (the tasks give it; a `docker compose` of your "
+        "own with that file needs it too)"
+    ]
