@@ -245,8 +245,9 @@ def healthcheck_advice(service: str, healthcheck: object, engine_version: str = 
     if has_start and _engine_major(engine_version) >= 25:
         return ""
     base = (
-        f"the {service} healthcheck runs every {interval:g} s, so a restore after `inv dev.worker` (and `worker.up`) "
-        f"waits up to {interval:g} s for its first check"
+        f"the {service} healthcheck runs every {interval:g} s, so `worker.up` waits up to {interval:g} s for its first "
+        "check (a restore after `inv dev.worker` ends once the worker consumes its queue, unless its consumers "
+        "cannot be seen)"
     )
     if has_start:
         return f"{base}: its start_interval needs Docker Engine 25+ (this one is {engine_version or 'unknown'})"
