@@ -254,6 +254,8 @@ def test_through_the_relay_the_dev_worker_starts_while_the_background_worker_ser
     mid_job(stack)  # the background worker is in the middle of relayin-1
     term = session(stack, tmp_path, f"devstack-run -- node {MAIN_JS}", INVOKE_APP_START_GATE="0")
     term.wait_output("dev worker running (", timeout=90)
+    # the worker's own line comes through the pty on its own schedule: inv may see it consume first
+    term.wait_output("[worker] ready queue=", timeout=30)
     out = term.output
     order = [
         out.index("dev worker starting ("),
