@@ -252,8 +252,9 @@ class StopWatch:
 
 
 def addresses_of(compose: Compose, services: Collection[str]) -> set[str] | None:
-    """The network addresses of these services' running containers (who they are to Redis); None
-    when Docker cannot tell."""
+    """The network addresses of these services' running containers (who they are to Redis): empty
+    when none runs; None when Docker cannot tell them (a container on the host's network has none
+    of its own: its consumers are not told apart from others, as before)."""
     from ..knowledge.failures import UserError
     from . import stack_facts
 
@@ -264,6 +265,8 @@ def addresses_of(compose: Compose, services: Collection[str]) -> set[str] | None
         return None
     if len(facts) < len(names):
         return None  # one went away meanwhile: not told apart, every consumer counts
+    if any(not each.addresses for each in facts.values()):
+        return None
     return {ip for each in facts.values() for ip in each.addresses}
 
 

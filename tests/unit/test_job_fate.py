@@ -355,3 +355,20 @@ def test_a_stop_of_a_worker_that_was_not_running_says_nothing_of_jobs(monkeypatc
     with driver.around_stop(SimpleNamespace(settings=SimpleNamespace(service="worker")), said.append):  # type: ignore[arg-type]
         said.append("stopped")
     assert said == ["stopped"]
+
+
+def test_the_stopped_containers_addresses_empty_when_none_runs_unknown_on_the_hosts_network(monkeypatch):
+    from tasks.drivers import job_fate as driver
+    from tasks.drivers import stack_facts
+    from tasks.knowledge.stack_config import ContainerFacts
+
+    def compose_with(*running: tuple[str, str]):
+        listed = [SimpleNamespace(name=name, service=service, running=True) for name, service in running]
+        return SimpleNamespace(containers=lambda: listed, gateway=None)
+
+    facts = {"p-worker-1": ContainerFacts("unless-stopped", {}, ("172.28.0.5",))}
+    monkeypatch.setattr(stack_facts, "inspect_containers", lambda gateway, names: {n: facts[n] for n in names})
+    assert driver.addresses_of(compose_with(("p-worker-1", "worker")), {"worker"}) == {"172.28.0.5"}
+    assert driver.addresses_of(compose_with(("p-api-1", "api")), {"worker"}) == set()
+    facts["p-worker-1"] = ContainerFacts("unless-stopped", {}, ())  # network_mode: host
+    assert driver.addresses_of(compose_with(("p-worker-1", "worker")), {"worker"}) is None
