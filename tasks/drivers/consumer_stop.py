@@ -25,6 +25,10 @@ from . import consumer_procs
 #: tree is read again for new ones (a process table and every process's connections).
 STOP_POLL_S = 0.05
 SCAN_INTERVAL_S = 0.5
+#: Once its consumers have exited, what wraps them (a runner whose worker ended) ends by itself within
+#: milliseconds: it gets the signal only if still running this long after (else it would be stopped a
+#: second time, and say so, while it was ending).
+WRAPPER_EXIT_S = 0.5
 
 
 class ConsumerStop:
@@ -60,6 +64,8 @@ class ConsumerStop:
         self._next_scan = 0.0
         #: Consumers still running when the group had to be signalled (the grace period ran out).
         self.unfinished: list[int] = []
+        #: When the last consumer was seen gone (None: not yet).
+        self._gone_at: float | None = None
 
     @property
     def waiting(self) -> bool:
@@ -87,8 +93,8 @@ class ConsumerStop:
         self._signal(found.consumers)
         wraps = ""
         if found.wrappers:
-            verb = "wraps" if len(found.wrappers) == 1 else "wrap"
-            wraps = f"; then {describe(found.wrappers, found.names)}, which {verb} them"
+            verb, ends = ("wraps", "it ends") if len(found.wrappers) == 1 else ("wrap", "they end")
+            wraps = f"; then {describe(found.wrappers, found.names)}, which {verb} them, unless {ends} with them"
         self.say(
             f"stopping the dev worker's queue consumers first ({describe(found.consumers, found.names)}: "
             f"{signal_name(signum)}, {'once each' if len(found.consumers) > 1 else 'once'}){wraps}"
@@ -123,7 +129,10 @@ class ConsumerStop:
             self._signal(new)
         running = self._running()
         if not running:
-            self.finish()
+            if self._gone_at is None:
+                self._gone_at = now
+            if now - self._gone_at >= WRAPPER_EXIT_S:
+                self.finish()  # what wraps them did not end with them
         elif now - self.started >= self.grace:
             self.unfinished = running
             self.say(
@@ -134,6 +143,12 @@ class ConsumerStop:
 
     def _running(self) -> list[int]:
         return [pid for pid, started in self.signalled.items() if self.alive(pid, started)]
+
+    def leader_exited(self) -> None:
+        """The dev command's main process has ended: once its consumers have too, nothing is left to
+        signal but stragglers, which the wait for its process group handles."""
+        if self.state == "waiting" and not self._running():
+            self.state = "done"
 
     def finish(self) -> None:
         """The signal to the group (what wraps the consumers), once."""

@@ -283,6 +283,8 @@ class ForegroundChild:
         if not IS_WINDOWS:
             # Its main process may end before the consumers (a runner whose worker exited): they are
             # waited for first (the grace period still bounds it), then what is left of the group.
+            if self.consumer_stop is not None:
+                self.consumer_stop.leader_exited()
             while self.consumer_stop is not None and self.consumer_stop.waiting:
                 self._advance_stop()
                 if self.consumer_stop.waiting:
