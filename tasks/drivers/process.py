@@ -56,23 +56,11 @@ def run(
 
     Never raises for a non-zero exit: callers decide what a failure means.
     """
+    if capture and started is None:
+        return start(argv, cwd=cwd, env=env).result()
     argv = resolve(argv)
     if capture and started is not None:
         return _run_outliving(argv, cwd, env, started)
-    if capture:
-        # Own session on POSIX: a Ctrl+C meant for a foreground dev worker must not cut a restore short.
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            start_new_session=os.name != "nt",
-        )
-        return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
     with subprocess.Popen(argv, cwd=cwd, env=env) as streamed:
         if started is not None:
             started(streamed.pid)
@@ -98,11 +86,14 @@ class Started:
         return self._done
 
 
-def start(argv: list[str]) -> Started:
-    """Start ``argv`` now, captured, as `run(argv, capture=True)` would run it, and return at once."""
+def start(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> Started:
+    """Start ``argv`` now, captured, and return at once (`run(argv, capture=True)` is this, waited for).
+    Its own session on POSIX: a Ctrl+C meant for a foreground dev worker must not cut a restore short."""
     argv = resolve(argv)
     proc = subprocess.Popen(
         argv,
+        cwd=cwd,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -114,7 +105,11 @@ def start(argv: list[str]) -> Started:
 
     def finish() -> Completed:
         with proc:
-            out, err = proc.communicate()
+            try:
+                out, err = proc.communicate()
+            except BaseException:  # as subprocess.run does: in a session of its own, no Ctrl+C reaches it
+                proc.kill()
+                raise
         return Completed(argv, proc.returncode, out, err)
 
     return Started(finish)
